@@ -1,0 +1,99 @@
+"""The Django admin is the platform operators' tool, and only theirs."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from accounts import services
+from accounts.models import ApiKey, Institution, User
+from accounts.permissions import can_use_admin
+
+
+# Access is by role (permissions.py), not by Django's groups and permissions.
+admin.site.unregister(Group)
+
+
+class OperatorOnly:
+    """Operators view and change; nothing is ever deleted here (history must stay whole)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_use_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_use_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return can_use_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_use_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Institution)
+class InstitutionAdmin(OperatorOnly, admin.ModelAdmin[Institution]):
+    list_display = ["code", "name_zh", "name_en", "kind", "status", "created_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+
+class PersonCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]
+        model = User
+        fields = ("username", "email", "institution", "roles")
+
+
+class PersonChangeForm(UserChangeForm):  # type: ignore[type-arg]
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]
+        model = User
+
+
+@admin.register(User)
+class PersonAdmin(OperatorOnly, UserAdmin[User]):
+    form = PersonChangeForm
+    add_form = PersonCreationForm
+    list_display = ["username", "email", "institution", "roles", "is_active", "last_login"]
+    list_filter = ["is_active", "institution__kind"]
+    search_fields = ["username", "email", "institution__code", "institution__name_en", "institution__name_zh"]
+    list_select_related = ["institution"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Person"), {"fields": ("first_name", "last_name", "email", "institution", "roles")}),
+        (_("Status"), {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"fields": ("username", "email", "institution", "roles", "password1", "password2")}),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OperatorOnly, admin.ModelAdmin[ApiKey]):
+    """Keys are issued by institution admins (API) or with ``manage.py issue_api_key``; here they are revoked."""
+
+    list_display = ["prefix", "name", "institution", "scopes", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["institution__kind"]
+    search_fields = ["prefix", "name", "institution__code"]
+    list_select_related = ["institution"]
+    readonly_fields = [
+        "institution", "name", "prefix", "scopes", "allowed_networks", "expires_at",
+        "last_used_at", "revoked_at", "revoked_by", "created_by", "created_at",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected keys"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            services.revoke_api_key(key, by=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Revoked %(count)d keys.") % {"count": len(queryset)})

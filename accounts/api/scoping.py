@@ -1,0 +1,16 @@
+"""The one place where API querysets are narrowed to the caller's institution."""
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from rest_framework.generics import GenericAPIView
+
+
+class InstitutionScopedMixin(GenericAPIView):  # type: ignore[type-arg]
+    """Objects of other institutions do not exist for the caller: they answer 404, never 403."""
+
+    institution_field = "institution"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Model] = super().get_queryset()
+        return queryset.filter(**{self.institution_field: self.request.user.institution})  # type: ignore[union-attr]

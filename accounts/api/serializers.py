@@ -1,0 +1,153 @@
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, Role, Scope
+from accounts.models import ApiKey, Institution, User
+from accounts.permissions import roles_of, scopes_of
+from accounts.validators import validate_network
+
+
+class InstitutionSerializer(serializers.ModelSerializer[Institution]):
+    class Meta:
+        model = Institution
+        fields = ["id", "code", "name_zh", "name_en", "kind", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+    def validate_code(self, value: str) -> str:
+        return value.strip().upper()
+
+
+class InstitutionUpdateSerializer(serializers.ModelSerializer[Institution]):
+    """Operators rename and suspend or reactivate; the code and kind never change."""
+
+    class Meta:
+        model = Institution
+        fields = ["id", "code", "name_zh", "name_en", "kind", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "code", "kind", "created_at", "updated_at"]
+
+
+class InstitutionSummarySerializer(serializers.ModelSerializer[Institution]):
+    class Meta:
+        model = Institution
+        fields = ["id", "code", "name_zh", "name_en", "kind", "status"]
+        read_only_fields = fields
+
+
+class InstitutionKindMixin:
+    """Serializers whose choices depend on the caller's institution kind."""
+
+    context: dict[str, Any]
+
+    @property
+    def institution(self) -> Institution:
+        institution: Institution = self.context["institution"]
+        return institution
+
+
+class UserSerializer(InstitutionKindMixin, serializers.ModelSerializer[User]):
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices), allow_empty=True)
+    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "username", "email", "first_name", "last_name", "roles", "is_active",
+            "last_login", "date_joined", "password",
+        ]
+        read_only_fields = ["id", "last_login", "date_joined"]
+        extra_kwargs = {"email": {"required": True, "allow_blank": False}}
+
+    def validate_roles(self, roles: list[str]) -> list[str]:
+        not_allowed = sorted(set(roles) - ROLES_BY_KIND[self.institution.kind])
+        if not_allowed:
+            raise serializers.ValidationError(
+                _("Your institution has no such roles: %(roles)s.") % {"roles": ", ".join(not_allowed)},
+                code="role_not_allowed",
+            )
+        return sorted(set(roles))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        password = attrs.get("password")
+        if password is not None:
+            probe = User(username=attrs.get("username", ""), email=attrs.get("email", ""))
+            try:
+                validate_password(password, probe)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"password": list(error.messages)}, code="weak_password") from None
+        return attrs
+
+
+class UserUpdateSerializer(UserSerializer):
+    class Meta(UserSerializer.Meta):
+        read_only_fields = ["id", "username", "last_login", "date_joined"]
+        extra_kwargs = {"password": {"write_only": True}}
+
+
+class ApiKeySerializer(InstitutionKindMixin, serializers.ModelSerializer[ApiKey]):
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False)
+    allowed_networks = serializers.ListField(
+        child=serializers.CharField(validators=[validate_network]), required=False, default=list,
+        help_text="Addresses or CIDR networks the key may be used from; empty means anywhere.",
+    )
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id", "name", "prefix", "scopes", "allowed_networks", "expires_at", "last_used_at",
+            "revoked_at", "revoked_by", "created_by", "created_at",
+        ]
+        read_only_fields = ["id", "prefix", "last_used_at", "revoked_at", "revoked_by", "created_by", "created_at"]
+
+    def validate_scopes(self, scopes: list[str]) -> list[str]:
+        not_allowed = sorted(set(scopes) - SCOPES_BY_KIND[self.institution.kind])
+        if not_allowed:
+            raise serializers.ValidationError(
+                _("Keys of your institution cannot hold: %(scopes)s.") % {"scopes": ", ".join(not_allowed)},
+                code="scope_not_allowed",
+            )
+        return sorted(set(scopes))
+
+    def validate_expires_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(_("The expiry must lie in the future."), code="expiry_in_past")
+        return value
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The whole key. Shown this once; store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class MeSerializer(serializers.Serializer[Any]):
+    kind = serializers.SerializerMethodField()
+    username = serializers.SerializerMethodField()
+    api_key = serializers.SerializerMethodField()
+    institution = InstitutionSummarySerializer()
+    roles = serializers.SerializerMethodField()
+    scopes = serializers.SerializerMethodField()
+
+    def get_kind(self, caller: Any) -> str:
+        return "api_key" if caller.is_api_key else "person"
+
+    def get_username(self, caller: Any) -> str | None:
+        return None if caller.is_api_key else str(caller.username)
+
+    def get_api_key(self, caller: Any) -> dict[str, str] | None:
+        if not caller.is_api_key:
+            return None
+        return {"name": caller.key.name, "prefix": caller.key.prefix}
+
+    def get_roles(self, caller: Any) -> list[str]:
+        return roles_of(caller)
+
+    def get_scopes(self, caller: Any) -> list[str]:
+        return scopes_of(caller)

@@ -1,0 +1,146 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api.scoping import InstitutionScopedMixin
+from accounts.api.serializers import (
+    ApiKeySerializer,
+    InstitutionSerializer,
+    InstitutionUpdateSerializer,
+    IssuedApiKeySerializer,
+    MeSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+from accounts.choices import Role
+from accounts.models import ApiKey, Institution, User
+from accounts.permissions import EVERYONE, ActionAllowed, Allow
+
+ADMINS = Allow.people(Role.INSTITUTION_ADMIN)
+OPERATORS = Allow.people(Role.OPERATOR)
+
+
+class MeView(APIView):
+    """Who is calling: the person or key, its institution, and its roles or scopes."""
+
+    permission_classes = [ActionAllowed]
+    allow = {"get": EVERYONE}
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+
+class InstitutionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """Operators register, rename, suspend and reactivate institutions; members read their own."""
+
+    permission_classes = [ActionAllowed]
+    allow = {
+        "list": EVERYONE,
+        "retrieve": EVERYONE,
+        "create": OPERATORS,
+        "partial_update": OPERATORS,
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_fields = ["kind", "status"]
+
+    def get_queryset(self) -> QuerySet[Institution]:
+        return selectors.institutions_visible_to(self.request.user)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Institution]]:
+        return InstitutionUpdateSerializer if self.action == "partial_update" else InstitutionSerializer
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Institution]) -> None:
+        serializer.instance = services.create_institution(**serializer.validated_data)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Institution]) -> None:
+        assert isinstance(serializer.instance, Institution)
+        serializer.instance = services.update_institution(
+            serializer.instance, by=self.request.user, **serializer.validated_data
+        )
+
+
+class InstitutionContextMixin(InstitutionScopedMixin):
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "institution": self.request.user.institution}  # type: ignore[union-attr]
+
+
+class UserViewSet(
+    InstitutionContextMixin,
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """An institution admin manages the people of their own institution."""
+
+    queryset = User.objects.select_related("institution").order_by("username", "id")
+    permission_classes = [ActionAllowed]
+    allow = {"list": ADMINS, "retrieve": ADMINS, "create": ADMINS, "partial_update": ADMINS}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_fields = ["is_active"]
+
+    def get_serializer_class(self) -> type[UserSerializer]:
+        return UserUpdateSerializer if self.action == "partial_update" else UserSerializer
+
+    def perform_create(self, serializer: serializers.BaseSerializer[User]) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("is_active", None)
+        serializer.instance = services.create_user(
+            institution=self.request.user.institution,  # type: ignore[union-attr]
+            password=data.pop("password", None),
+            **data,
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer[User]) -> None:
+        assert isinstance(serializer.instance, User)
+        serializer.instance = services.update_user(
+            serializer.instance, by=self.request.user, **serializer.validated_data
+        )
+
+
+class ApiKeyViewSet(
+    InstitutionContextMixin,
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """An institution admin issues, edits and revokes the keys of their institution's systems.
+
+    The whole key is in the answer to the request that issues it, and never again.
+    """
+
+    queryset = ApiKey.objects.select_related("created_by", "revoked_by").order_by("-created_at", "-id")
+    permission_classes = [ActionAllowed]
+    allow = {"list": ADMINS, "retrieve": ADMINS, "create": ADMINS, "partial_update": ADMINS, "revoke": ADMINS}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(responses={201: IssuedApiKeySerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, secret = services.issue_api_key(
+            institution=request.user.institution,  # type: ignore[union-attr]
+            created_by=request.user,  # type: ignore[arg-type]
+            **serializer.validated_data,
+        )
+        data = IssuedApiKeySerializer(key, context=self.get_serializer_context()).data
+        return Response({**data, "key": secret}, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[ApiKey]) -> None:
+        assert isinstance(serializer.instance, ApiKey)
+        serializer.instance = services.update_api_key(serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        key = services.revoke_api_key(self.get_object(), by=request.user)  # type: ignore[arg-type]
+        return Response(self.get_serializer(key).data)

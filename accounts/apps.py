@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    default = True
+    name = "accounts"
+    verbose_name = _("Institutions and people")
+
+    def ready(self) -> None:
+        from accounts import schema  # noqa: F401  (registers the OpenAPI extension)
+
+
+class OperatorAdminConfig(admin_apps.AdminConfig):
+    """The Django admin, open to platform operators only."""
+
+    default = False
+    default_site = "accounts.admin_site.OperatorAdminSite"

@@ -1,0 +1,77 @@
+"""The demo cast that ``manage.py seed_demo`` creates for a newcomer's first run.
+
+Its passwords and keys are derived from the installation's own SECRET_KEY, so
+they differ between installations, are never written down in the repository,
+and come out the same every time the command runs.
+"""
+
+import base64
+import hashlib
+import hmac
+import string
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from accounts.choices import InstitutionKind, Role, Scope
+
+
+@dataclass(frozen=True)
+class DemoInstitution:
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    people: tuple[tuple[str, tuple[str, ...]], ...]
+    key_scopes: tuple[str, ...] = ()
+
+
+MEMBER_SCOPES = (Scope.FLAGS_WRITE, Scope.MATCH, Scope.INSPECTIONS, Scope.REPORTS_READ, Scope.AUDIT_READ)
+
+CAST = (
+    DemoInstitution(
+        "91310000MA1FL0D01K", "示例消费金融有限公司", "Demo Consumer Finance Co., Ltd.", InstitutionKind.MEMBER,
+        (
+            ("alpha-admin", (Role.INSTITUTION_ADMIN,)),
+            ("alpha-contributor", (Role.CONTRIBUTOR,)),
+            ("alpha-analyst", (Role.ANALYST,)),
+            ("alpha-auditor", (Role.AUDITOR,)),
+        ),
+        MEMBER_SCOPES,
+    ),
+    DemoInstitution(
+        "91440300MA5EXK7R13", "示例小额贷款有限公司", "Demo Microlending Co., Ltd.", InstitutionKind.MEMBER,
+        (
+            ("beta-admin", (Role.INSTITUTION_ADMIN,)),
+            ("beta-contributor", (Role.CONTRIBUTOR,)),
+            ("beta-analyst", (Role.ANALYST,)),
+            ("beta-auditor", (Role.AUDITOR,)),
+        ),
+        MEMBER_SCOPES,
+    ),
+    DemoInstitution(
+        "11100000MB0143D410", "示例金融监管局", "Demo Financial Regulatory Bureau", InstitutionKind.REGULATOR,
+        (("regulator-admin", (Role.INSTITUTION_ADMIN,)), ("regulator-staff", (Role.REGULATOR_STAFF,))),
+        (Scope.REPORTS_READ, Scope.AUDIT_READ),
+    ),
+    DemoInstitution(
+        "91110108MA01RPK01K", "风险共享平台运营中心", "Riskshare Platform Operations", InstitutionKind.OPERATOR,
+        (("operator", (Role.OPERATOR,)),),
+    ),
+)
+
+
+def _derive(label: str) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), f"riskshare-demo:{label}".encode(), hashlib.sha256).digest()
+
+
+def demo_password() -> str:
+    return "demo-" + base64.b32encode(_derive("password")).decode().lower()[:12]
+
+
+def demo_key_material(code: str) -> tuple[str, str]:
+    digest = _derive(f"api-key:{code}")
+    alphabet = string.ascii_lowercase + string.digits
+    prefix = "rs_" + "".join(alphabet[byte % len(alphabet)] for byte in digest[:8])
+    secret = base64.urlsafe_b64encode(_derive(f"api-key-secret:{code}")).decode().rstrip("=")
+    return prefix, f"{prefix}.{secret}"

@@ -1,0 +1,50 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts import demo, services
+from accounts.models import ApiKey, Institution, User
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo cast (two members, a regulator, the operator, a person for every role, API keys) "
+        "and print its sign-ins. Safe to run again; refused in production."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("seed_demo creates accounts with known credentials; it never runs in production.")
+        password = demo.demo_password()
+        keys: list[tuple[str, str, str]] = []
+        with transaction.atomic():
+            for cast in demo.CAST:
+                institution = Institution.objects.filter(code=cast.code).first() or services.create_institution(
+                    code=cast.code, name_zh=cast.name_zh, name_en=cast.name_en, kind=cast.kind
+                )
+                for username, roles in cast.people:
+                    if not User.objects.filter(username=username).exists():
+                        services.create_user(
+                            institution=institution, username=username, email=f"{username}@example.com",
+                            roles=list(roles), password=password,
+                        )
+                if cast.key_scopes:
+                    prefix, secret = demo.demo_key_material(cast.code)
+                    if not ApiKey.objects.filter(prefix=prefix).exists():
+                        services.issue_api_key(
+                            institution=institution, name="Demo system", scopes=list(cast.key_scopes),
+                            material=(prefix, secret),
+                        )
+                    keys.append((cast.name_en, ", ".join(cast.key_scopes), secret))
+
+        self.stdout.write("Demo sign-ins (every person has the same password):")
+        for cast in demo.CAST:
+            for username, roles in cast.people:
+                self.stdout.write(f"  {username:<20} {', '.join(roles):<20} {cast.name_en}")
+        self.stdout.write(f"  password: {password}")
+        self.stdout.write("Demo API keys:")
+        for name, scopes, secret in keys:
+            self.stdout.write(f"  {name}: {secret}")
+            self.stdout.write(f"    scopes: {scopes}")

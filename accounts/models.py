@@ -1,0 +1,176 @@
+"""Institutions, the people who work for them, and the API keys of their systems."""
+
+import hashlib
+import hmac
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, InstitutionKind, InstitutionStatus, Role, Scope
+from accounts.validators import validate_network, validate_uscc
+
+
+class Institution(models.Model):
+    """A member lender, a regulator or the platform operator.
+
+    Identified by its unified social credit code. A suspended institution's
+    people cannot sign in and its keys are refused, everywhere.
+    """
+
+    code = models.CharField(
+        _("unified social credit code"), max_length=18, unique=True, validators=[validate_uscc]
+    )
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=InstitutionKind.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=InstitutionStatus.choices, default=InstitutionStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("institution")
+        verbose_name_plural = _("institutions")
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.code})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == InstitutionStatus.ACTIVE
+
+
+class User(AbstractUser):
+    """A person who signs in to the portal, always on behalf of one institution."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="users", verbose_name=_("institution")
+    )
+    roles = models.JSONField(_("roles"), default=list, blank=True)
+
+    REQUIRED_FIELDS = ["email", "institution"]
+    objects: ClassVar[UserManager["User"]] = UserManager()
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
+
+    is_api_key = False
+
+    def clean(self) -> None:
+        super().clean()
+        validate_roles(self.roles, self.institution.kind if self.institution_id else None)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles)
+
+
+def validate_roles(roles: object, kind: str | None) -> None:
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise ValidationError({"roles": _("Roles must be a list of role codes.")}, code="invalid")
+    unknown = sorted(set(roles) - set(Role.values))
+    if unknown:
+        raise ValidationError({"roles": _("Unknown roles: %(roles)s.") % {"roles": ", ".join(unknown)}}, code="invalid")
+    if kind is not None:
+        not_allowed = sorted(set(roles) - ROLES_BY_KIND[kind])
+        if not_allowed:
+            raise ValidationError(
+                {"roles": _("An institution of kind %(kind)s has no roles: %(roles)s.") % {"kind": kind, "roles": ", ".join(not_allowed)}},
+                code="role_not_allowed",
+            )
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def usable(self) -> "ApiKeyQuerySet":
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+
+
+class ApiKey(models.Model):
+    """A credential for a member institution's systems.
+
+    The secret is shown once when issued; only its SHA-256 digest is stored
+    (the secret is 256 random bits, so a fast hash is as safe as a slow one).
+    The visible prefix identifies the key in listings, logs and the audit trail.
+    """
+
+    PREFIX_START = "rs_"
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="api_keys", verbose_name=_("institution")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_secret = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    allowed_networks = models.JSONField(_("allowed networks"), default=list, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def clean(self) -> None:
+        super().clean()
+        validate_scopes(self.scopes, self.institution.kind if self.institution_id else None)
+        validate_networks(self.allowed_networks)
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.hashed_secret, self.digest(secret))
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+def validate_scopes(scopes: object, kind: str | None) -> None:
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(scope, str) for scope in scopes):
+        raise ValidationError({"scopes": _("Give at least one scope.")}, code="invalid")
+    unknown = sorted(set(scopes) - set(Scope.values))
+    if unknown:
+        raise ValidationError({"scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}}, code="invalid")
+    if kind is not None:
+        not_allowed = sorted(set(scopes) - SCOPES_BY_KIND[kind])
+        if not_allowed:
+            raise ValidationError(
+                {"scopes": _("Keys of an institution of kind %(kind)s cannot hold the scopes: %(scopes)s.") % {"kind": kind, "scopes": ", ".join(not_allowed)}},
+                code="scope_not_allowed",
+            )
+
+
+def validate_networks(networks: object) -> None:
+    if not isinstance(networks, list) or not all(isinstance(network, str) for network in networks):
+        raise ValidationError({"allowed_networks": _("Give a list of addresses or networks.")}, code="invalid")
+    for network in networks:
+        validate_network(network)

@@ -1,0 +1,100 @@
+"""Who may do what: every role and scope check of the platform lives here.
+
+A view declares an ``allow`` table, action by action (``list``, ``create``,
+``revoke`` ... or the HTTP method for plain views), and ``ActionAllowed``
+reads it. An action missing from the table is refused, so a new action is
+closed until somebody decides who may use it.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission
+
+if TYPE_CHECKING:  # DRF's views import the default permission classes, which live here.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+from accounts.choices import Role
+
+
+@dataclass(frozen=True)
+class Allow:
+    """People holding any of ``roles``; keys carrying ``scope``, or any key with ``any_key``."""
+
+    roles: frozenset[str] = field(default_factory=frozenset)
+    scope: str | None = None
+    any_key: bool = False
+
+    @classmethod
+    def people(cls, *roles: str, scope: str | None = None) -> "Allow":
+        return cls(roles=frozenset(roles), scope=scope)
+
+
+EVERYONE = Allow(roles=frozenset(Role.values), any_key=True)
+
+
+def has_role(caller: Any, *roles: str) -> bool:
+    return bool(caller.is_authenticated and not caller.is_api_key and caller.role_set & set(roles))
+
+
+def is_operator(caller: Any) -> bool:
+    return has_role(caller, Role.OPERATOR)
+
+
+def is_regulator(caller: Any) -> bool:
+    return has_role(caller, Role.REGULATOR_STAFF)
+
+
+def can_use_admin(caller: Any) -> bool:
+    """The Django admin is the operators' tool, and only theirs."""
+    return bool(getattr(caller, "is_active", False)) and is_operator(caller)
+
+
+def check(caller: Any, rule: Allow | None) -> None:
+    """Raise ``PermissionDenied`` with a precise code unless ``rule`` admits ``caller``."""
+    if rule is None:
+        raise exceptions.PermissionDenied("Nobody may do this here.", code="not_allowed")
+    if caller.is_api_key:
+        if rule.any_key or (rule.scope is not None and rule.scope in caller.scopes):
+            return
+        if rule.scope is None:
+            raise exceptions.PermissionDenied("API keys cannot do this; a person must.", code="people_only")
+        raise exceptions.PermissionDenied(f"The API key lacks the scope '{rule.scope}'.", code="missing_scope")
+    if caller.role_set & rule.roles:
+        return
+    needed = ", ".join(sorted(rule.roles)) or "none"
+    raise exceptions.PermissionDenied(f"This needs one of the roles: {needed}.", code="role_required")
+
+
+class DenyAll(BasePermission):
+    """The default for views that name no permission: closed."""
+
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
+        return False
+
+
+class ActionAllowed(BasePermission):
+    """Authenticated callers whom the view's ``allow`` table admits for this action."""
+
+    def has_permission(self, request: "Request", view: "APIView") -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False  # DRF answers 401 with the Api-Key challenge.
+        table: Mapping[str, Allow] = getattr(view, "allow", {})
+        action = getattr(view, "action", None) or (request.method or "").lower()
+        check(request.user, table.get(action))
+        return True
+
+
+def roles_of(caller: Any) -> list[str]:
+    return sorted(caller.role_set)
+
+
+def scopes_of(caller: Any) -> list[str]:
+    return sorted(caller.scopes) if caller.is_api_key else []
+
+
+def allow_for(actions: Iterable[str], rule: Allow) -> dict[str, Allow]:
+    return {action: rule for action in actions}

@@ -1,0 +1,162 @@
+"""Domain logic that writes: membership, people and API keys.
+
+Views, the admin and management commands all come through here, so a rule
+(valid roles for the institution's kind, password strength, a key's secret
+shown once) holds however the change is made.
+"""
+
+import secrets
+import string
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.choices import InstitutionStatus, Role
+from accounts.models import ApiKey, Institution, User, validate_networks, validate_roles, validate_scopes
+
+PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+PREFIX_LENGTH = 8
+
+
+def create_institution(*, code: str, name_zh: str, name_en: str, kind: str) -> Institution:
+    institution = Institution(code=code.strip().upper(), name_zh=name_zh, name_en=name_en, kind=kind)
+    institution.full_clean()
+    institution.save()
+    return institution
+
+
+def update_institution(institution: Institution, *, by: Any, **changes: Any) -> Institution:
+    """Rename, suspend or reactivate.
+
+    Suspension takes effect on the next request of every person and key of the
+    institution. Operators cannot suspend their own institution, which would
+    lock every operator out.
+    """
+    if changes.get("status") == InstitutionStatus.SUSPENDED and institution.pk == by.institution.pk:
+        raise ValidationError({"status": _("You cannot suspend your own institution.")}, code="own_institution")
+    for name, value in changes.items():
+        setattr(institution, name, value)
+    institution.full_clean()
+    institution.save()
+    return institution
+
+
+def create_user(
+    *,
+    institution: Institution,
+    username: str,
+    email: str,
+    roles: list[str],
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """A person of ``institution``. Without a password they cannot sign in until one is set."""
+    validate_roles(roles, institution.kind)
+    user = User(
+        institution=institution,
+        username=username,
+        email=email,
+        roles=sorted(set(roles)),
+        first_name=first_name,
+        last_name=last_name,
+        # The Django admin is the operators' tool: is_staff follows the role.
+        is_staff=Role.OPERATOR in roles,
+    )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        validate_password(password, user)
+        user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user
+
+
+def update_user(user: User, *, by: Any, **changes: Any) -> User:
+    """Change a person's details, roles, activity or password.
+
+    An admin cannot deactivate themself or drop their own admin role, so an
+    institution is never left without the person who could repair it.
+    """
+    if user.pk == by.pk:
+        if changes.get("is_active") is False:
+            raise ValidationError({"is_active": _("You cannot deactivate yourself.")}, code="self_lockout")
+        if "roles" in changes and Role.INSTITUTION_ADMIN not in changes["roles"]:
+            raise ValidationError({"roles": _("You cannot remove your own admin role.")}, code="self_lockout")
+    password = changes.pop("password", None)
+    if "roles" in changes:
+        validate_roles(changes["roles"], user.institution.kind)
+        changes["roles"] = sorted(set(changes["roles"]))
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if password is not None:
+        validate_password(password, user)
+        user.set_password(password)
+    user.is_staff = Role.OPERATOR in user.roles
+    user.full_clean()
+    user.save()
+    return user
+
+
+def new_key_material() -> tuple[str, str]:
+    """A visible prefix and the whole key (``rs_xxxxxxxx.<43 random characters>``)."""
+    prefix = ApiKey.PREFIX_START + "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
+    return prefix, f"{prefix}.{secrets.token_urlsafe(32)}"
+
+
+@transaction.atomic
+def issue_api_key(
+    *,
+    institution: Institution,
+    name: str,
+    scopes: list[str],
+    allowed_networks: list[str] | None = None,
+    expires_at: datetime | None = None,
+    created_by: User | None = None,
+    material: tuple[str, str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Issue a key and return it with its secret, which is never available again."""
+    validate_scopes(scopes, institution.kind)
+    validate_networks(allowed_networks or [])
+    prefix, secret = material or new_key_material()
+    key = ApiKey(
+        institution=institution,
+        name=name,
+        prefix=prefix,
+        hashed_secret=ApiKey.digest(secret),
+        scopes=sorted(set(scopes)),
+        allowed_networks=allowed_networks or [],
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    key.full_clean()
+    key.save()
+    return key, secret
+
+
+def update_api_key(key: ApiKey, **changes: Any) -> ApiKey:
+    """Rename a key or change its scopes, networks or expiry; a revoked key stays as it was."""
+    if key.is_revoked:
+        raise ValidationError(_("A revoked key cannot be changed."), code="api_key_revoked")
+    if "scopes" in changes:
+        validate_scopes(changes["scopes"], key.institution.kind)
+    for name, value in changes.items():
+        setattr(key, name, value)
+    key.full_clean()
+    key.save()
+    return key
+
+
+def revoke_api_key(key: ApiKey, *, by: User | None = None) -> ApiKey:
+    """Revoke for good; revoking twice keeps the first time and person."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.revoked_by = by
+        key.save(update_fields=["revoked_at", "revoked_by"])
+    return key

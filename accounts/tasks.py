@@ -1,0 +1,22 @@
+"""Housekeeping that beat runs on a schedule."""
+
+from celery import shared_task
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+from axes.handlers.proxy import AxesProxyHandler
+
+SIGN_IN_LOG_DAYS = 90
+
+
+@shared_task(time_limit=600, soft_time_limit=590)
+def clear_expired_sessions() -> int:
+    """Delete sessions past their expiry, so that a stolen old cookie is worth nothing."""
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
+@shared_task(time_limit=600, soft_time_limit=590)
+def prune_sign_in_logs() -> int:
+    """Keep django-axes' sign-in log for 90 days; the audit trail keeps the lasting record."""
+    return AxesProxyHandler.reset_logs(age_days=SIGN_IN_LOG_DAYS)

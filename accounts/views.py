@@ -1,0 +1,31 @@
+"""The portal's sign-in, sign-out and home pages."""
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.choices import Role
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "accounts/sign_in.html"
+    redirect_authenticated_user = True
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign-out is a POST from a form with a CSRF token, never a link."""
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: object) -> HttpResponse:
+    """What django-axes shows after too many failed sign-ins from one address for one name."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "accounts/locked_out.html", {"cooloff_minutes": minutes}, status=429)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    labels = dict(Role.choices)
+    roles = sorted(request.user.role_set)  # type: ignore[union-attr]
+    return render(request, "accounts/home.html", {"role_labels": [labels[role] for role in roles]})

@@ -1,0 +1,62 @@
+"""Liveness and readiness probes.
+
+``/healthz`` answers as long as the process serves requests. ``/readyz`` asks
+django-health-check to reach the database and the Celery broker and answers
+503 naming what is down, so a load balancer stops sending traffic to a web
+process that could not do its work.
+"""
+
+import dataclasses
+import datetime
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from health_check.base import HealthCheck
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+from kombu import Connection
+
+
+@dataclasses.dataclass
+class Broker(HealthCheck):
+    """Open and close a connection to the Celery broker named in settings."""
+
+    timeout: datetime.timedelta = dataclasses.field(default=datetime.timedelta(seconds=3), repr=False)
+
+    def __repr__(self) -> str:
+        return "Broker"
+
+    def run(self) -> None:
+        connection = Connection(
+            settings.CELERY_BROKER_URL,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=self.timeout.total_seconds(),
+        )
+        try:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=self.timeout.total_seconds())
+        except Exception as error:  # Any failure to connect means "down"; the reason is logged, not shown.
+            raise ServiceUnavailable("the broker cannot be reached") from error
+        finally:
+            connection.release()
+
+
+class ReadinessView(HealthCheckView):
+    checks = (
+        "health_check.checks.Database",
+        "config.health.Broker",
+    )
+
+    async def get(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = await super().get(request, *args, **kwargs)
+        if response.status_code == 500:
+            # A probe reads 503 as "not ready, try elsewhere"; 500 would read as a bug.
+            response.status_code = 503
+        return response
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})

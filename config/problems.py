@@ -1,0 +1,138 @@
+"""Errors in one shape: RFC 9457 problem details.
+
+Every error the API returns looks like::
+
+    {"type": "urn:riskshare:problem:validation_error", "title": "Invalid request",
+     "status": 400, "detail": "...", "code": "validation_error",
+     "errors": [{"field": "code", "code": "bad_checksum", "message": "..."}],
+     "request_id": "..."}
+
+``code`` and each error's ``code`` are stable and meant for machines; ``title``
+and ``detail`` are for people. Nothing from a stack trace is ever included.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.views import set_rollback
+
+CONTENT_TYPE = "application/problem+json"
+
+TITLES = {
+    400: "Invalid request",
+    401: "Authentication required",
+    403: "Permission denied",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem_type(code: str) -> str:
+    return f"urn:riskshare:problem:{code}"
+
+
+def problem_body(
+    status_code: int,
+    code: str,
+    detail: str,
+    request: HttpRequest | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if request is not None:
+        body["instance"] = request.path
+        body["request_id"] = getattr(request, "request_id", None)
+    return body
+
+
+def problem_response(
+    request: HttpRequest, status_code: int, code: str, detail: str
+) -> JsonResponse:
+    """A problem response for errors raised outside DRF views (404 and 500 under /api/)."""
+    return JsonResponse(
+        problem_body(status_code, code, detail, request),
+        status=status_code,
+        content_type=CONTENT_TYPE,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def field_errors(detail: Any, field: str | None = None) -> list[dict[str, Any]]:
+    """Flatten DRF's nested error detail into a list of field errors.
+
+    A nested field reads ``items[3].amount``; errors that concern no single
+    field (``non_field_errors``) have ``field`` null.
+    """
+    if isinstance(detail, dict):
+        errors = []
+        for key, value in detail.items():
+            if key == api_settings.NON_FIELD_ERRORS_KEY:
+                child = field
+            else:
+                child = f"{field}.{key}" if field else str(key)
+            errors.extend(field_errors(value, child))
+        return errors
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [_error(item, field) for item in detail]
+        errors = []
+        for index, item in enumerate(detail):
+            errors.extend(field_errors(item, f"{field or ''}[{index}]"))
+        return errors
+    return [_error(detail, field)]
+
+
+def _error(detail: Any, field: str | None) -> dict[str, Any]:
+    return {"field": field, "code": getattr(detail, "code", "invalid"), "message": str(detail)}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        # A rule enforced in a service (model validation) reads like any other invalid input.
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # Unexpected: Django's handler500 answers with a bare problem.
+
+    request = context.get("request")
+    headers: dict[str, str] = {}
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(wait))
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = field_errors(exc.detail)
+        detail = f"The request has {len(errors)} invalid value(s)." if len(errors) != 1 else errors[0]["message"]
+        body = problem_body(status.HTTP_400_BAD_REQUEST, "validation_error", detail, request, errors)
+    else:
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+        body = problem_body(exc.status_code, code, str(exc.detail), request)
+
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers, content_type=CONTENT_TYPE)

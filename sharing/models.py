@@ -1,0 +1,1 @@
+"""Shared risk data. The models arrive with the identifier standard and flags."""
