@@ -4,8 +4,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import Group
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts import services
 from accounts.models import ApiKey, Institution, User
 from accounts.permissions import can_use_admin
-
 
 # Access is by role (permissions.py), not by Django's groups and permissions.
 admin.site.unregister(Group)
@@ -45,14 +44,14 @@ class InstitutionAdmin(OperatorOnly, admin.ModelAdmin[Institution]):
     search_fields = ["code", "name_zh", "name_en"]
 
 
-class PersonCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
-    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]
+class PersonCreationForm(AdminUserCreationForm[User]):
+    class Meta(AdminUserCreationForm.Meta):
         model = User
         fields = ("username", "email", "institution", "roles")
 
 
-class PersonChangeForm(UserChangeForm):  # type: ignore[type-arg]
-    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]
+class PersonChangeForm(UserChangeForm[User]):
+    class Meta(UserChangeForm.Meta):
         model = User
 
 
@@ -69,9 +68,7 @@ class PersonAdmin(OperatorOnly, UserAdmin[User]):
         (_("Person"), {"fields": ("first_name", "last_name", "email", "institution", "roles")}),
         (_("Status"), {"fields": ("is_active", "last_login", "date_joined")}),
     )
-    add_fieldsets = (
-        (None, {"fields": ("username", "email", "institution", "roles", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"fields": ("username", "email", "institution", "roles", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
 
 
@@ -84,8 +81,17 @@ class ApiKeyAdmin(OperatorOnly, admin.ModelAdmin[ApiKey]):
     search_fields = ["prefix", "name", "institution__code"]
     list_select_related = ["institution"]
     readonly_fields = [
-        "institution", "name", "prefix", "scopes", "allowed_networks", "expires_at",
-        "last_used_at", "revoked_at", "revoked_by", "created_by", "created_at",
+        "institution",
+        "name",
+        "prefix",
+        "scopes",
+        "allowed_networks",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+        "created_by",
+        "created_at",
     ]
     actions = ["revoke"]
 

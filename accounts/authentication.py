@@ -73,9 +73,7 @@ def verify_api_key(raw: str, address: str) -> ApiKey:
     if not key.institution.is_active:
         raise exceptions.PermissionDenied("The key's institution is suspended.", code="institution_suspended")
     if not address_allowed(address, key.allowed_networks):
-        raise exceptions.PermissionDenied(
-            "The API key may not be used from this address.", code="address_not_allowed"
-        )
+        raise exceptions.PermissionDenied("The API key may not be used from this address.", code="address_not_allowed")
     now = timezone.now()
     ApiKey.objects.filter(pk=key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)

@@ -1,7 +1,7 @@
 """Sign-in for people: refused while their institution is suspended."""
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 
 from accounts.models import User
 
@@ -13,12 +13,12 @@ class InstitutionModelBackend(ModelBackend):
     institution also ends the sessions its people already have.
     """
 
-    def user_can_authenticate(self, user: AbstractBaseUser | None) -> bool:
+    def user_can_authenticate(self, user: User | AnonymousUser | None) -> bool:
         if not super().user_can_authenticate(user):
             return False
         return isinstance(user, User) and user.institution.is_active
 
-    def get_user(self, user_id: int) -> User | None:  # type: ignore[override]
+    def get_user(self, user_id: int) -> User | None:
         try:
             user = User.objects.select_related("institution").get(pk=user_id)
         except User.DoesNotExist:

@@ -34,9 +34,7 @@ class Scope(models.TextChoices):
 
 # Which roles a person may hold, and which scopes a key may carry, by institution kind.
 ROLES_BY_KIND: dict[str, frozenset[str]] = {
-    InstitutionKind.MEMBER: frozenset(
-        {Role.INSTITUTION_ADMIN, Role.CONTRIBUTOR, Role.ANALYST, Role.AUDITOR}
-    ),
+    InstitutionKind.MEMBER: frozenset({Role.INSTITUTION_ADMIN, Role.CONTRIBUTOR, Role.ANALYST, Role.AUDITOR}),
     InstitutionKind.REGULATOR: frozenset({Role.INSTITUTION_ADMIN, Role.REGULATOR_STAFF, Role.AUDITOR}),
     InstitutionKind.OPERATOR: frozenset({Role.INSTITUTION_ADMIN, Role.OPERATOR, Role.AUDITOR}),
 }

@@ -30,7 +30,10 @@ MEMBER_SCOPES = (Scope.FLAGS_WRITE, Scope.MATCH, Scope.INSPECTIONS, Scope.REPORT
 
 CAST = (
     DemoInstitution(
-        "91310000MA1FL0D01K", "示例消费金融有限公司", "Demo Consumer Finance Co., Ltd.", InstitutionKind.MEMBER,
+        "91310000MA1FL0D01K",
+        "示例消费金融有限公司",
+        "Demo Consumer Finance Co., Ltd.",
+        InstitutionKind.MEMBER,
         (
             ("alpha-admin", (Role.INSTITUTION_ADMIN,)),
             ("alpha-contributor", (Role.CONTRIBUTOR,)),
@@ -40,7 +43,10 @@ CAST = (
         MEMBER_SCOPES,
     ),
     DemoInstitution(
-        "91440300MA5EXK7R13", "示例小额贷款有限公司", "Demo Microlending Co., Ltd.", InstitutionKind.MEMBER,
+        "91440300MA5EXK7R13",
+        "示例小额贷款有限公司",
+        "Demo Microlending Co., Ltd.",
+        InstitutionKind.MEMBER,
         (
             ("beta-admin", (Role.INSTITUTION_ADMIN,)),
             ("beta-contributor", (Role.CONTRIBUTOR,)),
@@ -50,12 +56,18 @@ CAST = (
         MEMBER_SCOPES,
     ),
     DemoInstitution(
-        "11100000MB0143D410", "示例金融监管局", "Demo Financial Regulatory Bureau", InstitutionKind.REGULATOR,
+        "11100000MB0143D410",
+        "示例金融监管局",
+        "Demo Financial Regulatory Bureau",
+        InstitutionKind.REGULATOR,
         (("regulator-admin", (Role.INSTITUTION_ADMIN,)), ("regulator-staff", (Role.REGULATOR_STAFF,))),
         (Scope.REPORTS_READ, Scope.AUDIT_READ),
     ),
     DemoInstitution(
-        "91110108MA01RPK01K", "风险共享平台运营中心", "Riskshare Platform Operations", InstitutionKind.OPERATOR,
+        "91110108MA01RPK01K",
+        "风险共享平台运营中心",
+        "Riskshare Platform Operations",
+        InstitutionKind.OPERATOR,
         (("operator", (Role.OPERATOR,)),),
     ),
 )

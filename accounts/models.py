@@ -2,9 +2,7 @@
 
 import hashlib
 import hmac
-from typing import ClassVar
-
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -21,9 +19,7 @@ class Institution(models.Model):
     people cannot sign in and its keys are refused, everywhere.
     """
 
-    code = models.CharField(
-        _("unified social credit code"), max_length=18, unique=True, validators=[validate_uscc]
-    )
+    code = models.CharField(_("unified social credit code"), max_length=18, unique=True, validators=[validate_uscc])
     name_zh = models.CharField(_("name (Chinese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
     kind = models.CharField(_("kind"), max_length=16, choices=InstitutionKind.choices)
@@ -55,7 +51,6 @@ class User(AbstractUser):
     roles = models.JSONField(_("roles"), default=list, blank=True)
 
     REQUIRED_FIELDS = ["email", "institution"]
-    objects: ClassVar[UserManager["User"]] = UserManager()
 
     class Meta:
         ordering = ["username"]
@@ -83,7 +78,10 @@ def validate_roles(roles: object, kind: str | None) -> None:
         not_allowed = sorted(set(roles) - ROLES_BY_KIND[kind])
         if not_allowed:
             raise ValidationError(
-                {"roles": _("An institution of kind %(kind)s has no roles: %(roles)s.") % {"kind": kind, "roles": ", ".join(not_allowed)}},
+                {
+                    "roles": _("An institution of kind %(kind)s has no roles: %(roles)s.")
+                    % {"kind": kind, "roles": ", ".join(not_allowed)}
+                },
                 code="role_not_allowed",
             )
 
@@ -159,12 +157,17 @@ def validate_scopes(scopes: object, kind: str | None) -> None:
         raise ValidationError({"scopes": _("Give at least one scope.")}, code="invalid")
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
-        raise ValidationError({"scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}}, code="invalid")
+        raise ValidationError(
+            {"scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}}, code="invalid"
+        )
     if kind is not None:
         not_allowed = sorted(set(scopes) - SCOPES_BY_KIND[kind])
         if not_allowed:
             raise ValidationError(
-                {"scopes": _("Keys of an institution of kind %(kind)s cannot hold the scopes: %(scopes)s.") % {"kind": kind, "scopes": ", ".join(not_allowed)}},
+                {
+                    "scopes": _("Keys of an institution of kind %(kind)s cannot hold the scopes: %(scopes)s.")
+                    % {"kind": kind, "scopes": ", ".join(not_allowed)}
+                },
                 code="scope_not_allowed",
             )
 

@@ -97,4 +97,4 @@ def scopes_of(caller: Any) -> list[str]:
 
 
 def allow_for(actions: Iterable[str], rule: Allow) -> dict[str, Allow]:
-    return {action: rule for action in actions}
+    return dict.fromkeys(actions, rule)

@@ -1,10 +1,9 @@
 """Housekeeping that beat runs on a schedule."""
 
+from axes.handlers.proxy import AxesProxyHandler
 from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
-
-from axes.handlers.proxy import AxesProxyHandler
 
 SIGN_IN_LOG_DAYS = 90
 
@@ -19,4 +18,4 @@ def clear_expired_sessions() -> int:
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_sign_in_logs() -> int:
     """Keep django-axes' sign-in log for 90 days; the audit trail keeps the lasting record."""
-    return AxesProxyHandler.reset_logs(age_days=SIGN_IN_LOG_DAYS)
+    return int(AxesProxyHandler.reset_logs(age_days=SIGN_IN_LOG_DAYS))

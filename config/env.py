@@ -72,9 +72,7 @@ def env_list(name: str, default: list[str], environ: Mapping[str, str] = os.envi
     return items
 
 
-def env_choice(
-    name: str, default: str, choices: tuple[str, ...], environ: Mapping[str, str] = os.environ
-) -> str:
+def env_choice(name: str, default: str, choices: tuple[str, ...], environ: Mapping[str, str] = os.environ) -> str:
     value = env_str(name, default, environ)
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}.")

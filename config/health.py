@@ -20,7 +20,7 @@ from kombu import Connection
 
 
 @dataclasses.dataclass
-class Broker(HealthCheck):
+class Broker(HealthCheck):  # type: ignore[misc]
     """Open and close a connection to the Celery broker named in settings."""
 
     timeout: datetime.timedelta = dataclasses.field(default=datetime.timedelta(seconds=3), repr=False)
@@ -35,21 +35,21 @@ class Broker(HealthCheck):
             connect_timeout=self.timeout.total_seconds(),
         )
         try:
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=self.timeout.total_seconds())
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=int(self.timeout.total_seconds()))
         except Exception as error:  # Any failure to connect means "down"; the reason is logged, not shown.
             raise ServiceUnavailable("the broker cannot be reached") from error
         finally:
             connection.release()
 
 
-class ReadinessView(HealthCheckView):
+class ReadinessView(HealthCheckView):  # type: ignore[misc]
     checks = (
         "health_check.checks.Database",
         "config.health.Broker",
     )
 
     async def get(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        response = await super().get(request, *args, **kwargs)
+        response: HttpResponse = await super().get(request, *args, **kwargs)
         if response.status_code == 500:
             # A probe reads 503 as "not ready, try elsewhere"; 500 would read as a bug.
             response.status_code = 503

@@ -66,9 +66,7 @@ def problem_body(
     return body
 
 
-def problem_response(
-    request: HttpRequest, status_code: int, code: str, detail: str
-) -> JsonResponse:
+def problem_response(request: HttpRequest, status_code: int, code: str, detail: str) -> JsonResponse:
     """A problem response for errors raised outside DRF views (404 and 500 under /api/)."""
     return JsonResponse(
         problem_body(status_code, code, detail, request),

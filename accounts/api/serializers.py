@@ -56,8 +56,16 @@ class UserSerializer(InstitutionKindMixin, serializers.ModelSerializer[User]):
     class Meta:
         model = User
         fields = [
-            "id", "username", "email", "first_name", "last_name", "roles", "is_active",
-            "last_login", "date_joined", "password",
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "roles",
+            "is_active",
+            "last_login",
+            "date_joined",
+            "password",
         ]
         read_only_fields = ["id", "last_login", "date_joined"]
         extra_kwargs = {"email": {"required": True, "allow_blank": False}}
@@ -91,17 +99,28 @@ class UserUpdateSerializer(UserSerializer):
 class ApiKeySerializer(InstitutionKindMixin, serializers.ModelSerializer[ApiKey]):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False)
     allowed_networks = serializers.ListField(
-        child=serializers.CharField(validators=[validate_network]), required=False, default=list,
+        child=serializers.CharField(validators=[validate_network]),
+        required=False,
+        default=list,
         help_text="Addresses or CIDR networks the key may be used from; empty means anywhere.",
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = ApiKey
         fields = [
-            "id", "name", "prefix", "scopes", "allowed_networks", "expires_at", "last_used_at",
-            "revoked_at", "revoked_by", "created_by", "created_at",
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "allowed_networks",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "revoked_by",
+            "created_by",
+            "created_at",
         ]
         read_only_fields = ["id", "prefix", "last_used_at", "revoked_at", "revoked_by", "created_by", "created_at"]
 

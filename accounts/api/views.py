@@ -39,7 +39,10 @@ class MeView(APIView):
 
 
 class InstitutionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     """Operators register, rename, suspend and reactivate institutions; members read their own."""
@@ -77,7 +80,10 @@ class InstitutionContextMixin(InstitutionScopedMixin):
 
 class UserViewSet(
     InstitutionContextMixin,
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     """An institution admin manages the people of their own institution."""
@@ -109,7 +115,10 @@ class UserViewSet(
 
 class ApiKeyViewSet(
     InstitutionContextMixin,
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     """An institution admin issues, edits and revokes the keys of their institution's systems.

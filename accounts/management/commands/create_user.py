@@ -20,12 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("--institution", required=True, help="The institution's code.")
         parser.add_argument("--username", required=True)
         parser.add_argument("--email", required=True)
-        parser.add_argument("--role", action="append", default=[], choices=Role.values, dest="roles",
-                            help="A role; repeat for several.")
+        parser.add_argument(
+            "--role", action="append", default=[], choices=Role.values, dest="roles", help="A role; repeat for several."
+        )
         parser.add_argument("--first-name", default="")
         parser.add_argument("--last-name", default="")
-        parser.add_argument("--password-stdin", action="store_true",
-                            help="Read the password from the first line of standard input.")
+        parser.add_argument(
+            "--password-stdin", action="store_true", help="Read the password from the first line of standard input."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -46,6 +48,8 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
-        self.stdout.write(f"Created {user.username} at {institution.code} with roles: {', '.join(user.roles) or 'none'}.")
+        self.stdout.write(
+            f"Created {user.username} at {institution.code} with roles: {', '.join(user.roles) or 'none'}."
+        )
         if generated:
             self.stdout.write(f"Password (shown once): {password}")

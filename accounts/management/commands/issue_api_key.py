@@ -16,10 +16,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--institution", required=True, help="The institution's code.")
         parser.add_argument("--name", required=True)
-        parser.add_argument("--scope", action="append", required=True, choices=Scope.values, dest="scopes",
-                            help="A scope; repeat for several.")
-        parser.add_argument("--allow-network", action="append", default=[], dest="networks",
-                            help="An address or CIDR network the key may be used from; repeat for several.")
+        parser.add_argument(
+            "--scope",
+            action="append",
+            required=True,
+            choices=Scope.values,
+            dest="scopes",
+            help="A scope; repeat for several.",
+        )
+        parser.add_argument(
+            "--allow-network",
+            action="append",
+            default=[],
+            dest="networks",
+            help="An address or CIDR network the key may be used from; repeat for several.",
+        )
         parser.add_argument("--expires-in-days", type=int, help="Days until the key expires; none by default.")
 
     def handle(self, *args: Any, **options: Any) -> None:

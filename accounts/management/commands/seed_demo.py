@@ -27,14 +27,19 @@ class Command(BaseCommand):
                 for username, roles in cast.people:
                     if not User.objects.filter(username=username).exists():
                         services.create_user(
-                            institution=institution, username=username, email=f"{username}@example.com",
-                            roles=list(roles), password=password,
+                            institution=institution,
+                            username=username,
+                            email=f"{username}@example.com",
+                            roles=list(roles),
+                            password=password,
                         )
                 if cast.key_scopes:
                     prefix, secret = demo.demo_key_material(cast.code)
                     if not ApiKey.objects.filter(prefix=prefix).exists():
                         services.issue_api_key(
-                            institution=institution, name="Demo system", scopes=list(cast.key_scopes),
+                            institution=institution,
+                            name="Demo system",
+                            scopes=list(cast.key_scopes),
                             material=(prefix, secret),
                         )
                     keys.append((cast.name_en, ", ".join(cast.key_scopes), secret))
