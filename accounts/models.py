@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models

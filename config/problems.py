@@ -87,6 +87,8 @@ def field_errors(detail: Any, field: str | None = None) -> list[dict[str, Any]]:
         for key, value in detail.items():
             if key == api_settings.NON_FIELD_ERRORS_KEY:
                 child = field
+            elif isinstance(key, int):  # ListField reports its items by index.
+                child = f"{field or ''}[{key}]"
             else:
                 child = f"{field}.{key}" if field else str(key)
             errors.extend(field_errors(value, child))

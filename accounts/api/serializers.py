@@ -5,21 +5,31 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, Role, Scope
 from accounts.models import ApiKey, Institution, User
 from accounts.permissions import roles_of, scopes_of
-from accounts.validators import validate_network
+from accounts.validators import validate_network, validate_uscc
+
+
+class UsccField(serializers.CharField):
+    """A unified social credit code, accepted in any case and with stray spaces."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return super().to_internal_value(data).replace(" ", "").upper()
 
 
 class InstitutionSerializer(serializers.ModelSerializer[Institution]):
+    code = UsccField(
+        max_length=18,
+        validators=[validate_uscc, UniqueValidator(Institution.objects.all(), message=_("This code is registered."))],
+    )
+
     class Meta:
         model = Institution
         fields = ["id", "code", "name_zh", "name_en", "kind", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
-
-    def validate_code(self, value: str) -> str:
-        return value.strip().upper()
 
 
 class InstitutionUpdateSerializer(serializers.ModelSerializer[Institution]):

@@ -1,0 +1,134 @@
+"""Sign-in, sign-out, the home page, languages, lockout and the operators' admin."""
+
+import pytest
+from django.test import Client
+
+from accounts import services
+from accounts.choices import InstitutionStatus
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a long and unguessable passphrase"
+
+
+@pytest.fixture
+def analyst(cast):
+    person = cast.alpha["analyst"]
+    person.set_password(PASSWORD)
+    person.save()
+    return person
+
+
+def sign_in(client: Client, username: str, password: str, address: str = "192.0.2.10"):
+    return client.post("/sign-in/", {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_portal_speaks_chinese_by_default_and_english_on_request(db):
+    chinese = Client().get("/sign-in/")
+    english = Client(headers={"accept-language": "en"}).get("/sign-in/")
+
+    assert '<html lang="zh-hans">' in chinese.text
+    assert "登录" in chinese.text
+    assert '<html lang="en">' in english.text
+    assert "Sign in" in english.text
+
+
+def test_language_switch_is_remembered(db):
+    client = Client()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/sign-in/"})
+
+    assert "Sign in" in client.get("/sign-in/").text
+
+
+def test_sign_in_leads_home_with_institution_and_roles(analyst):
+    client = Client(headers={"accept-language": "en"})
+
+    response = sign_in(client, analyst.username, PASSWORD)
+    assert response.status_code == 302
+    home = client.get(response["Location"])
+
+    assert home.status_code == 200
+    assert analyst.institution.name_en in home.text
+    assert analyst.institution.code in home.text
+    assert "Analyst" in home.text
+
+
+def test_home_in_chinese_shows_the_chinese_name_and_role(analyst):
+    client = Client()
+    sign_in(client, analyst.username, PASSWORD)
+
+    home = client.get("/")
+
+    assert analyst.institution.name_zh in home.text
+    assert "查询分析员" in home.text
+
+
+def test_home_needs_a_signed_in_person(db):
+    response = Client().get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/sign-in/")
+
+
+def test_wrong_password_is_refused_on_the_form(analyst):
+    response = sign_in(Client(headers={"accept-language": "en"}), analyst.username, "wrong password")
+
+    assert response.status_code == 200
+    assert 'role="alert"' in response.text
+
+
+def test_sign_out_ends_the_session(analyst):
+    client = Client()
+    sign_in(client, analyst.username, PASSWORD)
+
+    assert client.post("/sign-out/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_repeated_failures_lock_the_sign_in_even_with_the_right_password(analyst, settings):
+    client = Client(headers={"accept-language": "en"})
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert sign_in(client, analyst.username, "wrong").status_code == 200
+
+    locked = sign_in(client, analyst.username, "wrong")
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.text
+
+    right_password = sign_in(client, analyst.username, PASSWORD)
+    assert right_password.status_code == 429
+    assert client.get("/").status_code == 302  # still not signed in
+
+
+def test_lockout_is_per_address_so_others_can_still_sign_in(analyst, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(), analyst.username, "wrong", address="198.51.100.66")
+
+    assert sign_in(Client(), analyst.username, PASSWORD, address="192.0.2.10").status_code == 302
+
+
+def test_people_of_a_suspended_institution_cannot_sign_in_and_lose_their_session(cast, analyst):
+    signed_in = Client()
+    sign_in(signed_in, analyst.username, PASSWORD)
+    assert signed_in.get("/").status_code == 200
+
+    services.update_institution(analyst.institution, by=cast.operator["operator"], status=InstitutionStatus.SUSPENDED)
+
+    assert signed_in.get("/").status_code == 302
+    assert sign_in(Client(), analyst.username, PASSWORD).status_code == 200  # the form again, not home
+
+
+def test_admin_is_for_operators_only(cast):
+    operator = Client()
+    operator.force_login(cast.operator["operator"])
+    member_admin = Client()
+    member_admin.force_login(cast.alpha["institution_admin"])
+
+    assert operator.get("/admin/").status_code == 200
+    assert operator.get("/admin/accounts/institution/").status_code == 200
+    assert operator.get("/admin/accounts/apikey/").status_code == 200
+    assert member_admin.get("/admin/").status_code == 302
+    assert member_admin.get("/admin/accounts/institution/").status_code == 302
+
+
+def test_passwords_are_hashed_with_argon2(analyst):
+    assert analyst.password.startswith("argon2$argon2id$")

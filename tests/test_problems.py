@@ -1,0 +1,85 @@
+"""Every error has one shape (RFC 9457), and no stack trace reaches a caller."""
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client, RequestFactory
+from rest_framework import serializers
+
+from config.problems import field_errors
+from config.urls import handler500
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_api_path_answers_a_problem(client):
+    response = client.get("/api/v1/no-such-thing")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_found"
+    assert response.json()["request_id"] == response["X-Request-ID"]
+
+
+def test_unknown_portal_path_answers_html(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_internal_error_under_api_names_the_request_not_the_cause():
+    request = RequestFactory().get("/api/v1/me")
+    request.request_id = "req-12345678"  # type: ignore[attr-defined]
+
+    response = handler500(request)
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    body = json.loads(response.content)
+    assert body["code"] == "internal_error"
+    assert body["request_id"] == "req-12345678"
+    assert set(body) == {"type", "title", "status", "detail", "code", "instance", "request_id"}
+
+
+def test_unexpected_exception_in_a_view_is_a_bare_problem(cast, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("accounts.api.views.MeSerializer.to_representation", explode)
+    client = Client(raise_request_exception=False)
+    client.force_login(cast.alpha["analyst"])
+
+    response = client.get("/api/v1/me")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_caller_supplied_request_id_is_echoed_when_well_formed(client):
+    assert client.get("/healthz", HTTP_X_REQUEST_ID="loan-sys-000123").headers["X-Request-ID"] == "loan-sys-000123"
+    echoed = client.get("/healthz", HTTP_X_REQUEST_ID="<script>").headers["X-Request-ID"]
+    assert echoed != "<script>"
+    assert len(echoed) == 32
+
+
+def test_nested_errors_are_flattened_with_paths():
+    class Item(serializers.Serializer[Any]):
+        amount = serializers.IntegerField(min_value=0)
+
+    class Batch(serializers.Serializer[Any]):
+        items = Item(many=True)
+        tags = serializers.ListField(child=serializers.ChoiceField(choices=["a"]))
+
+    batch = Batch(data={"items": [{"amount": 1}, {"amount": -1}], "tags": ["a", "z"]})
+    assert not batch.is_valid()
+
+    errors = field_errors(batch.errors)
+
+    assert {(error["field"], error["code"]) for error in errors} == {
+        ("items[1].amount", "min_value"),
+        ("tags[1]", "invalid_choice"),
+    }
