@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts import services
 from accounts.models import ApiKey, Institution, User
@@ -102,4 +103,7 @@ class ApiKeyAdmin(OperatorOnly, admin.ModelAdmin[ApiKey]):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             services.revoke_api_key(key, by=request.user)  # type: ignore[arg-type]
-        messages.success(request, _("Revoked %(count)d keys.") % {"count": len(queryset)})
+        count = len(queryset)
+        messages.success(
+            request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count}
+        )

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class InstitutionKind(models.TextChoices):
@@ -21,7 +22,8 @@ class Role(models.TextChoices):
     ANALYST = "analyst", _("Analyst")
     AUDITOR = "auditor", _("Auditor")
     REGULATOR_STAFF = "regulator_staff", _("Regulator staff")
-    OPERATOR = "operator", _("Platform operator")
+    # The same words name the operator's institution kind; the context lets translators tell them apart.
+    OPERATOR = "operator", pgettext_lazy("role", "Platform operator")
 
 
 class Scope(models.TextChoices):

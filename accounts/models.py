@@ -4,13 +4,12 @@ import hashlib
 import hmac
 
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, InstitutionKind, InstitutionStatus, Role, Scope
-from accounts.validators import validate_network, validate_uscc
+from accounts.choices import InstitutionKind, InstitutionStatus
+from accounts.validators import field_errors, validate_networks, validate_roles, validate_scopes, validate_uscc
 
 
 class Institution(models.Model):
@@ -62,29 +61,12 @@ class User(AbstractUser):
 
     def clean(self) -> None:
         super().clean()
-        validate_roles(self.roles, self.institution.kind if self.institution_id else None)
+        with field_errors("roles"):
+            validate_roles(self.roles, self.institution.kind if self.institution_id else None)
 
     @property
     def role_set(self) -> frozenset[str]:
         return frozenset(self.roles)
-
-
-def validate_roles(roles: object, kind: str | None) -> None:
-    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise ValidationError({"roles": _("Roles must be a list of role codes.")}, code="invalid")
-    unknown = sorted(set(roles) - set(Role.values))
-    if unknown:
-        raise ValidationError({"roles": _("Unknown roles: %(roles)s.") % {"roles": ", ".join(unknown)}}, code="invalid")
-    if kind is not None:
-        not_allowed = sorted(set(roles) - ROLES_BY_KIND[kind])
-        if not_allowed:
-            raise ValidationError(
-                {
-                    "roles": _("An institution of kind %(kind)s has no roles: %(roles)s.")
-                    % {"kind": kind, "roles": ", ".join(not_allowed)}
-                },
-                code="role_not_allowed",
-            )
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
@@ -134,8 +116,10 @@ class ApiKey(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        validate_scopes(self.scopes, self.institution.kind if self.institution_id else None)
-        validate_networks(self.allowed_networks)
+        with field_errors("scopes"):
+            validate_scopes(self.scopes, self.institution.kind if self.institution_id else None)
+        with field_errors("allowed_networks"):
+            validate_networks(self.allowed_networks)
 
     @staticmethod
     def digest(secret: str) -> str:
@@ -151,30 +135,3 @@ class ApiKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
-
-
-def validate_scopes(scopes: object, kind: str | None) -> None:
-    if not isinstance(scopes, list) or not scopes or not all(isinstance(scope, str) for scope in scopes):
-        raise ValidationError({"scopes": _("Give at least one scope.")}, code="invalid")
-    unknown = sorted(set(scopes) - set(Scope.values))
-    if unknown:
-        raise ValidationError(
-            {"scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}}, code="invalid"
-        )
-    if kind is not None:
-        not_allowed = sorted(set(scopes) - SCOPES_BY_KIND[kind])
-        if not_allowed:
-            raise ValidationError(
-                {
-                    "scopes": _("Keys of an institution of kind %(kind)s cannot hold the scopes: %(scopes)s.")
-                    % {"kind": kind, "scopes": ", ".join(not_allowed)}
-                },
-                code="scope_not_allowed",
-            )
-
-
-def validate_networks(networks: object) -> None:
-    if not isinstance(networks, list) or not all(isinstance(network, str) for network in networks):
-        raise ValidationError({"allowed_networks": _("Give a list of addresses or networks.")}, code="invalid")
-    for network in networks:
-        validate_network(network)

@@ -1,10 +1,20 @@
-"""Validation of institution codes and network allow-lists."""
+"""Validation of institution codes, roles, scopes and network allow-lists.
+
+Each validator raises a plain ``ValidationError`` with a stable code, so the
+same function serves a model's ``clean`` (wrapped with ``field_errors``) and a
+serializer's ``validate_<field>`` (which DRF converts, codes and all).
+"""
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 from stdnum.cn import uscc
+
+from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, InstitutionKind, Role, Scope
 
 USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 
@@ -35,3 +45,59 @@ def validate_network(value: str) -> None:
         raise ValidationError(
             _("%(value)s is not an IP address or network (CIDR)."), code="bad_network", params={"value": value}
         ) from None
+
+
+def validate_networks(networks: object) -> None:
+    if not isinstance(networks, list) or not all(isinstance(network, str) for network in networks):
+        raise ValidationError(_("Give a list of addresses or networks."), code="invalid")
+    for network in networks:
+        validate_network(network)
+
+
+def validate_roles(roles: object, kind: str | None) -> None:
+    """Known roles that exist at an institution of ``kind`` (the operator role only at the operator, ...)."""
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise ValidationError(_("Give a list of roles."), code="invalid")
+    _check_choices(roles, Role, ROLES_BY_KIND, kind, _("A %(kind)s has no such roles: %(names)s."), "role_not_allowed")
+
+
+def validate_scopes(scopes: object, kind: str | None) -> None:
+    """At least one known scope that keys of an institution of ``kind`` may hold."""
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(scope, str) for scope in scopes):
+        raise ValidationError(_("Give at least one scope."), code="invalid")
+    _check_choices(
+        scopes,
+        Scope,
+        SCOPES_BY_KIND,
+        kind,
+        _("Keys of a %(kind)s cannot hold: %(names)s."),
+        "scope_not_allowed",
+    )
+
+
+def _check_choices(
+    values: list[str],
+    choices: type[Role] | type[Scope],
+    by_kind: dict[str, frozenset[str]],
+    kind: str | None,
+    message: StrOrPromise,
+    code: str,
+) -> None:
+    unknown = sorted(set(values) - set(choices.values))
+    if unknown:
+        raise ValidationError(_("Unknown: %(names)s.") % {"names": ", ".join(unknown)}, code="invalid_choice")
+    if kind is None:
+        return
+    not_allowed = sorted(set(values) - by_kind[kind])
+    if not_allowed:
+        labels = ", ".join(str(choices(value).label) for value in not_allowed)
+        raise ValidationError(message % {"kind": str(InstitutionKind(kind).label).lower(), "names": labels}, code=code)
+
+
+@contextmanager
+def field_errors(field: str) -> Iterator[None]:
+    """Attach the errors a validator raises to ``field``, as a model's ``clean`` must."""
+    try:
+        yield
+    except ValidationError as error:
+        raise ValidationError({field: error.error_list}) from None

@@ -7,10 +7,10 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, Role, Scope
+from accounts.choices import Role, Scope
 from accounts.models import ApiKey, Institution, User
 from accounts.permissions import roles_of, scopes_of
-from accounts.validators import validate_network, validate_uscc
+from accounts.validators import validate_network, validate_roles, validate_scopes, validate_uscc
 
 
 class UsccField(serializers.CharField):
@@ -81,12 +81,7 @@ class UserSerializer(InstitutionKindMixin, serializers.ModelSerializer[User]):
         extra_kwargs = {"email": {"required": True, "allow_blank": False}}
 
     def validate_roles(self, roles: list[str]) -> list[str]:
-        not_allowed = sorted(set(roles) - ROLES_BY_KIND[self.institution.kind])
-        if not_allowed:
-            raise serializers.ValidationError(
-                _("Your institution has no such roles: %(roles)s.") % {"roles": ", ".join(not_allowed)},
-                code="role_not_allowed",
-            )
+        validate_roles(roles, self.institution.kind)
         return sorted(set(roles))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +130,7 @@ class ApiKeySerializer(InstitutionKindMixin, serializers.ModelSerializer[ApiKey]
         read_only_fields = ["id", "prefix", "last_used_at", "revoked_at", "revoked_by", "created_by", "created_at"]
 
     def validate_scopes(self, scopes: list[str]) -> list[str]:
-        not_allowed = sorted(set(scopes) - SCOPES_BY_KIND[self.institution.kind])
-        if not_allowed:
-            raise serializers.ValidationError(
-                _("Keys of your institution cannot hold: %(scopes)s.") % {"scopes": ", ".join(not_allowed)},
-                code="scope_not_allowed",
-            )
+        validate_scopes(scopes, self.institution.kind)
         return sorted(set(scopes))
 
     def validate_expires_at(self, value: Any) -> Any:
