@@ -2,13 +2,14 @@
 
 import hashlib
 import hmac
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import InstitutionKind, InstitutionStatus
+from accounts.choices import InstitutionKind, InstitutionStatus, Role
 from accounts.validators import field_errors, validate_networks, validate_roles, validate_scopes, validate_uscc
 
 
@@ -63,6 +64,14 @@ class User(AbstractUser):
         super().clean()
         with field_errors("roles"):
             validate_roles(self.roles, self.institution.kind if self.institution_id else None)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The Django admin is the operators' tool: its sign-in form asks for is_staff, which
+        # therefore follows the role however the person was changed (API, admin, command).
+        self.is_staff = Role.OPERATOR in self.roles
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "is_staff"}
+        super().save(*args, **kwargs)
 
     @property
     def role_set(self) -> frozenset[str]:

@@ -64,8 +64,6 @@ def create_user(
         roles=sorted(set(roles)),
         first_name=first_name,
         last_name=last_name,
-        # The Django admin is the operators' tool: is_staff follows the role.
-        is_staff=Role.OPERATOR in roles,
     )
     if password is None:
         user.set_unusable_password()
@@ -96,7 +94,6 @@ def update_user(user: User, *, by: Any, **changes: Any) -> User:
     if password is not None:
         validate_password(password, user)
         user.set_password(password)
-    user.is_staff = Role.OPERATOR in user.roles
     user.full_clean()
     user.save()
     return user

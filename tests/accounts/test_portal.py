@@ -132,3 +132,20 @@ def test_admin_is_for_operators_only(cast):
 
 def test_passwords_are_hashed_with_argon2(analyst):
     assert analyst.password.startswith("argon2$argon2id$")
+
+
+def test_operator_signs_in_on_the_admin_page_and_others_cannot(cast):
+    operator, member_admin = cast.operator["operator"], cast.alpha["institution_admin"]
+    for person in (operator, member_admin):
+        person.set_password(PASSWORD)
+        person.save()
+
+    signed_in = Client()
+    response = signed_in.post("/admin/login/?next=/admin/", {"username": operator.username, "password": PASSWORD})
+    refused = Client().post("/admin/login/?next=/admin/", {"username": member_admin.username, "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert signed_in.get("/admin/").status_code == 200
+    assert refused.status_code == 200  # the form again
+    assert operator.is_staff
+    assert not member_admin.is_staff
