@@ -226,7 +226,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: the broker is RabbitMQ or Redis in production, a folder under var/ by default.
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default=None if PRODUCTION else "filesystem://")
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default=None if PRODUCTION else "filesystem://localhost//")
 BROKER_SCHEME = urlsplit(CELERY_BROKER_URL).scheme
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
