@@ -38,7 +38,9 @@ def update_institution(institution: Institution, *, by: Any, **changes: Any) -> 
     lock every operator out.
     """
     if changes.get("status") == InstitutionStatus.SUSPENDED and institution.pk == by.institution.pk:
-        raise ValidationError({"status": _("You cannot suspend your own institution.")}, code="own_institution")
+        raise ValidationError(
+            {"status": ValidationError(_("You cannot suspend your own institution."), code="self_lockout")}
+        )
     for name, value in changes.items():
         setattr(institution, name, value)
     institution.full_clean()
@@ -83,9 +85,13 @@ def update_user(user: User, *, by: Any, **changes: Any) -> User:
     """
     if user.pk == by.pk:
         if changes.get("is_active") is False:
-            raise ValidationError({"is_active": _("You cannot deactivate yourself.")}, code="self_lockout")
+            raise ValidationError(
+                {"is_active": ValidationError(_("You cannot deactivate yourself."), code="self_lockout")}
+            )
         if "roles" in changes and Role.INSTITUTION_ADMIN not in changes["roles"]:
-            raise ValidationError({"roles": _("You cannot remove your own admin role.")}, code="self_lockout")
+            raise ValidationError(
+                {"roles": ValidationError(_("You cannot remove your own admin role."), code="self_lockout")}
+            )
     password = changes.pop("password", None)
     if "roles" in changes:
         changes["roles"] = sorted(set(changes["roles"]))

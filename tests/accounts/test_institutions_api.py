@@ -105,5 +105,6 @@ def test_operator_cannot_suspend_its_own_institution(cast, client_for):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "status"
+    assert response.json()["errors"][0]["code"] == "self_lockout"
     cast.operator.institution.refresh_from_db()
     assert cast.operator.institution.is_active

@@ -98,8 +98,13 @@ def test_admin_cannot_lock_themself_out(cast, client_for):
     client = client_for(admin)
     url = f"/api/v1/users/{admin.pk}"
 
-    assert client.patch(url, {"is_active": False}).status_code == 400
-    assert client.patch(url, {"roles": ["analyst"]}).status_code == 400
+    deactivate = client.patch(url, {"is_active": False}).json()["errors"]
+    demote = client.patch(url, {"roles": ["analyst"]}).json()["errors"]
+
+    assert [(e["field"], e["code"]) for e in deactivate + demote] == [
+        ("is_active", "self_lockout"),
+        ("roles", "self_lockout"),
+    ]
     admin.refresh_from_db()
     assert admin.is_active
     assert admin.roles == ["institution_admin"]
