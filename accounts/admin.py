@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import services
+from accounts.authentication import caller_person
 from accounts.models import ApiKey, Institution, User
 from accounts.permissions import can_use_admin
 
@@ -102,7 +103,7 @@ class ApiKeyAdmin(OperatorOnly, admin.ModelAdmin[ApiKey]):
     @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            services.revoke_api_key(key, by=request.user)  # type: ignore[arg-type]
+            services.revoke_api_key(key, by=caller_person(request))
         count = len(queryset)
         messages.success(
             request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count}

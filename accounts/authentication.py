@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from accounts.models import ApiKey, Institution
+from accounts.models import ApiKey, Institution, User
 from accounts.network import address_allowed, client_ip
 
 KEYWORD = "Api-Key"
@@ -34,6 +35,19 @@ class ApiKeyCaller:
 
     def __str__(self) -> str:
         return f"API key {self.key.prefix}"
+
+
+def caller_institution(request: HttpRequest) -> Institution:
+    """The institution on whose behalf the authenticated person or key acts."""
+    caller = request.user
+    assert isinstance(caller, User | ApiKeyCaller), "only authenticated callers act for an institution"
+    return caller.institution
+
+
+def caller_person(request: HttpRequest) -> User:
+    """The signed-in person, for actions that the ``allow`` table opens to people only."""
+    assert isinstance(request.user, User), "this action is open to people only"
+    return request.user
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import InstitutionStatus, Role
 from accounts.models import ApiKey, Institution, User
+from accounts.validators import field_errors
 
 PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 PREFIX_LENGTH = 8
@@ -70,7 +71,8 @@ def create_user(
     if password is None:
         user.set_unusable_password()
     else:
-        validate_password(password, user)
+        with field_errors("password"):
+            validate_password(password, user)
         user.set_password(password)
     user.full_clean()
     user.save()
@@ -98,7 +100,8 @@ def update_user(user: User, *, by: Any, **changes: Any) -> User:
     for name, value in changes.items():
         setattr(user, name, value)
     if password is not None:
-        validate_password(password, user)
+        with field_errors("password"):
+            validate_password(password, user)
         user.set_password(password)
     user.full_clean()
     user.save()

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.authentication import caller_person
 from accounts.choices import Role
 
 
@@ -27,5 +28,5 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     labels = dict(Role.choices)
-    roles = sorted(request.user.role_set)  # type: ignore[union-attr]
+    roles = sorted(caller_person(request).role_set)
     return render(request, "accounts/home.html", {"role_labels": [labels[role] for role in roles]})

@@ -5,8 +5,10 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from rest_framework.generics import GenericAPIView
 
+from accounts.authentication import caller_institution
 
-class InstitutionScopedMixin(GenericAPIView):  # type: ignore[type-arg]
+
+class InstitutionScopedMixin(GenericAPIView[Any]):
     """Objects of other institutions do not exist for the caller: they answer 404, never 403."""
 
     institution_field = "institution"
@@ -15,4 +17,4 @@ class InstitutionScopedMixin(GenericAPIView):  # type: ignore[type-arg]
         queryset: QuerySet[Model] = super().get_queryset()
         if getattr(self, "swagger_fake_view", False):  # The schema generator has no caller.
             return queryset.none()
-        return queryset.filter(**{self.institution_field: self.request.user.institution})  # type: ignore[union-attr]
+        return queryset.filter(**{self.institution_field: caller_institution(self.request)})

@@ -1,7 +1,5 @@
 from typing import Any
 
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -84,21 +82,10 @@ class UserSerializer(InstitutionKindMixin, serializers.ModelSerializer[User]):
         validate_roles(roles, self.institution.kind)
         return sorted(set(roles))
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        password = attrs.get("password")
-        if password is not None:
-            probe = User(username=attrs.get("username", ""), email=attrs.get("email", ""))
-            try:
-                validate_password(password, probe)
-            except DjangoValidationError as error:
-                raise serializers.ValidationError({"password": list(error.messages)}, code="weak_password") from None
-        return attrs
-
 
 class UserUpdateSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
         read_only_fields = ["id", "username", "last_login", "date_joined"]
-        extra_kwargs = {"password": {"write_only": True}}
 
 
 class ApiKeySerializer(InstitutionKindMixin, serializers.ModelSerializer[ApiKey]):

@@ -19,6 +19,7 @@ from accounts.api.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
+from accounts.authentication import caller_institution, caller_person
 from accounts.choices import Role
 from accounts.models import ApiKey, Institution, User
 from accounts.permissions import EVERYONE, ActionAllowed, Allow
@@ -43,7 +44,7 @@ class InstitutionViewSet(
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet[Institution],
 ):
     """Operators register, rename, suspend and reactivate institutions; members read their own."""
 
@@ -77,7 +78,7 @@ class InstitutionViewSet(
 
 class InstitutionContextMixin(InstitutionScopedMixin):
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "institution": self.request.user.institution}  # type: ignore[union-attr]
+        return {**super().get_serializer_context(), "institution": caller_institution(self.request)}
 
 
 class UserViewSet(
@@ -86,7 +87,7 @@ class UserViewSet(
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet[User],
 ):
     """An institution admin manages the people of their own institution."""
 
@@ -103,7 +104,7 @@ class UserViewSet(
         data = dict(serializer.validated_data)
         data.pop("is_active", None)
         serializer.instance = services.create_user(
-            institution=self.request.user.institution,  # type: ignore[union-attr]
+            institution=caller_institution(self.request),
             password=data.pop("password", None),
             **data,
         )
@@ -121,7 +122,7 @@ class ApiKeyViewSet(
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet[ApiKey],
 ):
     """An institution admin issues, edits and revokes the keys of their institution's systems.
 
@@ -139,8 +140,8 @@ class ApiKeyViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key, secret = services.issue_api_key(
-            institution=request.user.institution,  # type: ignore[union-attr]
-            created_by=request.user,  # type: ignore[arg-type]
+            institution=caller_institution(request),
+            created_by=caller_person(request),
             **serializer.validated_data,
         )
         data = IssuedApiKeySerializer(key, context=self.get_serializer_context()).data
@@ -153,5 +154,5 @@ class ApiKeyViewSet(
     @extend_schema(request=None, responses=ApiKeySerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
-        key = services.revoke_api_key(self.get_object(), by=request.user)  # type: ignore[arg-type]
+        key = services.revoke_api_key(self.get_object(), by=caller_person(request))
         return Response(self.get_serializer(key).data)
