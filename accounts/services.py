@@ -71,12 +71,17 @@ def create_user(
     if password is None:
         user.set_unusable_password()
     else:
-        with field_errors("password"):
-            validate_password(password, user)
-        user.set_password(password)
+        set_password(user, password)
     user.full_clean()
     user.save()
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a password that passes the platform's password rules, or say which it breaks."""
+    with field_errors("password"):
+        validate_password(password, user)
+    user.set_password(password)
 
 
 def update_user(user: User, *, by: Any, **changes: Any) -> User:
@@ -100,9 +105,7 @@ def update_user(user: User, *, by: Any, **changes: Any) -> User:
     for name, value in changes.items():
         setattr(user, name, value)
     if password is not None:
-        with field_errors("password"):
-            validate_password(password, user)
-        user.set_password(password)
+        set_password(user, password)
     user.full_clean()
     user.save()
     return user
