@@ -6,7 +6,7 @@ reads it. An action missing from the table is refused, so a new action is
 closed until somebody decides who may use it.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +22,20 @@ from accounts.choices import Role
 
 @dataclass(frozen=True)
 class Allow:
-    """People holding any of ``roles``; keys carrying ``scope``, or any key with ``any_key``."""
+    """People holding any of ``roles`` (any person with ``any_person``); keys carrying ``scope``
+    (any key with ``any_key``)."""
 
     roles: frozenset[str] = field(default_factory=frozenset)
     scope: str | None = None
     any_key: bool = False
+    any_person: bool = False
 
     @classmethod
     def people(cls, *roles: str, scope: str | None = None) -> "Allow":
         return cls(roles=frozenset(roles), scope=scope)
 
 
-EVERYONE = Allow(roles=frozenset(Role.values), any_key=True)
+EVERYONE = Allow(any_person=True, any_key=True)
 
 
 def has_role(caller: Any, *roles: str) -> bool:
@@ -63,7 +65,7 @@ def check(caller: Any, rule: Allow | None) -> None:
         if rule.scope is None:
             raise exceptions.PermissionDenied("API keys cannot do this; a person must.", code="people_only")
         raise exceptions.PermissionDenied(f"The API key lacks the scope '{rule.scope}'.", code="missing_scope")
-    if caller.role_set & rule.roles:
+    if rule.any_person or caller.role_set & rule.roles:
         return
     needed = ", ".join(sorted(rule.roles)) or "none"
     raise exceptions.PermissionDenied(f"This needs one of the roles: {needed}.", code="role_required")
@@ -82,8 +84,13 @@ class ActionAllowed(BasePermission):
     def has_permission(self, request: "Request", view: "APIView") -> bool:
         if not (request.user and request.user.is_authenticated):
             return False  # DRF answers 401 with the Api-Key challenge.
+        method = (request.method or "").lower()
+        if method == "options" or method not in view.http_method_names or not hasattr(view, method):
+            # OPTIONS describes what the caller may do (DRF asks this class again per method);
+            # a method the view does not have gets DRF's 405, not a misleading 403.
+            return True
         table: Mapping[str, Allow] = getattr(view, "allow", {})
-        action = getattr(view, "action", None) or (request.method or "").lower()
+        action = getattr(view, "action", None) or ("get" if method == "head" else method)
         check(request.user, table.get(action))
         return True
 
@@ -94,7 +101,3 @@ def roles_of(caller: Any) -> list[str]:
 
 def scopes_of(caller: Any) -> list[str]:
     return sorted(caller.scopes) if caller.is_api_key else []
-
-
-def allow_for(actions: Iterable[str], rule: Allow) -> dict[str, Allow]:
-    return dict.fromkeys(actions, rule)

@@ -98,3 +98,42 @@ def _walk(patterns, prefix=""):
             yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             yield prefix + str(pattern.pattern), pattern.callback
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", "/api/v1/institutions/{own_institution}"),
+        ("delete", "/api/v1/users/{own_user}"),
+        ("delete", "/api/v1/api-keys/{own_key}"),
+        ("post", "/api/v1/me"),
+    ],
+)
+def test_methods_an_endpoint_does_not_have_answer_405(cast, client_for, method, path):
+    admin = cast.alpha["institution_admin"]
+    key, _secret = services.issue_api_key(institution=admin.institution, name="target", scopes=[Scope.MATCH])
+    url = path.format(own_institution=admin.institution.pk, own_user=admin.pk, own_key=key.pk)
+
+    response = getattr(client_for(cast.operator["operator"] if "institutions" in path else admin), method)(url, {})
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_a_person_without_roles_still_knows_who_they_are(cast, client_for):
+    person = cast.alpha["analyst"]
+    person.roles = []
+    person.save()
+
+    response = client_for(person).get("/api/v1/me")
+
+    assert response.status_code == 200
+    assert response.json()["roles"] == []
+    assert client_for(person).get("/api/v1/users").json()["code"] == "role_required"
+
+
+def test_options_describes_an_endpoint_to_any_caller(cast, client_for):
+    response = client_for(cast.alpha["analyst"]).options("/api/v1/users")
+
+    assert response.status_code == 200
+    assert "POST" not in response.json().get("actions", {})  # an analyst may not create people
