@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -39,11 +40,36 @@ class OperatorOnly:
         return False
 
 
+class InstitutionForm(forms.ModelForm[Institution]):
+    """Keeps the API's rules in the admin: an operator cannot suspend their own institution."""
+
+    request: HttpRequest
+
+    class Meta:
+        model = Institution
+        fields = ["code", "name_zh", "name_en", "kind", "status"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk is not None and "status" in cleaned:
+            services.check_status_change(self.instance, cleaned["status"], by=caller_person(self.request))
+        return cleaned
+
+
 @admin.register(Institution)
 class InstitutionAdmin(OperatorOnly, admin.ModelAdmin[Institution]):
+    form = InstitutionForm
     list_display = ["code", "name_zh", "name_en", "kind", "status", "created_at"]
     list_filter = ["kind", "status"]
     search_fields = ["code", "name_zh", "name_en"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Institution | None = None) -> list[str]:
+        return ["code", "kind"] if obj is not None else []
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        # modelform_factory made this subclass of InstitutionForm for this request alone.
+        return type(form.__name__, (form,), {"request": request})
 
 
 class PersonCreationForm(AdminUserCreationForm[User]):

@@ -31,17 +31,22 @@ def create_institution(*, code: str, name_zh: str, name_en: str, kind: str) -> I
     return institution
 
 
+def check_status_change(institution: Institution, status: str, *, by: User) -> None:
+    """Operators cannot suspend their own institution: that would lock every operator out."""
+    if status == InstitutionStatus.SUSPENDED and institution.pk == by.institution.pk:
+        raise ValidationError(
+            {"status": ValidationError(_("You cannot suspend your own institution."), code="self_lockout")}
+        )
+
+
 def update_institution(institution: Institution, *, by: Any, **changes: Any) -> Institution:
     """Rename, suspend or reactivate.
 
     Suspension takes effect on the next request of every person and key of the
-    institution. Operators cannot suspend their own institution, which would
-    lock every operator out.
+    institution.
     """
-    if changes.get("status") == InstitutionStatus.SUSPENDED and institution.pk == by.institution.pk:
-        raise ValidationError(
-            {"status": ValidationError(_("You cannot suspend your own institution."), code="self_lockout")}
-        )
+    if "status" in changes:
+        check_status_change(institution, changes["status"], by=by)
     for name, value in changes.items():
         setattr(institution, name, value)
     institution.full_clean()

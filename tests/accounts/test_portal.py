@@ -149,3 +149,24 @@ def test_operator_signs_in_on_the_admin_page_and_others_cannot(cast):
     assert refused.status_code == 200  # the form again
     assert operator.is_staff
     assert not member_admin.is_staff
+
+
+def test_admin_keeps_the_rule_that_operators_cannot_suspend_their_own_institution(cast):
+    operator = Client(headers={"accept-language": "en"})
+    operator.force_login(cast.operator["operator"])
+    own = cast.operator.institution
+    form = {"name_zh": own.name_zh, "name_en": own.name_en, "status": "suspended"}
+
+    refused = operator.post(f"/admin/accounts/institution/{own.pk}/change/", form)
+    suspended = operator.post(
+        f"/admin/accounts/institution/{cast.beta.institution.pk}/change/",
+        {**form, "name_en": cast.beta.institution.name_en, "name_zh": cast.beta.institution.name_zh},
+    )
+
+    assert refused.status_code == 200
+    assert "You cannot suspend your own institution." in refused.text
+    own.refresh_from_db()
+    assert own.is_active
+    assert suspended.status_code == 302
+    cast.beta.institution.refresh_from_db()
+    assert not cast.beta.institution.is_active
