@@ -31,15 +31,18 @@ def create_institution(*, code: str, name_zh: str, name_en: str, kind: str) -> I
     return institution
 
 
-def check_status_change(institution: Institution, status: str, *, by: User) -> None:
-    """Operators cannot suspend their own institution: that would lock every operator out."""
-    if status == InstitutionStatus.SUSPENDED and institution.pk == by.institution.pk:
+def check_status_change(institution: Institution, status: str, *, by: User | None) -> None:
+    """Operators cannot suspend their own institution: that would lock every operator out.
+
+    ``by`` is None for commands run on the platform's own machines, which need no such guard.
+    """
+    if status == InstitutionStatus.SUSPENDED and by is not None and institution.pk == by.institution.pk:
         raise ValidationError(
             {"status": ValidationError(_("You cannot suspend your own institution."), code="self_lockout")}
         )
 
 
-def update_institution(institution: Institution, *, by: Any, **changes: Any) -> Institution:
+def update_institution(institution: Institution, *, by: User | None, **changes: Any) -> Institution:
     """Rename, suspend or reactivate.
 
     Suspension takes effect on the next request of every person and key of the
@@ -89,7 +92,7 @@ def set_password(user: User, password: str) -> None:
     user.set_password(password)
 
 
-def update_user(user: User, *, by: Any, **changes: Any) -> User:
+def update_user(user: User, *, by: User, **changes: Any) -> User:
     """Change a person's details, roles, activity or password.
 
     An admin cannot deactivate themself or drop their own admin role, so an

@@ -72,7 +72,7 @@ class InstitutionViewSet(
     def perform_update(self, serializer: serializers.BaseSerializer[Institution]) -> None:
         assert isinstance(serializer.instance, Institution)
         serializer.instance = services.update_institution(
-            serializer.instance, by=self.request.user, **serializer.validated_data
+            serializer.instance, by=caller_person(self.request), **serializer.validated_data
         )
 
 
@@ -112,7 +112,7 @@ class UserViewSet(
     def perform_update(self, serializer: serializers.BaseSerializer[User]) -> None:
         assert isinstance(serializer.instance, User)
         serializer.instance = services.update_user(
-            serializer.instance, by=self.request.user, **serializer.validated_data
+            serializer.instance, by=caller_person(self.request), **serializer.validated_data
         )
 
 

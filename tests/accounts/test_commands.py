@@ -135,3 +135,43 @@ def test_seed_demo_never_runs_in_production(settings):
     with pytest.raises(CommandError, match="never runs in production"):
         call("seed_demo")
     assert not Institution.objects.exists()
+
+
+def test_seed_demo_after_a_new_secret_key_prints_credentials_that_work(settings):
+    call("seed_demo")
+    old_key = demo.demo_key_material(demo.CAST[0].code)[1]
+
+    settings.SECRET_KEY = "another installation's secret key, long enough to be one" * 2
+    output, _ = call("seed_demo")
+
+    new_key = demo.demo_key_material(demo.CAST[0].code)[1]
+    assert new_key in output
+    assert old_key not in output
+    assert User.objects.get(username="alpha-admin").check_password(demo.demo_password())
+    old, new = APIClient(), APIClient()
+    old.credentials(HTTP_AUTHORIZATION=f"Api-Key {old_key}")
+    new.credentials(HTTP_AUTHORIZATION=f"Api-Key {new_key}")
+    assert old.get("/api/v1/me").json()["code"] == "api_key_revoked"
+    assert new.get("/api/v1/me").status_code == 200
+
+
+def test_set_institution_status_suspends_and_reactivates(cast, key_client):
+    client, _key = key_client(cast.beta.institution)
+
+    call("set_institution_status", cast.beta.institution.code, "suspended")
+    assert client.get("/api/v1/me").json()["code"] == "institution_suspended"
+
+    out, _ = call("set_institution_status", cast.beta.institution.code.lower(), "active")
+    assert "is now active" in out
+    assert client.get("/api/v1/me").status_code == 200
+
+
+def test_revoke_api_key_by_prefix(cast, key_client):
+    client, key = key_client(cast.alpha.institution)
+
+    out, _ = call("revoke_api_key", key.prefix)
+
+    assert key.prefix in out
+    assert client.get("/api/v1/me").json()["code"] == "api_key_revoked"
+    with pytest.raises(CommandError, match="No API key"):
+        call("revoke_api_key", "rs_unknown0")

@@ -7,6 +7,8 @@ from django.db import transaction
 from accounts import demo, services
 from accounts.models import ApiKey, Institution, User
 
+DEMO_KEY_NAME = "Demo system"
+
 
 class Command(BaseCommand):
     help = (
@@ -25,7 +27,8 @@ class Command(BaseCommand):
                     code=cast.code, name_zh=cast.name_zh, name_en=cast.name_en, kind=cast.kind
                 )
                 for username, roles in cast.people:
-                    if not User.objects.filter(username=username).exists():
+                    person = User.objects.filter(username=username).first()
+                    if person is None:
                         services.create_user(
                             institution=institution,
                             username=username,
@@ -33,12 +36,19 @@ class Command(BaseCommand):
                             roles=list(roles),
                             password=password,
                         )
+                    elif not person.check_password(password):
+                        # SECRET_KEY changed since the last run: the printed password must still work.
+                        services.set_password(person, password)
+                        person.save(update_fields=["password"])
                 if cast.key_scopes:
                     prefix, secret = demo.demo_key_material(cast.code)
                     if not ApiKey.objects.filter(prefix=prefix).exists():
+                        # A new SECRET_KEY derives a new key; the old demo key is revoked, not left working.
+                        for stale in ApiKey.objects.filter(institution=institution, name=DEMO_KEY_NAME):
+                            services.revoke_api_key(stale)
                         services.issue_api_key(
                             institution=institution,
-                            name="Demo system",
+                            name=DEMO_KEY_NAME,
                             scopes=list(cast.key_scopes),
                             material=(prefix, secret),
                         )
