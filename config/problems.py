@@ -11,6 +11,7 @@ Every error the API returns looks like::
 and ``detail`` are for people. Nothing from a stack trace is ever included.
 """
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -123,7 +124,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if auth_header := getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = auth_header
     if wait := getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(wait))
+        headers["Retry-After"] = str(math.ceil(wait))  # never "0": that would invite an instant retry
 
     if isinstance(exc, exceptions.ValidationError):
         errors = field_errors(exc.detail)

@@ -83,3 +83,18 @@ def test_nested_errors_are_flattened_with_paths():
         ("items[1].amount", "min_value"),
         ("tags[1]", "invalid_choice"),
     }
+
+
+def test_throttled_answers_carry_a_whole_second_retry_after():
+    from rest_framework import exceptions
+    from rest_framework.test import APIRequestFactory
+
+    from config.problems import exception_handler
+
+    request = APIRequestFactory().get("/api/v1/me")
+    response = exception_handler(exceptions.Throttled(wait=0.4), {"request": request})
+
+    assert response is not None
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+    assert response.data["code"] == "throttled"
