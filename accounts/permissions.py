@@ -50,6 +50,11 @@ def is_regulator(caller: Any) -> bool:
     return has_role(caller, Role.REGULATOR_STAFF)
 
 
+def can_grant_role(caller: Any, role: str) -> bool:
+    """Anyone who may manage people grants roles, but only operators grant the operator role."""
+    return role != Role.OPERATOR or is_operator(caller)
+
+
 def can_use_admin(caller: Any) -> bool:
     """The Django admin is the operators' tool, and only theirs."""
     return bool(getattr(caller, "is_active", False)) and is_operator(caller)

@@ -8,7 +8,7 @@ shown once) holds however the change is made.
 import secrets
 import string
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -18,7 +18,10 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import InstitutionStatus, Role
 from accounts.models import ApiKey, Institution, User
+from accounts.permissions import can_grant_role
 from accounts.validators import field_errors
+
+ModelT = TypeVar("ModelT", Institution, User, ApiKey)
 
 PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 PREFIX_LENGTH = 8
@@ -42,19 +45,31 @@ def check_status_change(institution: Institution, status: str, *, by: User | Non
         )
 
 
+@transaction.atomic
 def update_institution(institution: Institution, *, by: User | None, **changes: Any) -> Institution:
     """Rename, suspend or reactivate.
 
     Suspension takes effect on the next request of every person and key of the
     institution.
     """
+    institution = Institution.objects.select_for_update().get(pk=institution.pk)
     if "status" in changes:
         check_status_change(institution, changes["status"], by=by)
+    return _save_changes(institution, changes)
+
+
+def _save_changes(obj: ModelT, changes: dict[str, Any], *also: str) -> ModelT:
+    """Validate and write only the fields that change, on a row the caller has locked.
+
+    Writing every column back from a copy read earlier would undo whatever another
+    request committed in between: a revocation, a suspension, a deactivation.
+    """
     for name, value in changes.items():
-        setattr(institution, name, value)
-    institution.full_clean()
-    institution.save()
-    return institution
+        setattr(obj, name, value)
+    obj.full_clean()
+    fields = {*changes, *also} | ({"updated_at"} if hasattr(obj, "updated_at") else set())
+    obj.save(update_fields=fields)
+    return obj
 
 
 def create_user(
@@ -66,8 +81,13 @@ def create_user(
     password: str | None,
     first_name: str = "",
     last_name: str = "",
+    by: User | None = None,
 ) -> User:
-    """A person of ``institution``. Without a password they cannot sign in until one is set."""
+    """A person of ``institution``. Without a password they cannot sign in until one is set.
+
+    ``by`` is the person creating them; None for commands run on the platform's machines.
+    """
+    check_role_grant(roles, [], by=by)
     user = User(
         institution=institution,
         username=username,
@@ -85,6 +105,19 @@ def create_user(
     return user
 
 
+def check_role_grant(roles: list[str], current: list[str], *, by: User | None) -> None:
+    """Only operators make operators: the role opens the admin and every institution."""
+    granted = set(roles) - set(current)
+    if by is not None and not all(can_grant_role(by, role) for role in granted):
+        raise ValidationError(
+            {
+                "roles": ValidationError(
+                    _("Only a platform operator can give the operator role."), code="role_not_grantable"
+                )
+            }
+        )
+
+
 def set_password(user: User, password: str) -> None:
     """Set a password that passes the platform's password rules, or say which it breaks."""
     with field_errors("password"):
@@ -92,8 +125,9 @@ def set_password(user: User, password: str) -> None:
     user.set_password(password)
 
 
+@transaction.atomic
 def update_user(user: User, *, by: User, **changes: Any) -> User:
-    """Change a person's details, roles, activity or password.
+    """Change a person's details, roles or activity.
 
     An admin cannot deactivate themself or drop their own admin role, so an
     institution is never left without the person who could repair it.
@@ -107,16 +141,11 @@ def update_user(user: User, *, by: User, **changes: Any) -> User:
             raise ValidationError(
                 {"roles": ValidationError(_("You cannot remove your own admin role."), code="self_lockout")}
             )
-    password = changes.pop("password", None)
+    user = User.objects.select_for_update().get(pk=user.pk)
     if "roles" in changes:
         changes["roles"] = sorted(set(changes["roles"]))
-    for name, value in changes.items():
-        setattr(user, name, value)
-    if password is not None:
-        set_password(user, password)
-    user.full_clean()
-    user.save()
-    return user
+        check_role_grant(changes["roles"], user.roles, by=by)
+    return _save_changes(user, changes)
 
 
 def new_key_material() -> tuple[str, str]:
@@ -153,21 +182,23 @@ def issue_api_key(
     return key, secret
 
 
+@transaction.atomic
 def update_api_key(key: ApiKey, **changes: Any) -> ApiKey:
-    """Rename a key or change its scopes, networks or expiry; a revoked key stays as it was."""
+    """Rename a key or change its scopes, networks or expiry.
+
+    A revoked or expired key stays as it was: bringing a dead key back to life
+    would hand its old secret, wherever it has been copied, a new lease.
+    """
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
     if key.is_revoked:
         raise ValidationError(_("A revoked key cannot be changed."), code="api_key_revoked")
-    for name, value in changes.items():
-        setattr(key, name, value)
-    key.full_clean()
-    key.save()
-    return key
+    if key.is_expired:
+        raise ValidationError(_("An expired key cannot be changed; issue a new one."), code="api_key_expired")
+    return _save_changes(key, changes)
 
 
 def revoke_api_key(key: ApiKey, *, by: User | None = None) -> ApiKey:
     """Revoke for good; revoking twice keeps the first time and person."""
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.revoked_by = by
-        key.save(update_fields=["revoked_at", "revoked_by"])
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=by)
+    key.refresh_from_db(fields=["revoked_at", "revoked_by"])
     return key

@@ -84,7 +84,15 @@ class UserSerializer(InstitutionKindMixin, serializers.ModelSerializer[User]):
 
 
 class UserUpdateSerializer(UserSerializer):
+    """No password here: an admin who could set a colleague's password could act as them.
+
+    People change their own password in the portal, where the current one is asked for.
+    """
+
+    password = None  # type: ignore[assignment]
+
     class Meta(UserSerializer.Meta):
+        fields = [name for name in UserSerializer.Meta.fields if name != "password"]
         read_only_fields = ["id", "username", "last_login", "date_joined"]
 
 

@@ -105,6 +105,7 @@ class UserViewSet(
         data.pop("is_active", None)
         serializer.instance = services.create_user(
             institution=caller_institution(self.request),
+            by=caller_person(self.request),
             password=data.pop("password", None),
             **data,
         )

@@ -111,3 +111,15 @@ def test_admin_narrows_a_keys_scopes_and_sets_an_expiry(cast, client_for):
     assert edited.status_code == 200
     assert edited.json()["scopes"] == ["inspections"]
     assert ApiKey.objects.get(pk=body["id"]).expires_at is not None
+
+
+def test_an_expired_key_cannot_be_given_new_life(cast, client_for):
+    admin = client_for(cast.alpha["institution_admin"])
+    body = issue(admin).json()
+    ApiKey.objects.filter(pk=body["id"]).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    response = admin.patch(f"/api/v1/api-keys/{body['id']}", {"expires_at": None}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "api_key_expired"
+    assert ApiKey.objects.get(pk=body["id"]).expires_at is not None

@@ -108,3 +108,39 @@ def test_admin_cannot_lock_themself_out(cast, client_for):
     admin.refresh_from_db()
     assert admin.is_active
     assert admin.roles == ["institution_admin"]
+
+
+def test_an_admin_cannot_set_a_colleagues_password(cast, client_for):
+    colleague = cast.alpha["analyst"]
+    colleague.set_password("the colleague's own passphrase")
+    colleague.save()
+
+    response = client_for(cast.alpha["institution_admin"]).patch(f"/api/v1/users/{colleague.pk}", {"password": STRONG})
+
+    assert response.status_code == 200
+    colleague.refresh_from_db()
+    assert colleague.check_password("the colleague's own passphrase")
+    assert not colleague.check_password(STRONG)
+
+
+def test_only_operators_give_the_operator_role(cast, client_for):
+    operator_admin = User.objects.create(
+        institution=cast.operator.institution,
+        username="ops-admin",
+        email="o@example.com",
+        roles=["institution_admin"],
+    )
+    client = client_for(operator_admin)
+
+    created = client.post(
+        "/api/v1/users", {"username": "ops-2", "email": "o2@example.com", "roles": ["operator"], "password": STRONG}
+    )
+    promoted = client.patch(f"/api/v1/users/{operator_admin.pk}", {"roles": ["institution_admin", "operator"]})
+
+    for response in (created, promoted):
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["code"] == "role_not_grantable"
+    assert not User.objects.filter(username="ops-2").exists()
+    operator_admin.refresh_from_db()
+    assert operator_admin.roles == ["institution_admin"]
+    assert not operator_admin.is_staff

@@ -19,5 +19,5 @@ class Command(BaseCommand):
             institution = Institution.objects.get(code=options["code"].upper())
         except Institution.DoesNotExist:
             raise CommandError(f"No institution has the code {options['code']}.") from None
-        services.update_institution(institution, by=None, status=options["status"])
+        institution = services.update_institution(institution, by=None, status=options["status"])
         self.stdout.write(f"{institution.code} is now {institution.status}.")
