@@ -1,7 +1,9 @@
 """``Authorization: Api-Key <key>`` for member systems."""
 
+import re
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -13,6 +15,9 @@ from accounts.models import ApiKey, Institution, User
 from accounts.network import address_allowed, client_ip
 
 KEYWORD = "Api-Key"
+# rs_ and 8 lowercase letters or digits, a dot, then the secret (URL-safe base64 of 32 bytes).
+# Anything else is refused before the database is asked.
+KEY_FORMAT = re.compile(r"^rs_[a-z0-9]{8}\.[A-Za-z0-9_-]{43}$")
 # last_used_at is written at most this often per key, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -40,13 +45,15 @@ class ApiKeyCaller:
 def caller_institution(request: HttpRequest) -> Institution:
     """The institution on whose behalf the authenticated person or key acts."""
     caller = request.user
-    assert isinstance(caller, User | ApiKeyCaller), "only authenticated callers act for an institution"
+    if not isinstance(caller, User | ApiKeyCaller):
+        raise exceptions.NotAuthenticated()
     return caller.institution
 
 
 def caller_person(request: HttpRequest) -> User:
     """The signed-in person, for actions that the ``allow`` table opens to people only."""
-    assert isinstance(request.user, User), "this action is open to people only"
+    if not isinstance(request.user, User):
+        raise exceptions.PermissionDenied("API keys cannot do this; a person must.", code="people_only")
     return request.user
 
 
@@ -76,6 +83,8 @@ def verify_api_key(raw: str, address: str) -> ApiKey:
     An unknown prefix and a wrong secret get the same answer, so the API does
     not confirm which prefixes exist.
     """
+    if not KEY_FORMAT.match(raw):
+        raise exceptions.AuthenticationFailed("The API key is not valid.", code="invalid_api_key")
     prefix, _, _secret = raw.partition(".")
     key = ApiKey.objects.select_related("institution").filter(prefix=prefix).first()
     if key is None or not key.matches(raw):
@@ -88,8 +97,17 @@ def verify_api_key(raw: str, address: str) -> ApiKey:
         raise exceptions.PermissionDenied("The key's institution is suspended.", code="institution_suspended")
     if not address_allowed(address, key.allowed_networks):
         raise exceptions.PermissionDenied("The API key may not be used from this address.", code="address_not_allowed")
+    transaction.on_commit(lambda: record_use(key.pk))
+    return key
+
+
+def record_use(key_id: int) -> None:
+    """Stamp last_used_at after the request commits, in a short transaction of its own.
+
+    Inside the request it would hold the key's row lock for the whole request and
+    make every parallel request with the same key wait.
+    """
     now = timezone.now()
-    ApiKey.objects.filter(pk=key.pk).filter(
+    ApiKey.objects.filter(pk=key_id).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)
-    return key

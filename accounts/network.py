@@ -21,7 +21,11 @@ def client_ip(request: HttpRequest) -> str:
     forwarded = [part for part in forwarded if part]
     if not forwarded:
         return remote
-    return forwarded[-min(settings.NUM_PROXIES, len(forwarded))]
+    candidate = forwarded[-min(settings.NUM_PROXIES, len(forwarded))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote  # Not an address: a misconfigured proxy count let client text through.
 
 
 def client_ip_for_axes(request: HttpRequest) -> str:
@@ -37,4 +41,6 @@ def address_allowed(address: str, networks: Iterable[str]) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:203.0.113.9 from a server bound to [::] is 203.0.113.9
     return any(ip in ipaddress.ip_network(network) for network in networks)

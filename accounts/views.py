@@ -1,10 +1,15 @@
 """The portal's sign-in, sign-out and home pages."""
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 
 from accounts.authentication import caller_person
 from accounts.choices import Role
@@ -13,6 +18,17 @@ from accounts.choices import Role
 class SignInView(auth_views.LoginView):
     template_name = "accounts/sign_in.html"
     redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """People change their own password, giving the current one; the session survives the change."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("portal:home")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, _("Your password was changed."))
+        return super().form_valid(form)
 
 
 class SignOutView(auth_views.LogoutView):

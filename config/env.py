@@ -41,14 +41,17 @@ def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) 
 
 def env_int(
     name: str,
-    default: int,
+    default: int | None,
     environ: Mapping[str, str] = os.environ,
     *,
     minimum: int | None = None,
     maximum: int | None = None,
 ) -> int:
+    """A whole number; with ``default`` None the variable must be set."""
     value = _raw(name, environ)
     if value is None:
+        if default is None:
+            raise ImproperlyConfigured(f"{name} must be set.")
         return default
     try:
         number = int(value)

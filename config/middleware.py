@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller may pass its own id so that both sides can find one request in their logs;
@@ -30,6 +31,19 @@ class RequestIdMiddleware:
         finally:
             current_request_id.reset(token)
         response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class ApiNoStoreMiddleware:
+    """API answers hold institutions' private data and, once, a key's secret: no cache keeps them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            patch_cache_control(response, no_store=True, private=True)
         return response
 
 

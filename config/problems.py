@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
@@ -136,4 +137,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = problem_body(exc.status_code, code, str(exc.detail), request)
 
     set_rollback()
+    if request is not None:
+        # An error is a problem document whatever the view renders (YAML schema, HTML docs).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = CONTENT_TYPE
     return Response(body, status=exc.status_code, headers=headers, content_type=CONTENT_TYPE)

@@ -39,8 +39,10 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the platform's host names in production.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # How many reverse proxies in front of the platform append to X-Forwarded-For.
-# 0 means the peer address is the client; never trust the header beyond that.
-NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0, maximum=5)
+# 0 means the peer address is the client; never trust the header beyond that. Production must
+# say: guessing 0 behind a proxy would make every client look like the proxy to the lockout
+# and to API-key allow-lists.
+NUM_PROXIES = env_int("NUM_PROXIES", None if PRODUCTION else 0, minimum=0, maximum=5)
 
 INSTALLED_APPS = [
     "accounts.apps.OperatorAdminConfig",
@@ -62,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    "config.middleware.ApiNoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,7 +215,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Risk-flag sharing between member lenders, under a regulator's eye.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

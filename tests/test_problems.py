@@ -98,3 +98,18 @@ def test_throttled_answers_carry_a_whole_second_retry_after():
     assert response.status_code == 429
     assert response["Retry-After"] == "1"
     assert response.data["code"] == "throttled"
+
+
+def test_api_answers_are_never_cached(client):
+    response = client.get("/api/v1/me")
+
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_a_request_for_an_unknown_host_under_api_is_a_problem_too(client):
+    response = Client(raise_request_exception=False).get("/api/v1/me", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "bad_request"

@@ -6,7 +6,8 @@ import yaml
 pytestmark = pytest.mark.django_db
 
 
-def test_schema_describes_the_api_and_the_api_key_scheme(client):
+def test_schema_describes_the_api_and_the_api_key_scheme(cast, client):
+    client.force_login(cast.alpha["analyst"])
     response = client.get("/api/schema/")
 
     assert response.status_code == 200
@@ -30,3 +31,18 @@ def test_interactive_docs_load_their_assets_from_the_platform(client):
     assert "swagger-ui" in response.text
     assert "cdn." not in response.text
     assert "unpkg" not in response.text
+
+
+def test_schema_needs_a_signed_in_person_or_a_key(db, client):
+    response = client.get("/api/schema/")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_bad_key_on_the_schema_gets_a_json_problem_not_yaml(db, client):
+    response = client.get("/api/schema/", HTTP_AUTHORIZATION="Api-Key rs_00000000." + "x" * 43)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"

@@ -4,11 +4,14 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework import exceptions
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.choices import InstitutionStatus, Scope
+from accounts.authentication import ApiKeyCaller
+from accounts.choices import InstitutionStatus, Role, Scope
 from accounts.models import ApiKey
+from accounts.permissions import Allow, check
 
 pytestmark = pytest.mark.django_db
 
@@ -40,11 +43,12 @@ def test_valid_key_is_accepted_and_answers_for_its_institution(cast, key_client)
     assert body["api_key"] == {"name": key.name, "prefix": key.prefix}
 
 
-def test_key_use_is_recorded_as_last_used(cast, key_client):
+def test_key_use_is_recorded_as_last_used(cast, key_client, django_capture_on_commit_callbacks):
     client, key = key_client(cast.alpha.institution)
     assert key.last_used_at is None
 
-    client.get("/api/v1/me")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get("/api/v1/me")
 
     used = ApiKey.objects.get(pk=key.pk).last_used_at
     assert used is not None
@@ -80,11 +84,27 @@ def test_key_that_has_not_expired_yet_is_accepted(cast, key_client):
     assert client.get("/api/v1/me").status_code == 200
 
 
-def test_rejects_key_without_the_scope_an_endpoint_needs(cast, key_client):
-    client, _key = key_client(cast.alpha.institution, [Scope.MATCH])
+def test_keys_cannot_do_what_only_people_may(cast, key_client):
+    client, _key = key_client(cast.alpha.institution, list(Scope.values))
 
-    # Listing people needs a person with the admin role; no scope opens it to a key.
+    # Managing people and keys needs a person with the admin role; no scope opens it to a key.
     assert_problem(client.get("/api/v1/users"), 403, "people_only")
+    assert_problem(client.post("/api/v1/api-keys", {"name": "x", "scopes": ["match"]}), 403, "people_only")
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed"), [(["match"], True), (["match", "inspections"], True), (["flags:write"], False)]
+)
+def test_a_key_needs_the_scope_a_rule_names(cast, scopes, allowed):
+    key, _secret = services.issue_api_key(institution=cast.alpha.institution, name="x", scopes=scopes)
+    rule = Allow.people(Role.ANALYST, scope=Scope.MATCH)
+
+    if allowed:
+        check(ApiKeyCaller(key), rule)
+    else:
+        with pytest.raises(exceptions.PermissionDenied) as refused:
+            check(ApiKeyCaller(key), rule)
+        assert refused.value.get_codes() == "missing_scope"
 
 
 def test_rejects_key_used_from_an_address_outside_its_allow_list(cast, key_client):
@@ -133,7 +153,7 @@ def test_rejects_unknown_keys_without_saying_why(cast, header):
 def test_right_prefix_with_wrong_secret_gets_the_same_answer_as_an_unknown_key(cast, key_client):
     _client, key = key_client(cast.alpha.institution)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key.prefix}.wrongsecretwrongsecretwrongsecret")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key.prefix}.{'x' * 43}")
 
     assert_problem(client.get("/api/v1/me"), 401, "invalid_api_key")
 

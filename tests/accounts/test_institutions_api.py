@@ -90,13 +90,16 @@ def test_operator_suspends_and_reactivates_a_member(cast, client_for):
 
 
 def test_code_and_kind_cannot_be_changed(cast, client_for):
-    url = f"/api/v1/institutions/{cast.beta.institution.pk}"
+    institution = cast.beta.institution
+    code = institution.code
+    url = f"/api/v1/institutions/{institution.pk}"
+
     response = client_for(cast.operator["operator"]).patch(url, {"code": uscc_code(9_000_002), "kind": "regulator"})
 
     assert response.status_code == 200
-    cast.beta.institution.refresh_from_db()
-    assert cast.beta.institution.kind == "member"
-    assert response.json()["code"] == cast.beta.institution.code
+    assert (response.json()["code"], response.json()["kind"]) == (code, "member")
+    institution.refresh_from_db()
+    assert (institution.code, institution.kind) == (code, "member")
 
 
 def test_operator_cannot_suspend_its_own_institution(cast, client_for):

@@ -170,3 +170,18 @@ def test_admin_keeps_the_rule_that_operators_cannot_suspend_their_own_institutio
     assert suspended.status_code == 302
     cast.beta.institution.refresh_from_db()
     assert not cast.beta.institution.is_active
+
+
+def test_a_person_changes_their_own_password_giving_the_current_one(analyst):
+    client = Client(headers={"accept-language": "en"})
+    sign_in(client, analyst.username, PASSWORD)
+    new = "an entirely new passphrase 2026"
+
+    wrong = client.post("/password/", {"old_password": "not it", "new_password1": new, "new_password2": new})
+    right = client.post("/password/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+
+    assert wrong.status_code == 200
+    assert right.status_code == 302
+    assert "Your password was changed." in client.get("/").text  # still signed in
+    analyst.refresh_from_db()
+    assert analyst.check_password(new)
