@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Institutions and people")
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401  (registers the OpenAPI extension)
+        from accounts import schema, signals  # noqa: F401  (register the OpenAPI extension and receivers)
 
 
 class OperatorAdminConfig(admin_apps.AdminConfig):

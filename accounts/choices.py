@@ -45,3 +45,41 @@ SCOPES_BY_KIND: dict[str, frozenset[str]] = {
     InstitutionKind.REGULATOR: frozenset({Scope.REPORTS_READ, Scope.AUDIT_READ}),
     InstitutionKind.OPERATOR: frozenset({Scope.AUDIT_READ}),
 }
+
+
+class AuditAction(models.TextChoices):
+    """Stable codes of what the audit trail records. Never rename one: history refers to it."""
+
+    LOGIN = "auth.login", _("Signed in")
+    LOGIN_FAILED = "auth.login_failed", _("Failed sign-in")
+    LOGOUT = "auth.logout", _("Signed out")
+    PASSWORD_CHANGE = "auth.password_change", _("Changed own password")
+    ME_VIEW = "me.view", _("Looked up own identity")
+    INSTITUTION_LIST = "institution.list", _("Listed institutions")
+    INSTITUTION_VIEW = "institution.view", _("Viewed an institution")
+    INSTITUTION_CREATE = "institution.create", _("Registered an institution")
+    INSTITUTION_UPDATE = "institution.update", _("Changed an institution")
+    USER_LIST = "user.list", _("Listed people")
+    USER_VIEW = "user.view", _("Viewed a person")
+    USER_CREATE = "user.create", _("Created a person")
+    USER_UPDATE = "user.update", _("Changed a person")
+    APIKEY_LIST = "apikey.list", _("Listed API keys")
+    APIKEY_VIEW = "apikey.view", _("Viewed an API key")
+    APIKEY_ISSUE = "apikey.issue", _("Issued an API key")
+    APIKEY_UPDATE = "apikey.update", _("Changed an API key")
+    APIKEY_REVOKE = "apikey.revoke", _("Revoked an API key")
+    AUDIT_LIST = "audit.list", _("Read the audit trail")
+    AUDIT_PROOF = "audit.proof", _("Exported an inclusion proof")
+
+
+class AuditOutcome(models.TextChoices):
+    SUCCESS = "success", _("Succeeded")
+    DENIED = "denied", _("Denied")
+    FAILED = "failed", _("Failed")
+
+
+class ActorType(models.TextChoices):
+    PERSON = "person", _("Person")
+    API_KEY = "api_key", _("API key")
+    SYSTEM = "system", _("The platform")
+    ANONYMOUS = "anonymous", _("Not signed in")

@@ -11,8 +11,9 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
+from accounts.audit import record
 from accounts.authentication import caller_person
-from accounts.choices import Role
+from accounts.choices import AuditAction, Role
 
 
 class SignInView(auth_views.LoginView):
@@ -27,8 +28,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("portal:home")
 
     def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        record(AuditAction.PASSWORD_CHANGE, request=self.request, target=form.user)
         messages.success(self.request, _("Your password was changed."))
-        return super().form_valid(form)
+        return response
 
 
 class SignOutView(auth_views.LogoutView):

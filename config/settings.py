@@ -8,6 +8,8 @@ generated there once. ``RISKSHARE_PRODUCTION=true`` turns every default that is
 only fit for a laptop into a refusal to start.
 """
 
+import re
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -137,6 +139,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
+
+# The audit trail. Recording is switched off only by benchmarks that measure its cost
+# (tests/bench); it has no environment variable, so no deployment can turn it off.
+AUDIT_RECORDING = True
+# The Ed25519 key that signs audit checkpoints: 64 hexadecimal characters (its 32-byte seed).
+AUDIT_SIGNING_KEY = env_secret(
+    "AUDIT_SIGNING_KEY", generate_into=GENERATED_SECRETS_DIR, generator=lambda: secrets.token_hex(32)
+)
+if not re.fullmatch(r"[0-9a-fA-F]{64}", AUDIT_SIGNING_KEY):
+    raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
+AUDIT_SEAL_MINUTES = env_int("AUDIT_SEAL_MINUTES", 5, minimum=1, maximum=60)
 
 # Sign-in lockout (django-axes): per user name and source address.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
@@ -268,6 +281,16 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "accounts.tasks.clear_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
+        "options": {"expires": 3600},
+    },
+    "seal-audit-events": {
+        "task": "accounts.tasks.seal_audit_events",
+        "schedule": crontab(minute=f"*/{AUDIT_SEAL_MINUTES}"),
+        "options": {"expires": AUDIT_SEAL_MINUTES * 60 - 10},
+    },
+    "verify-audit-trail": {
+        "task": "accounts.tasks.verify_audit_trail",
+        "schedule": crontab(minute=7, hour=2),
         "options": {"expires": 3600},
     },
     "prune-sign-in-logs": {

@@ -15,6 +15,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://riskshare@127.0.0.1:5432/riskshare",
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
     "NUM_PROXIES": "1",
+    "AUDIT_SIGNING_KEY": "5e" * 32,
 }
 
 
@@ -22,7 +23,7 @@ def run(code: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Comp
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "CELERY_", "SECRET_KEY", "NUM_PROXIES"))
+        if not k.startswith(("DATABASE_URL", "CELERY_", "SECRET_KEY", "NUM_PROXIES", "AUDIT_"))
     }
     return subprocess.run(  # noqa: S603  (our own interpreter and arguments)
         [sys.executable, *code],
@@ -43,7 +44,9 @@ def test_python_platform_module_is_not_shadowed_by_the_platform_folder(tmp_path)
     assert not (ROOT / "platform" / "__init__.py").exists()
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL", "NUM_PROXIES"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL", "NUM_PROXIES", "AUDIT_SIGNING_KEY"]
+)
 def test_production_refuses_to_start_without(missing, tmp_path):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.api.auditing import AuditedMixin
 from accounts.api.scoping import InstitutionScopedMixin
 from accounts.api.serializers import (
     ApiKeySerializer,
@@ -20,7 +21,7 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.authentication import caller_institution, caller_person
-from accounts.choices import Role
+from accounts.choices import AuditAction, Role
 from accounts.models import ApiKey, Institution, User
 from accounts.permissions import EVERYONE, ActionAllowed, Allow
 
@@ -28,11 +29,12 @@ ADMINS = Allow.people(Role.INSTITUTION_ADMIN)
 OPERATORS = Allow.people(Role.OPERATOR)
 
 
-class MeView(APIView):
+class MeView(AuditedMixin, APIView):
     """Who is calling: the person or key, its institution, and its roles or scopes."""
 
     permission_classes = [ActionAllowed]
     allow = {"get": EVERYONE}
+    audit_actions = {"get": AuditAction.ME_VIEW}
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
@@ -40,6 +42,7 @@ class MeView(APIView):
 
 
 class InstitutionViewSet(
+    AuditedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -55,6 +58,12 @@ class InstitutionViewSet(
         "create": OPERATORS,
         "partial_update": OPERATORS,
     }
+    audit_actions = {
+        "list": AuditAction.INSTITUTION_LIST,
+        "retrieve": AuditAction.INSTITUTION_VIEW,
+        "create": AuditAction.INSTITUTION_CREATE,
+        "partial_update": AuditAction.INSTITUTION_UPDATE,
+    }
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = ["kind", "status"]
 
@@ -67,7 +76,7 @@ class InstitutionViewSet(
         return InstitutionUpdateSerializer if self.action == "partial_update" else InstitutionSerializer
 
     def perform_create(self, serializer: serializers.BaseSerializer[Institution]) -> None:
-        serializer.instance = services.create_institution(**serializer.validated_data)
+        serializer.instance = self.audit_target = services.create_institution(**serializer.validated_data)
 
     def perform_update(self, serializer: serializers.BaseSerializer[Institution]) -> None:
         assert isinstance(serializer.instance, Institution)
@@ -82,6 +91,7 @@ class InstitutionContextMixin(InstitutionScopedMixin):
 
 
 class UserViewSet(
+    AuditedMixin,
     InstitutionContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -94,6 +104,12 @@ class UserViewSet(
     queryset = User.objects.select_related("institution").order_by("username", "id")
     permission_classes = [ActionAllowed]
     allow = {"list": ADMINS, "retrieve": ADMINS, "create": ADMINS, "partial_update": ADMINS}
+    audit_actions = {
+        "list": AuditAction.USER_LIST,
+        "retrieve": AuditAction.USER_VIEW,
+        "create": AuditAction.USER_CREATE,
+        "partial_update": AuditAction.USER_UPDATE,
+    }
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = ["is_active"]
 
@@ -103,7 +119,7 @@ class UserViewSet(
     def perform_create(self, serializer: serializers.BaseSerializer[User]) -> None:
         data = dict(serializer.validated_data)
         data.pop("is_active", None)
-        serializer.instance = services.create_user(
+        serializer.instance = self.audit_target = services.create_user(
             institution=caller_institution(self.request),
             by=caller_person(self.request),
             password=data.pop("password", None),
@@ -118,6 +134,7 @@ class UserViewSet(
 
 
 class ApiKeyViewSet(
+    AuditedMixin,
     InstitutionContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -133,6 +150,13 @@ class ApiKeyViewSet(
     queryset = ApiKey.objects.select_related("created_by", "revoked_by").order_by("-created_at", "-id")
     permission_classes = [ActionAllowed]
     allow = {"list": ADMINS, "retrieve": ADMINS, "create": ADMINS, "partial_update": ADMINS, "revoke": ADMINS}
+    audit_actions = {
+        "list": AuditAction.APIKEY_LIST,
+        "retrieve": AuditAction.APIKEY_VIEW,
+        "create": AuditAction.APIKEY_ISSUE,
+        "partial_update": AuditAction.APIKEY_UPDATE,
+        "revoke": AuditAction.APIKEY_REVOKE,
+    }
     http_method_names = ["get", "post", "patch", "head", "options"]
     serializer_class = ApiKeySerializer
 
@@ -145,6 +169,7 @@ class ApiKeyViewSet(
             created_by=caller_person(request),
             **serializer.validated_data,
         )
+        self.audit_target = key
         data = IssuedApiKeySerializer(key, context=self.get_serializer_context()).data
         return Response({**data, "key": secret}, status=status.HTTP_201_CREATED)
 

@@ -62,10 +62,13 @@ def test_beat_schedules_housekeeping_with_expiries_shorter_than_the_interval():
     assert {entry["task"] for entry in schedule.values()} == {
         "accounts.tasks.clear_expired_sessions",
         "accounts.tasks.prune_sign_in_logs",
+        "accounts.tasks.seal_audit_events",
+        "accounts.tasks.verify_audit_trail",
     }
     for entry in schedule.values():
         assert entry["task"] in app.tasks
         assert entry["options"]["expires"] < 24 * 3600
+    assert schedule["seal-audit-events"]["options"]["expires"] < 5 * 60
 
 
 def test_celery_is_configured_for_safe_delivery():

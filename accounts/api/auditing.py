@@ -1,0 +1,36 @@
+"""Every API endpoint records what it did: one audit event per successful request."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Model
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.audit import record
+from accounts.choices import AuditAction
+
+
+class AuditedMixin(APIView):
+    """Records ``audit_actions[action]`` once the view has answered with success.
+
+    The event is written in the request's transaction, just before it commits: an
+    answer that fails rolls it back with everything else. Views name the object
+    they acted on in ``audit_target`` (``get_object`` does it for them).
+    """
+
+    audit_actions: Mapping[str, AuditAction] = {}
+    audit_target: Model | None = None
+
+    def get_object(self) -> Any:
+        self.audit_target = super().get_object()  # type: ignore[misc]
+        return self.audit_target
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        action = getattr(self, "action", None) or (request.method or "").lower()
+        audit_action = self.audit_actions.get(action)
+        if audit_action is not None and response.status_code < 400:
+            record(audit_action, request=request, target=self.audit_target)
+        return response
