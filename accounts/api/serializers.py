@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from accounts.choices import Role, Scope
-from accounts.models import ApiKey, Institution, User
+from accounts.models import ApiKey, AuditEvent, Institution, User
 from accounts.permissions import roles_of, scopes_of
 from accounts.validators import validate_network, validate_roles, validate_scopes, validate_uscc
 
@@ -165,3 +165,40 @@ class MeSerializer(serializers.Serializer[Any]):
 
     def get_scopes(self, caller: Any) -> list[str]:
         return scopes_of(caller)
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    sealed = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "action",
+            "outcome",
+            "reason",
+            "institution",
+            "actor_type",
+            "actor_name",
+            "target_type",
+            "target_id",
+            "purpose",
+            "consent_reference",
+            "subjects_count",
+            "hits_count",
+            "request_id",
+            "source_address",
+            "sealed",
+        ]
+        read_only_fields = fields
+
+    def get_sealed(self, event: AuditEvent) -> bool:
+        return hasattr(event, "seal")
+
+
+class AuditPublicKeySerializer(serializers.Serializer[Any]):
+    algorithm = serializers.CharField()
+    key_id = serializers.CharField()
+    public_key_pem = serializers.CharField()
+    public_key_hex = serializers.CharField()

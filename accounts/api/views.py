@@ -1,18 +1,23 @@
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import auditproof, sealing, selectors, services
 from accounts.api.auditing import AuditedMixin
 from accounts.api.scoping import InstitutionScopedMixin
 from accounts.api.serializers import (
     ApiKeySerializer,
+    AuditEventSerializer,
+    AuditPublicKeySerializer,
     InstitutionSerializer,
     InstitutionUpdateSerializer,
     IssuedApiKeySerializer,
@@ -21,9 +26,11 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.authentication import caller_institution, caller_person
-from accounts.choices import AuditAction, Role
-from accounts.models import ApiKey, Institution, User
+from accounts.choices import AuditAction, Role, Scope
+from accounts.filters import AuditEventFilter
+from accounts.models import ApiKey, AuditEvent, Institution, User
 from accounts.permissions import EVERYONE, ActionAllowed, Allow
+from config.pagination import NewestFirstCursorPagination
 
 ADMINS = Allow.people(Role.INSTITUTION_ADMIN)
 OPERATORS = Allow.people(Role.OPERATOR)
@@ -182,3 +189,60 @@ class ApiKeyViewSet(
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         key = services.revoke_api_key(self.get_object(), by=caller_person(request))
         return Response(self.get_serializer(key).data)
+
+
+AUDIT_READERS = Allow.people(Role.AUDITOR, Role.REGULATOR_STAFF, scope=Scope.AUDIT_READ)
+
+
+class NotSealedYet(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_sealed_yet"
+    default_detail = "The event is not sealed yet; its proof exists after the next sealing run."
+
+
+class AuditEventViewSet(AuditedMixin, mixins.ListModelMixin, viewsets.GenericViewSet[AuditEvent]):
+    """The audit trail: an institution's auditors read its events, regulator staff read all.
+
+    ``proof`` exports an event's inclusion proof against its signed checkpoint, which
+    ``python -m accounts.auditproof`` checks with nothing but the public key.
+    """
+
+    serializer_class = AuditEventSerializer
+    permission_classes = [ActionAllowed]
+    allow = {"list": AUDIT_READERS, "proof": AUDIT_READERS}
+    audit_actions = {"list": AuditAction.AUDIT_LIST, "proof": AuditAction.AUDIT_PROOF}
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        if getattr(self, "swagger_fake_view", False):  # The schema generator has no caller.
+            return AuditEvent.objects.none()
+        return selectors.audit_events_visible_to(self.request.user)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def proof(self, request: Request, pk: str | None = None) -> Response:
+        try:
+            return Response(sealing.inclusion_proof(self.get_object()))
+        except sealing.NotSealedYet:
+            raise NotSealedYet() from None
+
+
+class AuditPublicKeyView(APIView):
+    """The public half of the key that signs audit checkpoints: anyone may fetch it to check proofs."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type[Any]] = []
+
+    @extend_schema(responses=AuditPublicKeySerializer)
+    def get(self, request: Request) -> Response:
+        key = sealing.public_key()
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "key_id": auditproof.key_id(key),
+                "public_key_pem": sealing.public_key_pem(),
+                "public_key_hex": raw.hex(),
+            }
+        )

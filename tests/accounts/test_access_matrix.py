@@ -6,10 +6,12 @@ key with every scope is tried against it, and everyone not named must be refused
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.permissions import AllowAny
 
 from accounts import services
-from accounts.choices import Role, Scope
-from accounts.permissions import DenyAll
+from accounts.audit import record
+from accounts.choices import AuditAction, Role, Scope
+from accounts.permissions import ActionAllowed, DenyAll
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +44,11 @@ MATRIX = [
     ("get", "/api/v1/api-keys/{own_key}", ADMINS, 200),
     ("patch", "/api/v1/api-keys/{own_key}", ADMINS, 200),
     ("post", "/api/v1/api-keys/{own_key}/revoke", ADMINS, 200),
+    ("get", "/api/v1/audit/events", {"alpha:auditor", "regulator:regulator_staff", "key"}, 200),
+    # Allowed callers learn the event is not sealed yet (409); the others are refused first.
+    ("get", "/api/v1/audit/events/{own_event}/proof", {"alpha:auditor", "regulator:regulator_staff", "key"}, 409),
 ]
+PUBLIC_VIEWS = {"AuditPublicKeyView"}
 
 
 def callers(cast, client_for, key_client):
@@ -62,7 +68,10 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
     for name, institution, client in callers(cast, client_for, key_client):
         own_user = institution.users.order_by("id").first()
         own_key, _secret = services.issue_api_key(institution=institution, name="target", scopes=[Scope.AUDIT_READ])
-        url = path.format(own_institution=institution.pk, own_user=own_user.pk, own_key=own_key.pk)
+        own_event = record(AuditAction.ME_VIEW, actor=own_user)
+        url = path.format(
+            own_institution=institution.pk, own_user=own_user.pk, own_key=own_key.pk, own_event=own_event.pk
+        )
         response = getattr(client, method)(url, {}, format="json")
         outcomes[name] = response.status_code
         if name in allowed:
@@ -82,6 +91,11 @@ def test_every_api_view_names_its_permissions_and_who_may_use_each_action():
             continue
         assert view.permission_classes, view
         assert DenyAll not in view.permission_classes, view
+        if view.__name__ in PUBLIC_VIEWS:
+            assert view.permission_classes == [AllowAny]
+            checked += 1
+            continue
+        assert view.permission_classes == [ActionAllowed], view
         methods = set(view.http_method_names) - {"head", "options"}
         handlers = {method: method for method in methods if hasattr(view, method)}
         actions = getattr(callback, "actions", None) or handlers
