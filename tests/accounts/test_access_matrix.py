@@ -69,6 +69,7 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
         own_user = institution.users.order_by("id").first()
         own_key, _secret = services.issue_api_key(institution=institution, name="target", scopes=[Scope.AUDIT_READ])
         own_event = record(AuditAction.ME_VIEW, actor=own_user)
+        assert own_event is not None
         url = path.format(
             own_institution=institution.pk, own_user=own_user.pk, own_key=own_key.pk, own_event=own_event.pk
         )
