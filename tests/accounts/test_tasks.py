@@ -80,3 +80,25 @@ def test_celery_is_configured_for_safe_delivery():
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.task_time_limit
     assert app.conf.task_soft_time_limit < app.conf.task_time_limit
+
+
+@pytest.mark.worker
+def test_a_real_worker_seals_the_audit_trail(celery_worker, cast):
+    from accounts.audit import record
+    from accounts.choices import AuditAction
+    from accounts.models import AuditCheckpoint
+    from accounts.sealing import verify_trail
+    from accounts.tasks import seal_audit_events
+
+    for _ in range(3):
+        record(AuditAction.ME_VIEW, actor=cast.alpha["analyst"])
+
+    seal_audit_events.apply_async(queue=celery_worker)
+
+    deadline = time.monotonic() + 30
+    while not AuditCheckpoint.objects.exists():
+        assert time.monotonic() < deadline, "the worker did not seal within 30 seconds"
+        time.sleep(0.2)
+    checkpoint = AuditCheckpoint.objects.get()
+    assert (checkpoint.first_seq, checkpoint.last_seq) == (1, 3)
+    assert verify_trail().intact
