@@ -13,12 +13,74 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import services
+from accounts.audit import record
 from accounts.authentication import caller_person
-from accounts.models import ApiKey, Institution, User
+from accounts.choices import AuditAction
+from accounts.models import ApiKey, AuditCheckpoint, AuditEvent, AuditVerification, Institution, User
 from accounts.permissions import can_use_admin
 
 # Access is by role (permissions.py), not by Django's groups and permissions.
 admin.site.unregister(Group)
+
+
+class AuditedAdmin(admin.ModelAdmin[Any]):
+    """Changes made in the admin land in the audit trail like changes made through the API."""
+
+    audit_create: AuditAction
+    audit_update: AuditAction
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        record(self.audit_update if change else self.audit_create, request=request, target=obj)
+
+
+class ReadOnlyAudit:
+    """The audit tables in the admin: operators read them; nothing here changes them."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can_use_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_use_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditVerification)
+class AuditVerificationAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditVerification]):
+    list_display = ["ran_at", "intact", "summary"]
+    list_filter = ["intact"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditCheckpoint]):
+    list_display = ["number", "first_seq", "last_seq", "signed_at", "key_id", "merkle_root"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditEvent]):
+    list_display = [
+        "id",
+        "occurred_at",
+        "action",
+        "outcome",
+        "actor_type",
+        "actor_name",
+        "institution",
+        "target_type",
+        "target_id",
+    ]
+    list_filter = ["action", "outcome", "actor_type"]
+    search_fields = ["actor_name", "request_id", "target_id"]
+    list_select_related = ["institution"]
+    show_full_result_count = False
 
 
 class OperatorOnly:
@@ -57,8 +119,10 @@ class InstitutionForm(forms.ModelForm[Institution]):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(OperatorOnly, admin.ModelAdmin[Institution]):
+class InstitutionAdmin(OperatorOnly, AuditedAdmin):
     form = InstitutionForm
+    audit_create = AuditAction.INSTITUTION_CREATE
+    audit_update = AuditAction.INSTITUTION_UPDATE
     list_display = ["code", "name_zh", "name_en", "kind", "status", "created_at"]
     list_filter = ["kind", "status"]
     search_fields = ["code", "name_zh", "name_en"]
@@ -84,7 +148,9 @@ class PersonChangeForm(UserChangeForm[User]):
 
 
 @admin.register(User)
-class PersonAdmin(OperatorOnly, UserAdmin[User]):
+class PersonAdmin(OperatorOnly, UserAdmin[User], AuditedAdmin):
+    audit_create = AuditAction.USER_CREATE
+    audit_update = AuditAction.USER_UPDATE
     form = PersonChangeForm
     add_form = PersonCreationForm
     list_display = ["username", "email", "institution", "roles", "is_active", "last_login"]
@@ -130,6 +196,7 @@ class ApiKeyAdmin(OperatorOnly, admin.ModelAdmin[ApiKey]):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
             services.revoke_api_key(key, by=caller_person(request))
+            record(AuditAction.APIKEY_REVOKE, request=request, target=key)
         count = len(queryset)
         messages.success(
             request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count}

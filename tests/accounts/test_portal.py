@@ -5,6 +5,7 @@ from django.test import Client
 
 from accounts import services
 from accounts.choices import InstitutionStatus
+from accounts.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -170,6 +171,8 @@ def test_admin_keeps_the_rule_that_operators_cannot_suspend_their_own_institutio
     assert suspended.status_code == 302
     cast.beta.institution.refresh_from_db()
     assert not cast.beta.institution.is_active
+    change = AuditEvent.objects.get(action="institution.update")
+    assert (change.actor_user, change.target_id) == (cast.operator["operator"], str(cast.beta.institution.pk))
 
 
 def test_a_person_changes_their_own_password_giving_the_current_one(analyst):
@@ -185,3 +188,12 @@ def test_a_person_changes_their_own_password_giving_the_current_one(analyst):
     assert "Your password was changed." in client.get("/").text  # still signed in
     analyst.refresh_from_db()
     assert analyst.check_password(new)
+
+
+def test_operators_read_the_audit_trail_and_its_verifications_in_the_admin(cast):
+    operator = Client()
+    operator.force_login(cast.operator["operator"])
+
+    for page in ("auditevent", "auditcheckpoint", "auditverification"):
+        assert operator.get(f"/admin/accounts/{page}/").status_code == 200
+    assert operator.get("/admin/accounts/auditevent/add/").status_code == 403
