@@ -55,6 +55,11 @@ def can_grant_role(caller: Any, role: str) -> bool:
     return role != Role.OPERATOR or is_operator(caller)
 
 
+def can_read_audit_trail(caller: Any) -> bool:
+    """Auditors read their institution's trail, regulator staff the whole of it (in the portal)."""
+    return has_role(caller, Role.AUDITOR, Role.REGULATOR_STAFF)
+
+
 def can_use_admin(caller: Any) -> bool:
     """The Django admin is the operators' tool, and only theirs."""
     return bool(getattr(caller, "is_active", False)) and is_operator(caller)

@@ -6,14 +6,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
+from accounts import selectors
 from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
+from accounts.filters import AuditEventFilter
+from accounts.permissions import can_read_audit_trail
 
 
 class SignInView(auth_views.LoginView):
@@ -44,8 +48,38 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
     return render(request, "accounts/locked_out.html", {"cooloff_minutes": minutes}, status=429)
 
 
+AUDIT_PAGE_SIZE = 50
+
+
+@login_required
+def audit_events(request: HttpRequest) -> HttpResponse:
+    """The audit trail in the portal: the API's list, filters and visibility, newest first."""
+    person = caller_person(request)
+    if not can_read_audit_trail(person):
+        raise PermissionDenied
+    events = AuditEventFilter(request.GET, queryset=selectors.audit_events_visible_to(person))
+    page = events.qs
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        page = page.filter(id__lt=int(before))
+    rows = list(page.select_related("institution")[: AUDIT_PAGE_SIZE + 1])
+    older = rows[AUDIT_PAGE_SIZE - 1].pk if len(rows) > AUDIT_PAGE_SIZE else None
+    query = request.GET.copy()
+    query.pop("before", None)
+    record(AuditAction.AUDIT_LIST, request=request)
+    return render(
+        request,
+        "accounts/audit_events.html",
+        {"form": events.form, "events": rows[:AUDIT_PAGE_SIZE], "older": older, "query": query.urlencode()},
+    )
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     labels = dict(Role.choices)
     roles = sorted(caller_person(request).role_set)
-    return render(request, "accounts/home.html", {"role_labels": [labels[role] for role in roles]})
+    return render(
+        request,
+        "accounts/home.html",
+        {"role_labels": [labels[role] for role in roles], "can_read_audit": can_read_audit_trail(request.user)},
+    )

@@ -1,0 +1,116 @@
+"""Who reads which audit events, through the API and the portal."""
+
+import pytest
+from django.test import Client
+
+from accounts.audit import record
+from accounts.choices import AuditAction, Scope
+from accounts.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trail(cast):
+    """Two events at each member, made before anyone reads."""
+    for team in (cast.alpha, cast.beta):
+        record(AuditAction.ME_VIEW, actor=team["analyst"])
+        record(AuditAction.APIKEY_ISSUE, actor=team["institution_admin"])
+    return cast
+
+
+def api_events(client, **params) -> list[dict]:
+    response = client.get("/api/v1/audit/events", params)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_auditors_see_only_their_own_institutions_events(trail, client_for):
+    rows = api_events(client_for(trail.alpha["auditor"]))
+
+    assert {row["institution"] for row in rows} == {trail.alpha.institution.pk}
+    assert AuditEvent.objects.filter(institution=trail.beta.institution).exists()
+
+
+def test_another_institutions_event_answers_404(trail, client_for):
+    beta_event = AuditEvent.objects.filter(institution=trail.beta.institution).first()
+
+    response = client_for(trail.alpha["auditor"]).get(f"/api/v1/audit/events/{beta_event.pk}/proof")
+
+    assert response.status_code == 404
+
+
+def test_regulator_staff_see_every_institution(trail, client_for):
+    rows = api_events(client_for(trail.regulator["regulator_staff"]), page_size=100)
+
+    assert {trail.alpha.institution.pk, trail.beta.institution.pk} <= {row["institution"] for row in rows}
+
+
+def test_keys_with_audit_read_see_their_institution(trail, key_client):
+    client, _key = key_client(trail.beta.institution, [Scope.AUDIT_READ])
+
+    assert {row["institution"] for row in api_events(client)} == {trail.beta.institution.pk}
+
+
+def test_filters_by_action_actor_and_time(trail, client_for):
+    auditor = client_for(trail.alpha["auditor"])
+
+    issued = api_events(auditor, action="apikey.issue")
+    by_actor = api_events(auditor, actor="alpha-analyst")
+    later = api_events(auditor, since="2999-01-01T00:00:00Z")
+
+    assert [row["actor_name"] for row in issued] == ["alpha-institution_admin"]
+    assert {row["action"] for row in by_actor} == {"me.view"}
+    assert later == []
+
+
+def test_reading_the_trail_is_itself_recorded(trail, client_for):
+    api_events(client_for(trail.alpha["auditor"]))
+
+    assert AuditEvent.objects.filter(action=AuditAction.AUDIT_LIST, actor_user=trail.alpha["auditor"]).exists()
+
+
+def test_list_is_newest_first_in_cursor_pages(trail, client_for, django_assert_max_num_queries):
+    auditor = client_for(trail.regulator["regulator_staff"])
+    with django_assert_max_num_queries(8):
+        first = auditor.get("/api/v1/audit/events", {"page_size": 2}).json()
+    second = auditor.get(first["next"]).json()
+
+    ids = [row["id"] for row in first["results"] + second["results"]]
+    assert ids == sorted(ids, reverse=True)
+    assert len(set(ids)) == 4
+
+
+def test_portal_page_shows_the_auditor_their_trail_with_filters(trail):
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(trail.alpha["auditor"])
+
+    page = client.get("/audit/", {"action": "apikey.issue"})
+
+    assert page.status_code == 200
+    assert [(event.action, event.actor_name) for event in page.context["events"]] == [
+        ("apikey.issue", "alpha-institution_admin")
+    ]
+    assert "<td title=\"apikey.issue\">Issued an API key</td>" in page.text
+    assert "beta-institution_admin" not in page.text
+
+
+def test_portal_page_is_refused_to_people_without_the_role(trail):
+    client = Client()
+    client.force_login(trail.alpha["analyst"])
+
+    assert client.get("/audit/").status_code == 403
+
+
+def test_portal_page_pages_back_through_older_events(trail, monkeypatch):
+    monkeypatch.setattr("accounts.views.AUDIT_PAGE_SIZE", 2)
+    client = Client()
+    client.force_login(trail.regulator["regulator_staff"])
+
+    first = client.get("/audit/")
+    older = first.context["older"]
+    second = client.get("/audit/", {"before": older})
+
+    shown = [event.pk for event in first.context["events"]] + [event.pk for event in second.context["events"]]
+    assert shown == sorted(shown, reverse=True)
+    assert len(set(shown)) == 4

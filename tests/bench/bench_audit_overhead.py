@@ -1,0 +1,323 @@
+"""What recording the audit trail costs: GET /api/v1/me under load on gunicorn, recording on and off.
+
+Run on demand from the repository root; it is not part of the test suite:
+
+    .venv/bin/python tests/bench/bench_audit_overhead.py [--seconds 20] [--connections 8] [--rounds 2]
+
+It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication) and RabbitMQ at
+127.0.0.1:5672 (guest/guest). It creates a fresh database ``riskshare_bench``, migrates it and
+seeds the demo cast into it, with secrets generated into a temporary directory (never
+production mode), then starts the web process as deployed (``gunicorn --config
+platform/gunicorn.conf.py``, two sync workers) on a free loopback port, alternately with
+recording on (``config.settings``) and off (``tests.bench.settings_no_audit``). Each run is
+warmed up, then driven for ``--seconds`` by ``--connections`` client threads that call GET
+/api/v1/me with a demo API key as fast as answers come back. Any answer but 200 aborts the run.
+The rate, latency, CPU use and the audit rows written are printed per run, then the medians
+and the overhead. The database is dropped at the end.
+
+The load generator runs on the same cores as gunicorn and PostgreSQL. It is one process of
+threads, so it can use at most one core; the "client CPU" column says how much it actually
+took, and it takes about the same share in both modes, so it lowers both rates alike rather
+than hiding the difference between them.
+"""
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DATABASE = "riskshare_bench"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
+BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+KEY_PATTERN = re.compile(r"rs_[a-z0-9]{8}\.[A-Za-z0-9_-]{43}")
+PATH = "/api/v1/me"
+SETTINGS = {"on": "config.settings", "off": "tests.bench.settings_no_audit"}
+WORKERS = 2
+WARMUP_SECONDS = 3.0
+# How long gunicorn may take to answer its first request, and to stop after SIGTERM
+# (its graceful_timeout is 30 s).
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 40.0
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    latencies: list[float]
+    client_cpu: float
+    machine_busy: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: int) -> float:
+        return statistics.quantiles(self.latencies, n=100)[p - 1] * 1000
+
+
+@dataclass
+class Run:
+    mode: str
+    load: Load
+    events: int
+    worker_boots: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run (default 20)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent client connections (default 8)")
+    parser.add_argument("--rounds", type=int, default=2, help="on/off pairs, alternated (default 2)")
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.connections < 1 or args.rounds < 1:
+        parser.error("--seconds must be positive, --connections and --rounds at least 1")
+
+    cores = os.cpu_count() or 1
+    print(
+        f"GET {PATH} on gunicorn ({WORKERS} sync workers), {args.connections} connections, "
+        f"{args.seconds:g} s per run after {WARMUP_SECONDS:g} s warm-up, {args.rounds} rounds on/off; {cores} cores"
+    )
+    with tempfile.TemporaryDirectory(prefix="riskshare-bench-") as var_dir:
+        env = environment(Path(var_dir))
+        recreate_database()
+        try:
+            key = prepare(env)
+            runs: list[Run] = []
+            for _ in range(args.rounds):
+                for mode in ("on", "off"):
+                    run = measure(mode, env, Path(var_dir), key, args.seconds, args.connections)
+                    runs.append(run)
+                    print_run(run, cores)
+            report(runs, args.connections)
+        finally:
+            drop_database()
+
+
+def environment(var_dir: Path) -> dict[str, str]:
+    """A clean environment: only what the platform needs, so the caller's own settings do not leak in."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    env.update(
+        DATABASE_URL=DATABASE_URL,
+        CELERY_BROKER_URL=BROKER_URL,
+        RISKSHARE_VAR_DIR=str(var_dir),
+        RISKSHARE_PRODUCTION="false",
+        DEBUG="false",
+        WEB_CONCURRENCY=str(WORKERS),
+    )
+    return env
+
+
+def recreate_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+
+def drop_database() -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+
+
+def prepare(env: dict[str, str]) -> str:
+    """Migrate and seed the benchmark database; the first demo API key that seed_demo prints."""
+    manage = [str(BIN / "python"), "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "--verbosity", "0"], cwd=REPO, env=env, check=True)  # noqa: S603
+    seeded = subprocess.run(  # noqa: S603  (our own interpreter and arguments)
+        [*manage, "seed_demo"], cwd=REPO, env=env, check=True, capture_output=True, text=True
+    )
+    found = KEY_PATTERN.search(seeded.stdout)
+    if found is None:
+        raise SystemExit(f"seed_demo printed no API key:\n{seeded.stdout}")
+    return found.group()
+
+
+def audit_event_count() -> int:
+    with psycopg.connect(DATABASE_URL) as connection:
+        row = connection.execute("SELECT count(*) FROM accounts_auditevent").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def measure(mode: str, env: dict[str, str], var_dir: Path, key: str, seconds: float, connections: int) -> Run:
+    log = var_dir / f"gunicorn-{mode}.log"
+    with gunicorn(SETTINGS[mode], env, log) as port:
+        drive(port, key, connections, WARMUP_SECONDS)
+        before = audit_event_count()
+        load = drive(port, key, connections, seconds)
+        events = audit_event_count() - before
+    # Every start boots WORKERS workers; more boots are max_requests recycling workers mid-run.
+    boots = log.read_text().count("Booting worker")
+    return Run(mode, load, events, boots - WORKERS)
+
+
+@contextmanager
+def gunicorn(settings_module: str, env: dict[str, str], log: Path) -> Iterator[int]:
+    """Gunicorn as platform/Procfile starts it, on a free loopback port; stopped with SIGTERM on exit."""
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "--config", "platform/gunicorn.conf.py", "config.wsgi:application"]
+    server_env = {**env, "DJANGO_SETTINGS_MODULE": settings_module, "RISKSHARE_BIND": f"127.0.0.1:{port}"}
+    with log.open("w") as output:
+        server = subprocess.Popen(  # noqa: S603  (our own gunicorn and arguments)
+            command, cwd=REPO, env=server_env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_serving(server, port, log)
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            raise SystemExit(f"gunicorn did not stop within {STOP_TIMEOUT:g} s of SIGTERM; killed it") from None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {server.returncode}:\n{log.read_text()[-3000:]}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer /healthz within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
+
+
+def drive(port: int, key: str, connections: int, seconds: float) -> Load:
+    """GET /api/v1/me from ``connections`` threads for ``seconds``; every answer must be 200.
+
+    A request in flight at the deadline is finished and counted, and the clock stops when the
+    last thread has finished, so the count matches the audit rows written exactly.
+    """
+    headers = {"Authorization": f"Api-Key {key}"}
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    failures: list[str] = []
+    start = threading.Barrier(connections + 1)
+    deadline = 0.0
+
+    def client(mine: list[float]) -> None:
+        # Gunicorn's sync workers close the connection after each answer ("Connection: close");
+        # http.client then opens a new one for the next request, as a real client would.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        start.wait()
+        try:
+            while not failures and time.perf_counter() < deadline:
+                sent = time.perf_counter()
+                connection.request("GET", PATH, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    failures.append(f"HTTP {response.status}: {body[:300]!r}")
+                    return
+                mine.append(time.perf_counter() - sent)
+        except (OSError, http.client.HTTPException) as error:
+            failures.append(f"{type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(mine,)) for mine in latencies]
+    for thread in threads:
+        thread.start()
+    busy_before, total_before = machine_jiffies()
+    cpu_before = time.process_time()
+    began = time.perf_counter()
+    deadline = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    client_cpu = time.process_time() - cpu_before
+    busy_after, total_after = machine_jiffies()
+    if failures:
+        raise SystemExit(f"GET {PATH} failed under load: {failures[0]}")
+    every = [latency for mine in latencies for latency in mine]
+    machine_busy = (busy_after - busy_before) / max(total_after - total_before, 1)
+    return Load(len(every), elapsed, every, client_cpu / elapsed, machine_busy)
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """Busy and total CPU time of the whole machine so far (Linux /proc/stat), in clock ticks."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user time
+    return total - idle, total
+
+
+def print_run(run: Run, cores: int) -> None:
+    load = run.load
+    print(
+        f"  recording {run.mode:<3}  {load.requests:>6} requests  {load.rate:7.1f} req/s  "
+        f"p50 {load.percentile(50):6.1f} ms  p95 {load.percentile(95):6.1f} ms  "
+        f"machine CPU {load.machine_busy:4.0%}  client CPU {load.client_cpu / cores:4.0%} of {cores} cores  "
+        f"audit events +{run.events}  worker restarts {run.worker_boots}"
+    )
+
+
+def report(runs: list[Run], connections: int) -> None:
+    on = [run for run in runs if run.mode == "on"]
+    off = [run for run in runs if run.mode == "off"]
+    rate_on = statistics.median(run.load.rate for run in on)
+    rate_off = statistics.median(run.load.rate for run in off)
+    overhead = (1 - rate_on / rate_off) * 100
+
+    def median(mode_runs: list[Run], p: int) -> float:
+        return statistics.median(run.load.percentile(p) for run in mode_runs)
+
+    print()
+    print(f"| recording | req/s (median of {len(on)}) | p50 ms | p95 ms | audit events written / requests |")
+    print("|---|---:|---:|---:|---|")
+    for mode, mode_runs, rate in (("on", on, rate_on), ("off", off, rate_off)):
+        events = sum(run.events for run in mode_runs)
+        requests = sum(run.load.requests for run in mode_runs)
+        print(
+            f"| {mode} | {rate:.1f} | {median(mode_runs, 50):.1f} | {median(mode_runs, 95):.1f} "
+            f"| {events} / {requests} |"
+        )
+    print()
+    print(f"Overhead of recording (1 - on/off, medians): {overhead:.1f}%  (target: under 15%)")
+
+    wrong = [run for run in on if run.events != run.load.requests] + [run for run in off if run.events != 0]
+    if wrong:
+        raise SystemExit(
+            "Audit rows do not match: every request with recording on must write exactly one event, "
+            f"and none with it off. Runs: {[(run.mode, run.load.requests, run.events) for run in wrong]}"
+        )
+    print("Audit rows: one per request in every run with recording on, none with it off.")
+
+
+if __name__ == "__main__":
+    main()
