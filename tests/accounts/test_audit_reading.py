@@ -19,7 +19,7 @@ def trail(cast):
     return cast
 
 
-def api_events(client, **params) -> list[dict]:
+def api_events(client, **params):
     response = client.get("/api/v1/audit/events", params)
     assert response.status_code == 200, response.content
     return response.json()["results"]
@@ -34,6 +34,7 @@ def test_auditors_see_only_their_own_institutions_events(trail, client_for):
 
 def test_another_institutions_event_answers_404(trail, client_for):
     beta_event = AuditEvent.objects.filter(institution=trail.beta.institution).first()
+    assert beta_event is not None
 
     response = client_for(trail.alpha["auditor"]).get(f"/api/v1/audit/events/{beta_event.pk}/proof")
 
