@@ -239,6 +239,23 @@ def verify_trail() -> Verification:
     )
 
 
+def check_held_checkpoint(held: dict[str, Any]) -> Verification:
+    """Compare the trail with a signed checkpoint kept outside the database (from a proof, say).
+
+    Deleting whole checkpoints at the tail leaves a trail that is consistent in
+    itself; only a copy of a later checkpoint held elsewhere shows it.
+    """
+    if not auditproof.signature_valid(held, public_key()) or held.get("key_id") != auditproof.key_id(public_key()):
+        return _broken("the checkpoint held outside does not carry the platform's signature")
+    stored = AuditCheckpoint.objects.filter(number=held["number"]).first()
+    if stored is None:
+        return _broken(f"checkpoint {held['number']}, held outside, is missing: the trail was truncated")
+    fields = checkpoint_fields(stored)
+    if any(fields[name] != held[name] for name in auditproof.CHECKPOINT_FIELDS):
+        return _broken(f"checkpoint {held['number']} differs from the copy held outside")
+    return Verification(True, f"checkpoint {held['number']} matches the copy held outside")
+
+
 def _unsealed(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
     return events.filter(seal__isnull=True).order_by("id")
 

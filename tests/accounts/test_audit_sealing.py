@@ -292,3 +292,22 @@ def test_an_event_of_a_transaction_still_open_is_sealed_late_without_looking_lik
     assert AuditSeal.objects.filter(event_id=late_id).exists()
     result = verify()
     assert result.intact, result.summary
+
+
+def test_truncating_whole_checkpoints_is_caught_by_a_copy_held_outside(cast, client_for, tmp_path):
+    make_events(cast, 2)
+    sealing.seal_pending()
+    events = make_events(cast, 2)
+    sealing.seal_pending()
+    proof = client_for(cast.alpha["auditor"]).get(f"/api/v1/audit/events/{events[0].pk}/proof").content
+    (tmp_path / "proof.json").write_bytes(proof)
+    call_command("verify_audit", "--checkpoint", str(tmp_path / "proof.json"))
+
+    with behind_the_triggers():
+        AuditSeal.objects.filter(checkpoint__number=2).delete()
+        AuditCheckpoint.objects.filter(number=2).delete()
+        AuditEvent.objects.filter(pk__in=[e.pk for e in events]).delete()
+
+    assert verify().intact  # consistent in itself: only the copy held outside shows the loss
+    with pytest.raises(CommandError, match="checkpoint 2, held outside, is missing"):
+        call_command("verify_audit", "--checkpoint", str(tmp_path / "proof.json"))

@@ -1,6 +1,8 @@
+import json
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import sealing
 
@@ -11,8 +13,24 @@ class Command(BaseCommand):
         "signature. Exit 0 with a one-line summary when intact; otherwise exit 1 naming the first problem."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--checkpoint",
+            type=Path,
+            action="append",
+            default=[],
+            help="A signed checkpoint kept outside the database (JSON, as in an exported proof's 'checkpoint', "
+            "or a whole proof); the trail must still hold it. Repeat for several.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         result = sealing.verify_and_record()
         if not result.intact:
             raise CommandError(result.summary)
+        for path in options["checkpoint"]:
+            held = json.loads(path.read_text(encoding="utf-8"))
+            held = held.get("checkpoint", held)
+            check = sealing.check_held_checkpoint(held)
+            if not check.intact:
+                raise CommandError(check.summary)
         self.stdout.write(result.summary)
