@@ -8,6 +8,7 @@ all of it from the rows; ``inclusion_proof`` exports what
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -223,6 +224,10 @@ def verify_trail() -> Verification:
             return _broken(f"checkpoint {number} moves the horizon backwards")
         horizon, last, events_checked = checkpoint.horizon, checkpoint, events_checked + len(seals)
 
+    if _uses_transaction_ids():
+        anonymous = AuditEvent.objects.filter(txid__isnull=True).order_by("id").first()
+        if anonymous is not None:
+            return _broken(f"event {anonymous.pk} has no transaction id: it was not written by the platform")
     stray = AuditSeal.objects.filter(seq__gte=next_seq).order_by("seq").first()
     if stray is not None:
         return _broken(f"entry {stray.seq} (event {stray.event_id}) lies beyond the last checkpoint")
@@ -264,9 +269,18 @@ def _broken(problem: str) -> Verification:
     return Verification(False, f"audit trail NOT intact: {problem}")
 
 
-def verify_and_record() -> Verification:
-    """Run the full verification and keep its outcome where operators see it (the admin)."""
+def verify_and_record(held_checkpoints: Sequence[dict[str, Any]] = ()) -> Verification:
+    """Run the full verification, and compare copies of checkpoints held outside if given.
+
+    The outcome is logged and kept where operators see it (the admin).
+    """
     result = verify_trail()
+    for held in held_checkpoints:
+        if not result.intact:
+            break
+        check = check_held_checkpoint(held)
+        if not check.intact:
+            result = check
     AuditVerification.objects.create(intact=result.intact, summary=result.summary)
     if result.intact:
         logger.info(result.summary)

@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from rest_framework.test import APIClient
 
 from accounts import services
@@ -107,3 +110,11 @@ def celery_worker(transactional_db: None) -> Iterator[str]:
         app, pool="solo", concurrency=1, queues=[TEST_QUEUE], perform_ping_check=False, shutdown_timeout=30
     ):
         yield TEST_QUEUE
+
+
+@receiver(connection_created)
+def allow_flushing_the_audit_trail(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    """Tests that really commit are flushed with TRUNCATE afterwards, which the trail refuses otherwise."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET riskshare.allow_audit_truncate = on")

@@ -1,4 +1,4 @@
-"""On PostgreSQL, the audit tables refuse UPDATE and DELETE, whoever asks.
+"""On PostgreSQL, the audit tables refuse UPDATE, DELETE and TRUNCATE, whoever asks.
 
 The application's role should also hold INSERT and SELECT only (docs/operations.md);
 the trigger stands even for a role that was granted more by mistake. Only a table
@@ -10,9 +10,14 @@ from django.db import migrations
 
 TABLES = ("accounts_auditevent", "accounts_auditseal", "accounts_auditcheckpoint")
 
+# TRUNCATE is refused too, unless the session says riskshare.allow_audit_truncate = on: the test
+# suite's flush between tests does. The application's role has no TRUNCATE privilege at all.
 FUNCTION = """
 CREATE OR REPLACE FUNCTION riskshare_audit_append_only() RETURNS trigger AS $$
 BEGIN
+    IF TG_OP = 'TRUNCATE' AND current_setting('riskshare.allow_audit_truncate', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
@@ -29,6 +34,10 @@ def create_triggers(apps, schema_editor):
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION riskshare_audit_append_only()"
         )
+        schema_editor.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION riskshare_audit_append_only()"
+        )
 
 
 def drop_triggers(apps, schema_editor):
@@ -36,6 +45,7 @@ def drop_triggers(apps, schema_editor):
         return
     for table in TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
     schema_editor.execute("DROP FUNCTION IF EXISTS riskshare_audit_append_only()")
 
 

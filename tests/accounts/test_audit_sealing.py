@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -149,6 +150,7 @@ def test_an_insertion_into_the_sealed_range_is_detected(cast):
     result = verify()
     assert not result.intact
     assert f"event {forged.pk} was inserted into the sealed part" in result.summary
+    assert AuditVerification.objects.count() == 0  # verify_trail alone records nothing
     assert sealing.seal_pending() == []  # the sealer does not launder it into the chain
 
 
@@ -223,10 +225,14 @@ def test_proof_is_checked_offline_with_nothing_but_the_public_key(cast, client_f
     forged["event"]["action"] = "auth.login"
     (tmp_path / "forged.json").write_text(json.dumps(forged))
 
+    (tmp_path / "auditproof.py").write_text(Path(auditproof.__file__).read_text())
+    # The copied module alone, with Django made unimportable: a member's machine needs nothing more.
+    no_django = "import runpy, sys; sys.modules['django'] = None; runpy.run_path('auditproof.py', run_name='__main__')"
+
     def check(name: str) -> subprocess.CompletedProcess[str]:
-        # -I: isolated from this process's environment and site; only the module's own file is used.
         return subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "accounts.auditproof", str(tmp_path / name), str(tmp_path / "key.pem")],
+            [sys.executable, "-I", "-c", no_django, name, "key.pem"],
+            cwd=tmp_path,
             capture_output=True,
             text=True,
             check=False,
@@ -311,3 +317,43 @@ def test_truncating_whole_checkpoints_is_caught_by_a_copy_held_outside(cast, cli
     assert verify().intact  # consistent in itself: only the copy held outside shows the loss
     with pytest.raises(CommandError, match="checkpoint 2, held outside, is missing"):
         call_command("verify_audit", "--checkpoint", str(tmp_path / "proof.json"))
+
+
+@on_postgresql
+def test_truncating_the_trail_is_refused(cast):
+    make_events(cast, 2)
+    sealing.seal_pending()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET riskshare.allow_audit_truncate = off")
+    try:
+        for table in ("accounts_auditseal", "accounts_auditcheckpoint", "accounts_auditevent"):
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {table} CASCADE")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET riskshare.allow_audit_truncate = on")
+    assert verify().intact
+
+
+@on_postgresql
+def test_an_event_written_without_a_transaction_id_is_named(cast):
+    make_events(cast, 1)
+    sealing.seal_pending()
+    forged = AuditEvent.objects.create(action=AuditAction.LOGIN, actor_type="system")
+    with behind_the_triggers():
+        AuditEvent.objects.filter(pk=forged.pk).update(txid=None)
+
+    assert f"event {forged.pk} has no transaction id" in verify().summary
+
+
+def test_a_failed_comparison_with_a_held_checkpoint_is_kept_for_operators(cast, client_for, tmp_path):
+    [event] = make_events(cast, 1)
+    sealing.seal_pending()
+    proof = json.loads(client_for(cast.alpha["auditor"]).get(f"/api/v1/audit/events/{event.pk}/proof").content)
+    proof["checkpoint"]["number"] = 99  # breaks the signature: not the platform's checkpoint
+    (tmp_path / "held.json").write_text(json.dumps(proof))
+
+    with pytest.raises(CommandError, match="does not carry the platform's signature"):
+        call_command("verify_audit", "--checkpoint", str(tmp_path / "held.json"))
+    assert AuditVerification.objects.get().intact is False
