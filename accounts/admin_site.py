@@ -1,7 +1,10 @@
 """The admin site itself, apart from ``admin.py`` so that the admin can import it early."""
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import can_use_admin
@@ -13,3 +16,12 @@ class OperatorAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return can_use_admin(request.user)
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """Operators see at once when the last verification of the audit trail failed."""
+        from accounts.models import AuditVerification
+
+        latest = AuditVerification.objects.order_by("-ran_at").first()
+        if latest is not None and not latest.intact:
+            messages.error(request, latest.summary)
+        return super().index(request, extra_context)

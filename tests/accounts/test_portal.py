@@ -197,3 +197,13 @@ def test_operators_read_the_audit_trail_and_its_verifications_in_the_admin(cast)
     for page in ("auditevent", "auditcheckpoint", "auditverification"):
         assert operator.get(f"/admin/accounts/{page}/").status_code == 200
     assert operator.get("/admin/accounts/auditevent/add/").status_code == 403
+
+
+def test_a_failed_audit_verification_is_shown_on_the_admin_home(cast):
+    from accounts.models import AuditVerification
+
+    AuditVerification.objects.create(intact=False, summary="audit trail NOT intact: event 7 (entry 7) was changed")
+    operator = Client()
+    operator.force_login(cast.operator["operator"])
+
+    assert "event 7 (entry 7) was changed" in operator.get("/admin/").text
