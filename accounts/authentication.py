@@ -97,7 +97,8 @@ def verify_api_key(raw: str, address: str) -> ApiKey:
         raise exceptions.PermissionDenied("The key's institution is suspended.", code="institution_suspended")
     if not address_allowed(address, key.allowed_networks):
         raise exceptions.PermissionDenied("The API key may not be used from this address.", code="address_not_allowed")
-    transaction.on_commit(lambda: record_use(key.pk))
+    if key.last_used_at is None or key.last_used_at < timezone.now() - LAST_USED_RESOLUTION:
+        transaction.on_commit(lambda: record_use(key.pk))
     return key
 
 

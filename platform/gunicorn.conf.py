@@ -45,10 +45,11 @@ graceful_timeout = 30
 # its response, so this takes effect only if worker_class changes.
 keepalive = 5
 
-# Restart each worker after about a thousand requests, bounding slow memory growth; the jitter
+# Restart each worker after about twenty thousand requests, bounding slow memory growth without
+# restarting every few seconds under load (a restart re-imports Django); the jitter
 # keeps the workers from all restarting at the same moment.
-max_requests = 1000
-max_requests_jitter = 100
+max_requests = 20000
+max_requests_jitter = 2000
 
 # Logs go to the process's own stdout and stderr, where honcho, Docker or systemd collect them;
 # there are no log files to rotate.
