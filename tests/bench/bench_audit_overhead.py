@@ -2,23 +2,31 @@
 
 Run on demand from the repository root; it is not part of the test suite:
 
-    .venv/bin/python tests/bench/bench_audit_overhead.py [--seconds 20] [--connections 8] [--rounds 2]
+    .venv/bin/python tests/bench/bench_audit_overhead.py [--seconds 20] [--connections 8] [--rounds 3]
 
 It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication) and RabbitMQ at
 127.0.0.1:5672 (guest/guest). It creates a fresh database ``riskshare_bench``, migrates it and
 seeds the demo cast into it, with secrets generated into a temporary directory (never
-production mode), then starts the web process as deployed (``gunicorn --config
-platform/gunicorn.conf.py``, two sync workers) on a free loopback port, alternately with
-recording on (``config.settings``) and off (``tests.bench.settings_no_audit``). Each run is
-warmed up, then driven for ``--seconds`` by ``--connections`` client threads that call GET
-/api/v1/me with a demo API key as fast as answers come back. Any answer but 200 aborts the run.
-The rate, latency, CPU use and the audit rows written are printed per run, then the medians
-and the overhead. The database is dropped at the end.
+production mode). Then it starts the web process as deployed (``gunicorn --config
+platform/gunicorn.conf.py``, two sync workers) on a free loopback port, once per run, with
+recording on (``config.settings``) or off (``tests.bench.settings_no_audit``): on, off, then
+off, on, and so on, so that a machine which slowly speeds up or slows down favours neither mode.
+Each run is warmed up, then driven for ``--seconds`` by ``--connections`` client threads that
+call GET /api/v1/me with a demo API key as fast as answers come back. Any answer but 200
+aborts. The audit rows are counted around each measured window: a run with recording on must
+have written exactly one per request, a run with it off none. Medians over the runs of each
+mode give the overhead, ``1 - on/off``. The database is dropped at the end.
+
+Each run's line shows how busy the whole machine was ("CPU busy"), how much of it the load
+generator took ("client") and how busy it was in the second before the run, with nothing of
+the benchmark running ("before"): anything there is someone else's work, which disturbs the
+figures, and a warning says so.
 
 The load generator runs on the same cores as gunicorn and PostgreSQL. It is one process of
-threads, so it can use at most one core; the "client CPU" column says how much it actually
-took, and it takes about the same share in both modes, so it lowers both rates alike rather
-than hiding the difference between them.
+threads (the GIL holds it to one core at most). It spends the same CPU per request in both
+modes, so it takes a little more of the machine in the faster mode (off): that slows the off
+runs slightly more than the on runs, and the overhead printed is, if anything, understated by
+about the difference between the two "client" figures.
 """
 
 import argparse
@@ -52,6 +60,8 @@ PATH = "/api/v1/me"
 SETTINGS = {"on": "config.settings", "off": "tests.bench.settings_no_audit"}
 WORKERS = 2
 WARMUP_SECONDS = 3.0
+# Busier than this before a run, with nothing of ours running, and something else shares the cores.
+BACKGROUND_WARNING = 0.05
 # How long gunicorn may take to answer its first request, and to stop after SIGTERM
 # (its graceful_timeout is 30 s).
 START_TIMEOUT = 60.0
@@ -86,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run (default 20)")
     parser.add_argument("--connections", type=int, default=8, help="concurrent client connections (default 8)")
-    parser.add_argument("--rounds", type=int, default=2, help="on/off pairs, alternated (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="on/off pairs, order reversed each round (default 3)")
     args = parser.parse_args()
     if args.seconds <= 0 or args.connections < 1 or args.rounds < 1:
         parser.error("--seconds must be positive, --connections and --rounds at least 1")
@@ -102,11 +112,14 @@ def main() -> None:
         try:
             key = prepare(env)
             runs: list[Run] = []
-            for _ in range(args.rounds):
-                for mode in ("on", "off"):
+            # On, off; then off, on; and so on: a machine that slowly speeds up or slows down
+            # during the benchmark favours neither mode.
+            for round_number in range(args.rounds):
+                for mode in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
+                    background = machine_busy_share(1.0)
                     run = measure(mode, env, Path(var_dir), key, args.seconds, args.connections)
                     runs.append(run)
-                    print_run(run, cores)
+                    print_run(run, cores, background)
             report(runs, args.connections)
         finally:
             drop_database()
@@ -269,6 +282,14 @@ def drive(port: int, key: str, connections: int, seconds: float) -> Load:
     return Load(len(every), elapsed, every, client_cpu / elapsed, machine_busy)
 
 
+def machine_busy_share(seconds: float) -> float:
+    """How busy the machine is over ``seconds`` while the benchmark itself is idle: other people's work."""
+    busy_before, total_before = machine_jiffies()
+    time.sleep(seconds)
+    busy_after, total_after = machine_jiffies()
+    return (busy_after - busy_before) / max(total_after - total_before, 1)
+
+
 def machine_jiffies() -> tuple[int, int]:
     """Busy and total CPU time of the whole machine so far (Linux /proc/stat), in clock ticks."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -277,14 +298,16 @@ def machine_jiffies() -> tuple[int, int]:
     return total - idle, total
 
 
-def print_run(run: Run, cores: int) -> None:
+def print_run(run: Run, cores: int, background: float) -> None:
     load = run.load
     print(
-        f"  recording {run.mode:<3}  {load.requests:>6} requests  {load.rate:7.1f} req/s  "
-        f"p50 {load.percentile(50):6.1f} ms  p95 {load.percentile(95):6.1f} ms  "
-        f"machine CPU {load.machine_busy:4.0%}  client CPU {load.client_cpu / cores:4.0%} of {cores} cores  "
+        f"  recording {run.mode:<3}  {load.requests:>6} requests  {load.rate:6.1f} req/s  "
+        f"p50 {load.percentile(50):5.1f} ms  p95 {load.percentile(95):5.1f} ms  "
+        f"CPU busy {load.machine_busy:4.0%} (client {load.client_cpu / cores:3.0%}, before {background:3.0%})  "
         f"audit events +{run.events}  worker restarts {run.worker_boots}"
     )
+    if background > BACKGROUND_WARNING:
+        print(f"    the machine was {background:.0%} busy before this run: other work disturbs its figures")
 
 
 def report(runs: list[Run], connections: int) -> None:
@@ -317,6 +340,10 @@ def report(runs: list[Run], connections: int) -> None:
             f"and none with it off. Runs: {[(run.mode, run.load.requests, run.events) for run in wrong]}"
         )
     print("Audit rows: one per request in every run with recording on, none with it off.")
+    print(
+        f"Client: one process of {connections} threads on the same cores; its CPU share is in the per-run lines "
+        "(more in the faster mode, so the overhead is if anything understated by about their difference)."
+    )
 
 
 if __name__ == "__main__":
