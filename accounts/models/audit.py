@@ -55,10 +55,17 @@ class AuditEvent(models.Model):
         related_name="+",
         verbose_name=_("institution"),
         db_index=False,  # led by the (institution, -id) index below
+        db_constraint=False,
     )
     actor_type = models.CharField(_("actor type"), max_length=16, choices=ActorType.choices)
-    actor_user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
-    actor_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, null=True, related_name="+", db_index=False)
+    # No database constraints: each would lock the institution's, person's or key's row on every
+    # request. The ids are history, kept as they were; institutions, people and keys are never deleted.
+    actor_user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+    )
+    actor_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, related_name="+", db_index=False, db_constraint=False
+    )
     actor_name = models.CharField(_("actor"), max_length=150, blank=True)
     target_type = models.CharField(_("target type"), max_length=32, blank=True)
     target_id = models.CharField(_("target id"), max_length=64, blank=True)

@@ -1,7 +1,7 @@
 """The foundation's actions each leave exactly the expected audit event, and failures leave none."""
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 
 from accounts.audit import record
@@ -135,3 +135,36 @@ def test_an_action_that_rolls_back_takes_its_event_with_it(cast):
         revoke_then_fail()
 
     assert events() == []
+
+
+@pytest.mark.django_db(transaction=True)  # each atomic block below is a real transaction
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.parametrize(("durable", "setting"), [(True, "on"), (False, "off")])
+def test_only_reads_commit_without_waiting_for_the_log_flush(cast, durable, setting):
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    with transaction.atomic():
+        record(AuditAction.ME_VIEW, actor=cast.alpha["analyst"], durable=durable)
+        assert synchronous_commit() == setting
+    with transaction.atomic():
+        assert synchronous_commit() == "on"  # SET LOCAL: it ended with the transaction
+
+
+def test_reads_and_changes_through_the_api_record_the_same_fields(cast, client_for):
+    client = client_for(cast.alpha["institution_admin"])
+    client.get("/api/v1/users")
+    client.post("/api/v1/api-keys", {"name": "x", "scopes": ["match"]})
+
+    read, change = events_after_sign_in()
+    for event in (read, change):
+        assert (event.actor_user, event.institution, event.actor_type) == (
+            cast.alpha["institution_admin"],
+            cast.alpha.institution,
+            "person",
+        )
+        assert event.occurred_at is not None
+        assert len(event.request_id) == 32
+    assert (read.action, change.action) == (AuditAction.USER_LIST, AuditAction.APIKEY_ISSUE)
