@@ -12,29 +12,25 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
-from stdnum.cn import uscc
 
 from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, InstitutionKind, Role, Scope
+from sharing import identifiers
 
-USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
+USCC_MESSAGES = {
+    "bad_length": _("A unified social credit code has 18 characters."),
+    "bad_characters": _("A unified social credit code uses only 0-9 and A-Y without I, O, S, V and Z."),
+    "bad_checksum": _("The check character of this code is wrong."),
+}
 
 
 def validate_uscc(value: str) -> None:
-    """A unified social credit code (GB 32100): 18 characters and its mod-31 check character.
-
-    python-stdnum computes the check character; the alphabet rule is GB 32100's
-    own (stdnum also insists on digits in the first eight places, which the
-    standard does not).
-    """
-    if len(value) != 18:
-        raise ValidationError(_("A unified social credit code has 18 characters."), code="bad_length")
-    if not set(value) <= USCC_ALPHABET:
-        raise ValidationError(
-            _("A unified social credit code uses only 0-9 and A-Y without I, O, S, V and Z."),
-            code="bad_characters",
-        )
-    if uscc.calc_check_digit(value[:17]) != value[17]:
-        raise ValidationError(_("The check character of this code is wrong."), code="bad_checksum")
+    """A unified social credit code (GB 32100), exactly as the identifier standard reads it."""
+    if identifiers.clean(value) != value:  # stored codes are canonical: no spaces, separators or lower case
+        raise ValidationError(USCC_MESSAGES["bad_characters"], code="bad_characters")
+    try:
+        identifiers.normalize("uscc", value)
+    except identifiers.InvalidIdentifier as error:
+        raise ValidationError(USCC_MESSAGES[error.reason], code=error.reason) from None
 
 
 def validate_network(value: str) -> None:

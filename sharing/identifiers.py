@@ -1,0 +1,145 @@
+"""The Riskshare identifier standard, version 1 (docs/identifiers.md), and member tokens.
+
+Members run this module on their own machines, so it imports nothing from Django:
+only the standard library, python-stdnum (check characters), phonenumbers and
+pycountry. The same person yields the same member token at every member:
+
+    >>> member_token("cnid", "110105 19491231 002x", bytes(32)) == member_token("cnid", "11010519491231002X", bytes(32))
+    True
+
+``normalize`` returns an identifier's canonical value or raises ``InvalidIdentifier``
+with a machine-readable ``reason``.
+"""
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from datetime import date
+
+import phonenumbers
+import pycountry
+from stdnum.cn import ric, uscc
+
+VERSION = "rs1"
+TYPES = ("cnid", "mobile", "uscc", "passport")
+KEY_BYTES = 32
+
+# Removed from every identifier after NFKC: whitespace (any kind) and these separators.
+_SEPARATORS = str.maketrans("", "", "-./()")
+_CNID_18 = re.compile(r"[0-9]{17}[0-9X]")
+_DIGITS = re.compile(r"[0-9]+")
+USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
+_PASSPORT_NUMBER = re.compile(r"[A-Z0-9]{5,20}")
+_ISSUERS = frozenset(country.alpha_3 for country in pycountry.countries)
+_EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier that the standard refuses; ``reason`` says why, for machines."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def clean(raw: str) -> str:
+    """The clean-up every type shares: NFKC, no whitespace or separators, upper case."""
+    text = unicodedata.normalize("NFKC", raw)
+    text = "".join(character for character in text if not character.isspace())
+    return text.translate(_SEPARATORS).upper()
+
+
+def normalize(id_type: str, raw: str) -> str:
+    """The canonical value of ``raw`` as an identifier of ``id_type``."""
+    try:
+        normalizer = _NORMALIZERS[id_type]
+    except KeyError:
+        raise InvalidIdentifier("unknown_type", f"unknown identifier type {id_type!r}") from None
+    if not isinstance(raw, str):
+        raise InvalidIdentifier("bad_characters", "an identifier is text")
+    return normalizer(clean(raw))
+
+
+def message(id_type: str, canonical: str) -> bytes:
+    return f"{VERSION}:{id_type}:{canonical}".encode()
+
+
+def member_token(id_type: str, raw: str, key: bytes) -> str:
+    """The lowercase hex HMAC-SHA256 of the identifier's message under the consortium key."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"the consortium key is {KEY_BYTES} bytes, not {len(key)}")
+    return hmac.new(key, message(id_type, normalize(id_type, raw)), hashlib.sha256).hexdigest()
+
+
+def _cnid(text: str) -> str:
+    if len(text) == 15:
+        if not _DIGITS.fullmatch(text):
+            raise InvalidIdentifier("bad_characters", "a 15-digit resident identity number has digits only")
+        body = text[:6] + "19" + text[6:]
+        text = body + _cnid_check(body)
+    elif len(text) != 18:
+        raise InvalidIdentifier("bad_length", "a resident identity number has 18 characters (or 15, the old form)")
+    elif not _CNID_18.fullmatch(text):
+        raise InvalidIdentifier("bad_characters", "a resident identity number is 17 digits and a digit or X")
+    elif _cnid_check(text[:17]) != text[17]:
+        raise InvalidIdentifier("bad_checksum", "the check character of this resident identity number is wrong")
+    _check_birth_date(text[6:14])
+    return text
+
+
+def _cnid_check(body: str) -> str:
+    """ISO 7064 MOD 11-2 over 17 digits (stdnum's function reads all but the last character)."""
+    return str(ric.calc_check_digit(body + "0"))
+
+
+def _check_birth_date(digits: str) -> None:
+    try:
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        raise InvalidIdentifier("bad_date", f"{digits} is not a date") from None
+    if not _EARLIEST_BIRTH <= born <= date.today():
+        raise InvalidIdentifier("bad_date", f"a birth date lies between 1900-01-01 and today, not {born}")
+
+
+def _mobile(text: str) -> str:
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not _DIGITS.fullmatch(text.removeprefix("+")):
+        raise InvalidIdentifier("bad_characters", "a mobile number has digits, after an optional + or 00")
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        raise InvalidIdentifier("bad_length", "this is not a telephone number") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidIdentifier("bad_length", "no telephone number of that country has this many digits")
+    national = str(number.national_number)
+    if number.country_code == 86 and not (len(national) == 11 and national.startswith("1")):
+        raise InvalidIdentifier("not_mobile", "a Chinese mobile number has 11 digits and starts with 1")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _uscc(text: str) -> str:
+    if len(text) != 18:
+        raise InvalidIdentifier("bad_length", "a unified social credit code has 18 characters")
+    if not set(text) <= USCC_ALPHABET:
+        raise InvalidIdentifier("bad_characters", "a unified social credit code uses 0-9 and A-Y but I, O, S, V, Z")
+    if uscc.calc_check_digit(text[:17]) != text[17]:
+        raise InvalidIdentifier("bad_checksum", "the check character of this code is wrong")
+    return text
+
+
+def _passport(text: str) -> str:
+    issuer, colon, number = text.partition(":")
+    if not colon or ":" in number:
+        raise InvalidIdentifier("bad_format", "a passport is written ISSUER:NUMBER, such as CHN:E12345678")
+    if issuer not in _ISSUERS:
+        raise InvalidIdentifier("unknown_issuer", f"{issuer!r} is not an ISO 3166-1 alpha-3 country code")
+    if not 5 <= len(number) <= 20:
+        raise InvalidIdentifier("bad_length", "a passport number has 5 to 20 letters and digits")
+    if not _PASSPORT_NUMBER.fullmatch(number):
+        raise InvalidIdentifier("bad_characters", "a passport number has letters and digits only")
+    return f"{issuer}:{number}"
+
+
+_NORMALIZERS = {"cnid": _cnid, "mobile": _mobile, "uscc": _uscc, "passport": _passport}
