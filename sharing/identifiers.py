@@ -16,6 +16,7 @@ import hmac
 import re
 import unicodedata
 from datetime import date
+from functools import lru_cache
 
 import phonenumbers
 import pycountry
@@ -58,7 +59,9 @@ def normalize(id_type: str, raw: str) -> str:
         raise InvalidIdentifier("unknown_type", f"unknown identifier type {id_type!r}") from None
     if not isinstance(raw, str):
         raise InvalidIdentifier("bad_characters", "an identifier is text")
-    return normalizer(clean(raw))
+    # ASCII letters and digits alone are already clean but for case: skip NFKC and the scans.
+    text = raw.upper() if raw.isascii() and raw.isalnum() else clean(raw)
+    return normalizer(text)
 
 
 def message(id_type: str, canonical: str) -> bytes:
@@ -93,7 +96,9 @@ def _cnid_check(body: str) -> str:
     return str(ric.calc_check_digit(body + "0"))
 
 
+@lru_cache(maxsize=65536)
 def _check_birth_date(digits: str) -> None:
+    """Raises for a bad date; a good one is remembered (a date up to today stays valid)."""
     try:
         born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
