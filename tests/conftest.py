@@ -15,6 +15,7 @@ from accounts.choices import InstitutionKind, Role, Scope
 from accounts.models import ApiKey, Institution, User
 from tests.factories import InstitutionFactory, UserFactory
 
+PASSWORD = "a long and unguessable passphrase"
 MEMBER_ROLES = (Role.INSTITUTION_ADMIN, Role.CONTRIBUTOR, Role.ANALYST, Role.AUDITOR)
 
 
@@ -51,6 +52,15 @@ def cast(db: None) -> Cast:
         regulator=_team(InstitutionKind.REGULATOR, (Role.INSTITUTION_ADMIN, Role.REGULATOR_STAFF), "regulator"),
         operator=_team(InstitutionKind.OPERATOR, (Role.OPERATOR,), "operator"),
     )
+
+
+@pytest.fixture
+def analyst(cast: Cast) -> User:
+    """Alpha's analyst, who can sign in with PASSWORD."""
+    person = cast.alpha["analyst"]
+    person.set_password(PASSWORD)
+    person.save()
+    return person
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from django.test import Client
 from accounts.audit import record
 from accounts.choices import ActorType, AuditAction, AuditOutcome, Scope
 from accounts.models import ApiKey, AuditEvent, User
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a long and unguessable passphrase"
 STRONG = "correct horse battery staple 42"
 
 
@@ -26,14 +26,6 @@ def events_after_sign_in() -> list[AuditEvent]:
 def only_event() -> AuditEvent:
     [event] = events()
     return event
-
-
-@pytest.fixture
-def analyst(cast):
-    person = cast.alpha["analyst"]
-    person.set_password(PASSWORD)
-    person.save()
-    return person
 
 
 def test_sign_in_leaves_one_login_event(analyst):

@@ -6,18 +6,9 @@ from django.test import Client
 from accounts import services
 from accounts.choices import InstitutionStatus
 from accounts.models import AuditEvent
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "a long and unguessable passphrase"
-
-
-@pytest.fixture
-def analyst(cast):
-    person = cast.alpha["analyst"]
-    person.set_password(PASSWORD)
-    person.save()
-    return person
 
 
 def sign_in(client: Client, username: str, password: str, address: str = "192.0.2.10"):

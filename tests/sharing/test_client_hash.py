@@ -29,6 +29,17 @@ def read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(file))
 
 
+def run_client(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "sharing.client", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 @pytest.fixture
 def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "consortium.key"
@@ -140,26 +151,16 @@ def test_no_row_is_lost_and_no_raw_value_of_a_refused_row_is_written(tmp_path, v
 def test_command_line_prints_a_summary_and_a_progress_bar(tmp_path, key_file):
     write_csv(tmp_path / "in.csv", [["id"], ["11010519491231002X"], ["bad"]])
 
-    result = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "sharing.client",
-            "hash",
-            str(tmp_path / "in.csv"),
-            str(tmp_path / "out.csv"),
-            "--key-file",
-            str(key_file),
-            "--column",
-            "id=cnid",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    result = run_client(
+        "hash",
+        str(tmp_path / "in.csv"),
+        str(tmp_path / "out.csv"),
+        "--key-file",
+        str(key_file),
+        "--column",
+        "id=cnid",
+        "--workers",
+        "1",
     )
 
     assert result.returncode == 1  # some rows were refused
@@ -175,23 +176,8 @@ def test_command_line_prints_a_summary_and_a_progress_bar(tmp_path, key_file):
 def test_command_line_refuses_bad_mappings_clearly(tmp_path, key_file, arguments, message):
     write_csv(tmp_path / "in.csv", [["id"], ["11010519491231002X"]])
 
-    result = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "sharing.client",
-            "hash",
-            str(tmp_path / "in.csv"),
-            str(tmp_path / "out.csv"),
-            "--key-file",
-            str(key_file),
-            *arguments,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    result = run_client(
+        "hash", str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), "--key-file", str(key_file), *arguments
     )
 
     assert result.returncode == 2
