@@ -117,6 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests run on a file too, not Django's shared in-memory database: a real worker thread and
+    # the test then share the embedded default's WAL behaviour instead of shared-cache table locks.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-riskshare.sqlite3")}
 # Every request is one transaction: an action and what it records commit or roll back together.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
