@@ -103,14 +103,15 @@ def record(
     values = [getattr(event, column) for column in COLUMNS]
     values[0] = ops.adapt_datetimefield_value(event.occurred_at)
     values[-1] = ops.adapt_ipaddressfield_value(event.source_address)
+    returning = connection.features.can_return_columns_from_insert
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor, durable), values)
-        event.pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+        cursor.execute(_insert_sql(connection.vendor, durable, returning), values)
+        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     return event
 
 
 @cache
-def _insert_sql(vendor: str, durable: bool) -> str:
+def _insert_sql(vendor: str, durable: bool, returning: bool) -> str:
     """Built once per kind from the model's own table and column names; values go as parameters."""
     table = AuditEvent._meta.db_table
     columns = ", ".join(COLUMNS)
@@ -125,7 +126,9 @@ def _insert_sql(vendor: str, durable: bool) -> str:
             f"INSERT INTO {table} ({columns}) SELECT {typed} "  # noqa: S608
             "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS commit_without_waiting RETURNING id"
         )
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id"  # noqa: S608
+    # SQLite before 3.35 has no RETURNING; the row id comes from the cursor there.
+    suffix = " RETURNING id" if returning else ""
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}){suffix}"  # noqa: S608
 
 
 def _actor(actor: Any) -> tuple[str, User | None, Any, str]:

@@ -160,3 +160,14 @@ def test_reads_and_changes_through_the_api_record_the_same_fields(cast, client_f
         assert event.occurred_at is not None
         assert len(event.request_id) == 32
     assert (read.action, change.action) == (AuditAction.USER_LIST, AuditAction.APIKEY_ISSUE)
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="PostgreSQL always has RETURNING")
+def test_recording_works_without_insert_returning(cast, monkeypatch):
+    """Older SQLite (before 3.35) has no RETURNING: the id comes from the cursor instead."""
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+
+    event = record(AuditAction.ME_VIEW, actor=cast.alpha["analyst"])
+
+    assert event is not None
+    assert AuditEvent.objects.get(pk=event.pk).actor_user == cast.alpha["analyst"]
