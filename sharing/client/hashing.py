@@ -69,7 +69,7 @@ class Tokenizer:
 
     def token(self, id_type: str, raw: str) -> str:
         keyed = self._keyed.copy()
-        keyed.update(identifiers.message(id_type, identifiers.normalize(id_type, raw)))
+        keyed.update(f"{identifiers.VERSION}:{id_type}:{identifiers.normalize(id_type, raw)}".encode())
         return keyed.hexdigest()
 
 
@@ -96,11 +96,15 @@ def token_rows(
     assert tokenizer is not None
     token = tokenizer.token
     good, refused = [], []
+    # CSV rows are lists and every field is text; JSON objects may lack a key or hold a number.
+    lists = all(isinstance(place, int) for place, _name, _type in columns)
     for number, row in enumerate(rows, start=first_number):
         try:
             for place, name, id_type in columns:  # noqa: B007 - name reports a refusal below
-                value = row[place] if isinstance(place, int) else row.get(place)
-                if value is not None and value != "":  # no identifier of this type: nothing to do
+                if lists:
+                    if value := row[place]:  # an empty field: no identifier of this type
+                        row[place] = token(id_type, value)
+                elif (value := row.get(place)) is not None and value != "":
                     row[place] = token(id_type, str(value))
         except identifiers.InvalidIdentifier as error:
             refused.append((number, name, error.reason))
