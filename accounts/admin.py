@@ -34,8 +34,8 @@ class AuditedAdmin(admin.ModelAdmin[Any]):
         record(self.audit_update if change else self.audit_create, request=request, target=obj)
 
 
-class ReadOnlyAudit:
-    """The audit tables in the admin: operators read them; nothing here changes them."""
+class OperatorOnly:
+    """Operators view and change; nothing is ever deleted here (history must stay whole)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return can_use_admin(request.user)
@@ -44,12 +44,22 @@ class ReadOnlyAudit:
         return can_use_admin(request.user)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return can_use_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_use_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAudit(OperatorOnly):
+    """The audit tables in the admin: operators read them; nothing here changes them."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -81,25 +91,6 @@ class AuditEventAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditEvent]):
     search_fields = ["actor_name", "request_id", "target_id"]
     list_select_related = ["institution"]
     show_full_result_count = False
-
-
-class OperatorOnly:
-    """Operators view and change; nothing is ever deleted here (history must stay whole)."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return can_use_admin(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can_use_admin(request.user)
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return can_use_admin(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return can_use_admin(request.user)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class InstitutionForm(forms.ModelForm[Institution]):

@@ -17,7 +17,7 @@ from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
 from accounts.filters import AuditEventFilter
-from accounts.permissions import can_read_audit_trail
+from accounts.permissions import can_read_audit_trail, roles_of
 
 
 class SignInView(auth_views.LoginView):
@@ -77,7 +77,7 @@ def audit_events(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     labels = dict(Role.choices)
-    roles = sorted(caller_person(request).role_set)
+    roles = roles_of(caller_person(request))
     return render(
         request,
         "accounts/home.html",

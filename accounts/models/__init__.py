@@ -1,11 +1,10 @@
 """The accounts app's models: membership (institutions, people, keys) and the audit trail."""
 
 from accounts.models.audit import AuditCheckpoint, AuditEvent, AuditSeal, AuditVerification
-from accounts.models.membership import ApiKey, ApiKeyQuerySet, Institution, User
+from accounts.models.membership import ApiKey, Institution, User
 
 __all__ = [
     "ApiKey",
-    "ApiKeyQuerySet",
     "AuditCheckpoint",
     "AuditEvent",
     "AuditSeal",

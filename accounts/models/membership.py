@@ -78,12 +78,6 @@ class User(AbstractUser):
         return frozenset(self.roles)
 
 
-class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
-    def usable(self) -> "ApiKeyQuerySet":
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
-
-
 class ApiKey(models.Model):
     """A credential for a member institution's systems.
 
@@ -112,8 +106,6 @@ class ApiKey(models.Model):
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-
-    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

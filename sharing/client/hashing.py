@@ -69,7 +69,7 @@ class Tokenizer:
 
     def token(self, id_type: str, raw: str) -> str:
         keyed = self._keyed.copy()
-        keyed.update(f"{identifiers.VERSION}:{id_type}:{identifiers.normalize(id_type, raw)}".encode())
+        keyed.update(identifiers.message(id_type, identifiers.normalize(id_type, raw)))
         return keyed.hexdigest()
 
 
