@@ -70,6 +70,20 @@ class AuditAction(models.TextChoices):
     APIKEY_REVOKE = "apikey.revoke", _("Revoked an API key")
     AUDIT_LIST = "audit.list", _("Read the audit trail")
     AUDIT_PROOF = "audit.proof", _("Exported an inclusion proof")
+    FLAG_CONTRIBUTE = "flag.contribute", _("Contributed flags")
+    FLAG_LIST = "flag.list", _("Listed own flags")
+    FLAG_VIEW = "flag.view", _("Viewed a flag")
+    FLAG_RESOLVE = "flag.resolve", _("Resolved a flag")
+    FLAG_WITHDRAW = "flag.withdraw", _("Withdrew a flag")
+    FLAG_EXPIRE = "flag.expire", _("Expired flags past retention")
+    FLAG_SHRED = "flag.shred", _("Destroyed flag details")
+    UPLOAD_CREATE = "upload.create", _("Uploaded a file of flags")
+    UPLOAD_LIST = "upload.list", _("Listed uploads")
+    UPLOAD_VIEW = "upload.view", _("Viewed an upload")
+    UPLOAD_ERRORS = "upload.errors", _("Downloaded an upload's error report")
+    UPLOAD_PROCESS = "upload.process", _("Processed an upload")
+    DATA_KEY_REWRAP = "datakey.rewrap", _("Re-wrapped data keys under a new master key")
+    TOKEN_REKEY = "token.rekey", _("Re-keyed platform tokens to a new pepper")
 
 
 class AuditOutcome(models.TextChoices):

@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -20,6 +21,11 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from sharing.envelope import MasterKeys
+from sharing.keyring import Keyring
+from sharing.tokens import Peppers
+
+KeyringT = TypeVar("KeyringT", bound=Keyring)
 
 # Lets Django's generic classes be subscripted at run time, as the type stubs expect.
 django_stubs_ext.monkeypatch()
@@ -154,6 +160,30 @@ if not re.fullmatch(r"[0-9a-fA-F]{64}", AUDIT_SIGNING_KEY):
     raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
 AUDIT_SEAL_MINUTES = env_int("AUDIT_SEAL_MINUTES", 5, minimum=1, maximum=60)
 
+
+# Flags. The platform pepper keys every member token again (docs/identifiers.md, section 4);
+# the master key wraps each institution's data key for flag details (docs/architecture.md).
+# Both are keyrings, one "version hex" line per key, newest last; neither is ever in the database.
+def _keyring(name: str, kind: type[KeyringT]) -> KeyringT:
+    text = env_secret(name, generate_into=GENERATED_SECRETS_DIR, generator=lambda: f"1 {secrets.token_hex(32)}")
+    try:
+        return kind.parse(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
+
+
+PLATFORM_PEPPERS = _keyring("PLATFORM_PEPPER", Peppers)
+DETAILS_MASTER_KEYS = _keyring("DETAILS_MASTER_KEY", MasterKeys)
+FLAG_BATCH_MAX = 1000
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 4 * 1024**3, minimum=1024)
+UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000_000, minimum=1)
+UPLOAD_CHUNK_ROWS = env_int("UPLOAD_CHUNK_ROWS", 50_000, minimum=1)
+# A running upload whose checkpoint has not moved for this long is handed to another worker.
+UPLOAD_STALL_MINUTES = env_int("UPLOAD_STALL_MINUTES", 15, minimum=1)
+# A JSON batch of 1,000 flags with details fits well within this; files go as multipart uploads.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024**2, minimum=1024)
+IDEMPOTENCY_KEY_HOURS = 24
+
 # Sign-in lockout (django-axes): per user name and source address.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
@@ -199,8 +229,34 @@ STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = not PRODUCTION
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploaded flag files wait here until their job ends: a folder under var/ by default, S3-compatible
+# object storage (django-storages) with UPLOAD_STORAGE=s3. They are never served over HTTP.
+UPLOAD_STORAGE = env_choice("UPLOAD_STORAGE", "filesystem", ("filesystem", "s3"))
+if UPLOAD_STORAGE == "s3":
+    if not env_str("UPLOAD_S3_BUCKET", ""):
+        raise ImproperlyConfigured("UPLOAD_STORAGE=s3 needs UPLOAD_S3_BUCKET.")
+    UPLOADS_BACKEND: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("UPLOAD_S3_BUCKET", ""),
+            "endpoint_url": env_str("UPLOAD_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("UPLOAD_S3_REGION", "") or None,
+            "access_key": env_secret("UPLOAD_S3_ACCESS_KEY_ID"),
+            "secret_key": env_secret("UPLOAD_S3_SECRET_ACCESS_KEY"),
+            "location": env_str("UPLOAD_S3_PREFIX", "uploads"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    UPLOADS_BACKEND = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "uploads"), "base_url": None},
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "uploads": UPLOADS_BACKEND,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -241,6 +297,10 @@ SPECTACULAR_SETTINGS = {
         "ScopeEnum": "accounts.choices.Scope",
         "InstitutionKindEnum": "accounts.choices.InstitutionKind",
         "InstitutionStatusEnum": "accounts.choices.InstitutionStatus",
+        "FlagStatusEnum": "sharing.choices.FlagStatus",
+        "FlagChangeEnum": "sharing.choices.FLAG_CHANGES",
+        "UploadStatusEnum": "sharing.choices.UploadStatus",
+        "FileFormatEnum": "sharing.choices.FileFormat",
     },
 }
 
@@ -294,6 +354,21 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail": {
         "task": "accounts.tasks.verify_audit_trail",
         "schedule": crontab(minute=7, hour=2),
+        "options": {"expires": 3600},
+    },
+    "apply-flag-retention": {
+        "task": "sharing.tasks.apply_retention",
+        "schedule": crontab(minute=23, hour=1),
+        "options": {"expires": 3600},
+    },
+    "resume-stalled-uploads": {
+        "task": "sharing.tasks.resume_stalled_uploads",
+        "schedule": crontab(minute=f"*/{UPLOAD_STALL_MINUTES}"),
+        "options": {"expires": UPLOAD_STALL_MINUTES * 60 - 10},
+    },
+    "prune-idempotency-keys": {
+        "task": "sharing.tasks.prune_idempotency_keys",
+        "schedule": crontab(minute=37, hour=3),
         "options": {"expires": 3600},
     },
     "prune-sign-in-logs": {

@@ -10,6 +10,7 @@ from config.problems import problem_response
 
 urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include("sharing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The docs page is only Swagger UI's shell; the schema it loads needs a signed-in person or a key.
     path(

@@ -1,1 +1,175 @@
-"""Shared risk data. The models arrive with the identifier standard and flags."""
+"""Shared risk information: flags, the data keys that seal their details, and upload jobs."""
+
+from django.conf import settings
+from django.core.files.storage import Storage, storages
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import ApiKey, Institution
+from sharing.choices import AmountBand, Category, FileFormat, FlagStatus, IdType, NoticeChannel, UploadStatus
+
+
+def uploads_storage() -> Storage:
+    """Where upload files wait for their job (``STORAGES["uploads"]``), looked up when used."""
+    return storages["uploads"]
+
+
+class DataKey(models.Model):
+    """An institution's key for its flag details, stored only wrapped by the master key.
+
+    The master key itself is never in the database (``DETAILS_MASTER_KEY``), so a
+    dump of this table, the flags and their ciphertexts reveals no details.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="data_keys")
+    wrapped = models.BinaryField(_("wrapped key"))
+    master_version = models.PositiveIntegerField(_("master key version"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    rewrapped_at = models.DateTimeField(_("re-wrapped"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("data key")
+        verbose_name_plural = _("data keys")
+        constraints = [models.UniqueConstraint(fields=["institution"], name="one_data_key_per_institution")]
+
+    def __str__(self) -> str:
+        return f"data key {self.pk} of institution {self.institution_id} (master v{self.master_version})"
+
+
+class Flag(models.Model):
+    """What one member reports about one borrower, known to the platform only by platform token.
+
+    ``reference`` is the member's own id for the case: sending it again updates the
+    flag. ``details`` is AES-256-GCM ciphertext under the institution's data key
+    (``details_key``); only the contributing institution ever reads it.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="flags")
+    reference = models.CharField(_("reference"), max_length=64)
+    id_type = models.CharField(_("identifier type"), max_length=16, choices=IdType.choices)
+    token = models.BinaryField(_("platform token"), max_length=32)
+    pepper_version = models.PositiveSmallIntegerField(_("pepper version"))
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    event_date = models.DateField(_("event date"))
+    end_date = models.DateField(_("event end date"), null=True, blank=True)
+    amount_band = models.CharField(_("amount band"), max_length=16, choices=AmountBand.choices, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=FlagStatus.choices, default=FlagStatus.ACTIVE)
+    disputed = models.BooleanField(_("disputed"), default=False)
+    notice_date = models.DateField(_("notice date"), null=True, blank=True)
+    notice_channel = models.CharField(_("notice channel"), max_length=16, choices=NoticeChannel.choices, blank=True)
+    details = models.BinaryField(_("sealed details"), null=True, blank=True)
+    details_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    details_destroyed_at = models.DateTimeField(_("details destroyed"), null=True, blank=True)
+    withdrawal_reason = models.CharField(_("withdrawal reason"), max_length=500, blank=True)
+    expires_on = models.DateField(_("expires on"))
+    # Which upload (and which row of it) last wrote the flag; null when it came over REST.
+    source_upload = models.ForeignKey(
+        "Upload", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    source_row = models.PositiveIntegerField(_("source row"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("flag")
+        verbose_name_plural = _("flags")
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "reference"], name="one_flag_per_reference"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("event_date")),
+                name="flag_ends_after_it_starts",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["token"], name="flag_token"),
+            models.Index(fields=["status", "expires_on"], name="flag_retention"),
+        ]
+
+    def __str__(self) -> str:
+        return f"flag {self.pk} ({self.category}) of institution {self.institution_id}"
+
+
+class Upload(models.Model):
+    """A file of flags processed by a worker in chunks, each chunk committed with its checkpoint.
+
+    ``rows_done`` and ``byte_offset`` say where a resumed job picks up; the counts
+    always add up to ``rows_done``: created + updated + superseded + rejected.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="uploads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    file = models.FileField(_("file"), storage=uploads_storage, upload_to="flags/%Y/%m/%d/", blank=True)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("format"), max_length=8, choices=FileFormat.choices)
+    size_bytes = models.BigIntegerField(_("size in bytes"))
+    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    byte_offset = models.BigIntegerField(_("checkpoint offset"), default=0)
+    checkpoint_line = models.PositiveIntegerField(_("checkpoint line"), default=0)
+    created_count = models.PositiveIntegerField(_("flags created"), default=0)
+    updated_count = models.PositiveIntegerField(_("flags updated"), default=0)
+    superseded_count = models.PositiveIntegerField(_("rows superseded"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rows rejected"), default=0)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last checkpoint"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="upload_progress")]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} ({self.file_name})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+
+
+class UploadError(models.Model):
+    """One line of an upload's error report: which row, which field, why. Never the row's values."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="errors")
+    row = models.PositiveIntegerField(_("row"))
+    field = models.CharField(_("field"), max_length=64, blank=True)
+    code = models.CharField(_("code"), max_length=64)
+    message = models.CharField(_("message"), max_length=500)
+
+    class Meta:
+        verbose_name = _("upload error")
+        verbose_name_plural = _("upload errors")
+        indexes = [models.Index(fields=["upload", "row"], name="upload_error_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.field}: {self.code}"
+
+
+class IdempotentRequest(models.Model):
+    """The answer to a request sent with an ``Idempotency-Key``, replayed to its retries."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(_("idempotency key"), max_length=255)
+    endpoint = models.CharField(_("endpoint"), max_length=64)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status code"))
+    body = models.JSONField(_("response body"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "endpoint", "key"], name="one_answer_per_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.key}"

@@ -98,13 +98,24 @@ def anonymous() -> APIClient:
 TEST_QUEUE = "riskshare-tests"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def tasks_go_to_the_test_queue() -> Iterator[None]:
+    """Whatever a test enqueues goes to a queue of the tests' own, never to a running platform's."""
+    from config.celery import app
+
+    default = app.conf.task_default_queue
+    app.conf.task_default_queue = TEST_QUEUE
+    yield
+    app.conf.task_default_queue = default
+
+
 @pytest.fixture
 def celery_worker(transactional_db: None) -> Iterator[str]:
     """A real Celery worker, in a thread, consuming from the configured broker.
 
     It listens on a queue of its own, emptied first, so that a developer's
-    running platform and the tests never take each other's messages. Tests send
-    with ``apply_async(queue=celery_worker)``. The worker's database connection
+    running platform and the tests never take each other's messages; every task
+    a test enqueues goes there (``tasks_go_to_the_test_queue``). The worker's database connection
     is its own, hence ``transactional_db``: it sees only committed rows.
     """
     import celery.contrib.testing.tasks  # noqa: F401  (the ping task start_worker expects)

@@ -48,3 +48,29 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
             obj.set_unusable_password()
         if create:
             obj.save(update_fields=["password"])
+
+
+CONSORTIUM_KEY = bytes(range(32))  # the test key of docs/identifiers.md
+
+
+def member_token_of(raw: str, id_type: str = "cnid") -> str:
+    from sharing.identifiers import member_token
+
+    return member_token(id_type, raw, CONSORTIUM_KEY)
+
+
+def flag_item(reference: str = "LOAN-1", **fields: Any) -> dict[str, Any]:
+    """A valid flag as a member sends it: a 90-day overdue on a known resident ID, notice given."""
+    item: dict[str, Any] = {
+        "reference": reference,
+        "id_type": "cnid",
+        "token": member_token_of("11010519491231002X"),
+        "category": "overdue_90",
+        "event_date": "2026-03-01",
+        "notice_date": "2026-02-20",
+        "notice_channel": "sms",
+        "amount_band": "10k_50k",
+        "details": {"amount": 32000, "product": "consumer loan", "note": "逾期"},
+    }
+    item.update(fields)
+    return {name: value for name, value in item.items() if value is not None}

@@ -16,6 +16,8 @@ PRODUCTION = {
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
     "NUM_PROXIES": "1",
     "AUDIT_SIGNING_KEY": "5e" * 32,
+    "PLATFORM_PEPPER": "1 " + "7a" * 32,
+    "DETAILS_MASTER_KEY": "1 " + "3c" * 32,
 }
 
 
@@ -23,7 +25,9 @@ def run(code: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Comp
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "CELERY_", "SECRET_KEY", "NUM_PROXIES", "AUDIT_"))
+        if not k.startswith(
+            ("DATABASE_URL", "CELERY_", "SECRET_KEY", "NUM_PROXIES", "AUDIT_", "PLATFORM_PEPPER", "DETAILS_MASTER")
+        )
     }
     return subprocess.run(  # noqa: S603  (our own interpreter and arguments)
         [sys.executable, *code],
@@ -45,7 +49,17 @@ def test_python_platform_module_is_not_shadowed_by_the_platform_folder(tmp_path)
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL", "NUM_PROXIES", "AUDIT_SIGNING_KEY"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "NUM_PROXIES",
+        "AUDIT_SIGNING_KEY",
+        "PLATFORM_PEPPER",
+        "DETAILS_MASTER_KEY",
+    ],
 )
 def test_production_refuses_to_start_without(missing, tmp_path):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
@@ -86,3 +100,26 @@ def test_embedded_default_needs_no_configuration(tmp_path):
     assert result.returncode == 0, result.stderr
     secret = tmp_path / "var" / "secrets" / "secret_key"
     assert oct(secret.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("name", ["PLATFORM_PEPPER", "DETAILS_MASTER_KEY"])
+def test_a_keyring_with_a_bad_line_stops_the_start(name, tmp_path):
+    result = run(["manage.py", "check"], {name: "1 " + "ab" * 31}, tmp_path)
+
+    assert result.returncode != 0
+    assert f"{name}: " in result.stderr
+    assert "line 1: write a version and 64 hexadecimal characters" in result.stderr
+
+
+def test_the_embedded_default_generates_its_pepper_and_master_key_once(tmp_path):
+    code = "from django.conf import settings as s; print(s.PLATFORM_PEPPERS.version, s.DETAILS_MASTER_KEYS.version)"
+    first = run(["manage.py", "shell", "--no-imports", "-c", code], {}, tmp_path)
+    pepper = "from django.conf import settings as s; print(s.PLATFORM_PEPPERS.current.hex())"
+    again = run(["manage.py", "shell", "--no-imports", "-c", pepper], {}, tmp_path)
+
+    assert first.stdout.split() == ["1", "1"], first.stderr
+    pepper_file = (tmp_path / "var" / "secrets" / "platform_pepper").read_text()
+    assert pepper_file.split() == ["1", again.stdout.strip()]
+    for name in ("platform_pepper", "details_master_key"):
+        secret = tmp_path / "var" / "secrets" / name
+        assert oct(secret.stat().st_mode & 0o777) == "0o600"

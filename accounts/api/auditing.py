@@ -23,6 +23,9 @@ class AuditedMixin(APIView):
 
     audit_actions: Mapping[str, AuditAction] = {}
     audit_target: Model | None = None
+    # Set by a view whose one action records different things (resolve or withdraw), or counts subjects.
+    audit_action: AuditAction | None = None
+    audit_subjects: int | None = None
 
     def get_object(self) -> Any:
         self.audit_target = super().get_object()  # type: ignore[misc]
@@ -31,9 +34,11 @@ class AuditedMixin(APIView):
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         action = getattr(self, "action", None) or (request.method or "").lower()
-        audit_action = self.audit_actions.get(action)
+        audit_action = self.audit_action or self.audit_actions.get(action)
         if audit_action is not None and response.status_code < 400:
             # A read changed nothing but its own event: it need not wait for the log flush.
             durable = request.method not in SAFE_METHODS
-            record(audit_action, request=request, target=self.audit_target, durable=durable)
+            record(
+                audit_action, request=request, target=self.audit_target, subjects=self.audit_subjects, durable=durable
+            )
         return response

@@ -64,11 +64,15 @@ def test_beat_schedules_housekeeping_with_expiries_shorter_than_the_interval():
         "accounts.tasks.prune_sign_in_logs",
         "accounts.tasks.seal_audit_events",
         "accounts.tasks.verify_audit_trail",
+        "sharing.tasks.apply_retention",
+        "sharing.tasks.resume_stalled_uploads",
+        "sharing.tasks.prune_idempotency_keys",
     }
     for entry in schedule.values():
         assert entry["task"] in app.tasks
         assert entry["options"]["expires"] < 24 * 3600
     assert schedule["seal-audit-events"]["options"]["expires"] < 5 * 60
+    assert schedule["resume-stalled-uploads"]["options"]["expires"] < 15 * 60
 
 
 def test_celery_is_configured_for_safe_delivery():

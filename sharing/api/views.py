@@ -1,0 +1,245 @@
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.auditing import AuditedMixin
+from accounts.api.scoping import InstitutionScopedMixin
+from accounts.authentication import caller_institution
+from accounts.choices import AuditAction, Role, Scope
+from accounts.models import User
+from accounts.permissions import ActionAllowed, Allow
+from config.pagination import NewestFirstCursorPagination
+from sharing import idempotency, services, tasks, uploads
+from sharing.api.serializers import (
+    BatchResultSerializer,
+    FlagBatchSerializer,
+    FlagChangeSerializer,
+    FlagDetailSerializer,
+    FlagSerializer,
+    UploadCreateSerializer,
+    UploadSerializer,
+)
+from sharing.choices import FileFormat, FlagStatus
+from sharing.filters import FlagFilter, UploadFilter
+from sharing.models import Flag, Upload, UploadError
+
+WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
+READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    idempotency.HEADER, str, OpenApiParameter.HEADER, description="Makes a retry safe: the first answer is replayed."
+)
+
+
+class FileTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "file_too_large"
+    default_detail = "The file is over the size limit."
+
+
+class FlagViewSet(
+    AuditedMixin,
+    InstitutionScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Flag],
+):
+    """A member's own flags: contribute in batches, read, resolve and withdraw.
+
+    Other institutions' flags do not exist here: they answer 404.
+    """
+
+    queryset = Flag.objects.order_by("-id")
+    permission_classes = [ActionAllowed]
+    allow = {"list": READERS, "retrieve": READERS, "create": WRITERS, "partial_update": WRITERS}
+    audit_actions = {"list": AuditAction.FLAG_LIST, "retrieve": AuditAction.FLAG_VIEW}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = FlagFilter
+
+    def get_queryset(self) -> QuerySet[Flag]:
+        queryset: QuerySet[Flag] = super().get_queryset()
+        if self.action == "retrieve":
+            return queryset.select_related("details_key")
+        # A list never decrypts: it says whether details exist without loading the ciphertext.
+        has_details = ExpressionWrapper(Q(details__isnull=False), output_field=BooleanField())
+        return queryset.defer("details", "token").annotate(has_details=has_details)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return FlagDetailSerializer if self.action == "retrieve" else FlagSerializer
+
+    @extend_schema(request=FlagBatchSerializer, responses=BatchResultSerializer, parameters=[IDEMPOTENCY_HEADER])
+    def create(self, request: Request) -> Response:
+        """Contribute up to 1,000 flags, all or nothing; a known reference updates its flag."""
+        batch = FlagBatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        items = batch.validated_data["flags"]
+        fingerprint = hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
+        return idempotency.once(request, "flags", fingerprint, lambda: self._contribute(request, items))
+
+    def _contribute(self, request: Request, items: list[dict[str, Any]]) -> Response:
+        institution = caller_institution(request)
+        try:
+            flags, stored = services.contribute(institution, items)
+        except services.BatchInvalid as invalid:
+            by_index: dict[Any, Any] = {
+                index: {error.field: [exceptions.ErrorDetail(error.message, error.code)] for error in errors}
+                for index, errors in invalid.errors.items()
+            }
+            raise exceptions.ValidationError({"flags": by_index}) from None
+        stored_flags = dict(
+            Flag.objects.filter(institution=institution, reference__in=[flag.reference for flag in flags]).values_list(
+                "reference", "pk"
+            )
+        )
+        self.audit_action, self.audit_subjects = AuditAction.FLAG_CONTRIBUTE, len(flags)
+        return Response(
+            {
+                "created": stored.created,
+                "updated": stored.updated,
+                "flags": [
+                    {
+                        "reference": flag.reference,
+                        "id": stored_flags[flag.reference],
+                        "status": FlagStatus.RESOLVED if flag.end_date else FlagStatus.ACTIVE,
+                    }
+                    for flag in flags
+                ],
+            }
+        )
+
+    @extend_schema(request=FlagChangeSerializer, responses=FlagDetailSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Resolve (``status: resolved`` with ``end_date``) or withdraw (``status: withdrawn`` with ``reason``)."""
+        change = FlagChangeSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        with transaction.atomic():
+            flag = self.get_queryset().select_for_update().get(pk=self.get_object().pk)
+            if change.validated_data["status"] == FlagStatus.RESOLVED:
+                flag = services.resolve(flag, change.validated_data["end_date"])
+                self.audit_action = AuditAction.FLAG_RESOLVE
+            else:
+                flag = services.withdraw(flag, change.validated_data["reason"])
+                self.audit_action = AuditAction.FLAG_WITHDRAW
+        return Response(FlagDetailSerializer(flag, context=self.get_serializer_context()).data)
+
+
+class UploadViewSet(
+    AuditedMixin,
+    InstitutionScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Upload],
+):
+    """Files of flags, processed by a worker: 202 with a job to poll, then its error report."""
+
+    queryset = Upload.objects.order_by("-id")
+    serializer_class = UploadSerializer
+    permission_classes = [ActionAllowed]
+    allow = {"list": READERS, "retrieve": READERS, "create": WRITERS, "errors": READERS}
+    audit_actions = {
+        "list": AuditAction.UPLOAD_LIST,
+        "retrieve": AuditAction.UPLOAD_VIEW,
+        "create": AuditAction.UPLOAD_CREATE,
+        "errors": AuditAction.UPLOAD_ERRORS,
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = UploadFilter
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(
+        request={"multipart/form-data": UploadCreateSerializer},
+        responses={202: UploadSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def create(self, request: Request) -> Response:
+        """Upload a CSV or JSON Lines file of up to 10 million flags; a worker stores them in chunks."""
+        limit = settings.UPLOAD_MAX_BYTES
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+        form = UploadCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        file, file_format = form.validated_data["file"], form.validated_data["format"]
+        if file.size > limit:
+            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+        if file_format == FileFormat.CSV:
+            check_header(file)
+        fingerprint = hashlib.sha256(f"{file.name}\n{file.size}\n{file_format}".encode()).hexdigest()
+        return idempotency.once(request, "uploads", fingerprint, lambda: self._accept(request, file, file_format))
+
+    def _accept(self, request: Request, file: Any, file_format: str) -> Response:
+        caller = request.user
+        upload = Upload.objects.create(
+            institution=caller_institution(request),
+            created_by=caller if isinstance(caller, User) else None,
+            created_by_key=getattr(caller, "key", None),
+            file=file,
+            file_name=file.name[:255],
+            file_format=file_format,
+            size_bytes=file.size,
+        )
+        self.audit_target = upload
+        transaction.on_commit(lambda: tasks.process_upload.delay(upload.pk))
+        data = self.get_serializer(upload).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["links"]["self"]})
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="row,field,code,message")}
+    )
+    @action(detail=True, methods=["get"])
+    def errors(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        """The error report: one line per refused or superseded row and field. Never the rows' values."""
+        upload = self.get_object()
+        response = StreamingHttpResponse(_report_lines(upload), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="upload-{upload.pk}-errors.csv"'
+        return response
+
+
+def check_header(file: Any) -> None:
+    """Refuse a CSV file whose header lacks a required column or names an unknown one, before storing it."""
+    file.seek(0)
+    try:
+        columns = uploads.read_header(file)
+    except uploads.FileRefused as refusal:
+        raise exceptions.ValidationError({"file": [exceptions.ErrorDetail(str(refusal), refusal.code)]}) from None
+    finally:
+        file.seek(0)
+    errors = uploads.header_errors(columns)
+    if errors:
+        raise exceptions.ValidationError(
+            {"columns": {error.field: [exceptions.ErrorDetail(error.message, error.code)] for error in errors}}
+        )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _report_lines(upload: Upload) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(["row", "field", "code", "message"])
+    rows = (
+        UploadError.objects.filter(upload=upload).order_by("row", "id").values_list("row", "field", "code", "message")
+    )
+    for row, field, code, message in rows.iterator(chunk_size=5000):
+        yield writer.writerow([row, _cell(field), code, message])
+
+
+def _cell(value: str) -> str:
+    """A spreadsheet never runs what a member put into a field name (CSV formula injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

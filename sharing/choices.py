@@ -1,0 +1,93 @@
+"""The fixed vocabularies of shared risk information: identifier types, categories, statuses."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class IdType(models.TextChoices):
+    """The identifier types of the standard (docs/identifiers.md)."""
+
+    CNID = "cnid", _("Resident identity number")
+    MOBILE = "mobile", _("Mobile number")
+    USCC = "uscc", _("Unified social credit code")
+    PASSPORT = "passport", _("Passport")
+
+
+class Category(models.TextChoices):
+    """What a member reports about a borrower. Never rename one: stored flags refer to it."""
+
+    OVERDUE_30 = "overdue_30", _("Overdue 30 days")
+    OVERDUE_60 = "overdue_60", _("Overdue 60 days")
+    OVERDUE_90 = "overdue_90", _("Overdue 90 days or more")
+    DEFAULT = "default", _("Default (written off)")
+    FRAUD_SUSPECTED = "fraud_suspected", _("Suspected fraud")
+    FRAUD_CONFIRMED = "fraud_confirmed", _("Confirmed fraud")
+    IDENTITY_THEFT = "identity_theft", _("Identity theft (protective)")
+    FUND_MISUSE = "fund_misuse", _("Misuse of loan funds")
+    COURT_ENFORCEMENT = "court_enforcement", _("Court enforcement")
+
+
+DEFINITIONS = {
+    Category.OVERDUE_30: _("A repayment is 30 to 59 days past due."),
+    Category.OVERDUE_60: _("A repayment is 60 to 89 days past due."),
+    Category.OVERDUE_90: _("A repayment is 90 days or more past due."),
+    Category.DEFAULT: _("The lender has written the loan off as lost."),
+    Category.FRAUD_SUSPECTED: _("The lender suspects the application or the use of the loan was fraudulent."),
+    Category.FRAUD_CONFIRMED: _("Fraud established by the lender's investigation, the police or a court."),
+    Category.IDENTITY_THEFT: _(
+        "The identity was stolen and used by someone else: verify the applicant, do not decline the victim."
+    ),
+    Category.FUND_MISUSE: _(
+        "Loan funds were diverted from their stated use, for example into property, securities or other lending."
+    ),
+    Category.COURT_ENFORCEMENT: _("The borrower is a judgment debtor under court enforcement."),
+}
+
+# Negative information may be filed only after the borrower was told (credit-reporting rule, art. 15).
+# identity_theft protects the borrower, so it needs no notice.
+NEGATIVE_CATEGORIES = frozenset(Category.values) - {Category.IDENTITY_THEFT}
+
+
+class AmountBand(models.TextChoices):
+    """The amount at stake, in bands so that no exact amount is shared (CNY)."""
+
+    UNDER_10K = "lt_10k", _("Under 10,000")
+    FROM_10K = "10k_50k", _("10,000 to 50,000")
+    FROM_50K = "50k_200k", _("50,000 to 200,000")
+    FROM_200K = "200k_1m", _("200,000 to 1,000,000")
+    FROM_1M = "gte_1m", _("1,000,000 or more")
+
+
+class FlagStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    RESOLVED = "resolved", _("Resolved")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    EXPIRED = "expired", _("Expired")
+
+
+# What a member may change a flag's status to (PATCH /api/v1/flags/{id}).
+FLAG_CHANGES = [(status.value, status.label) for status in (FlagStatus.RESOLVED, FlagStatus.WITHDRAWN)]
+
+
+class NoticeChannel(models.TextChoices):
+    """How the borrower was told before negative information was filed."""
+
+    SMS = "sms", _("Text message")
+    LETTER = "letter", _("Letter")
+    EMAIL = "email", _("Email")
+    APP = "app", _("In-app message")
+    PHONE = "phone", _("Phone call")
+    IN_PERSON = "in_person", _("In person")
+    CONTRACT = "contract", _("Loan contract clause")
+
+
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class FileFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"

@@ -1,0 +1,51 @@
+"""Versioned secret keys, as the platform's secret files hold them.
+
+A keyring file has one key a line, its version and 64 hexadecimal characters
+(``1 3f1c...``); comments start with ``#``. Versions run 1, 2, 3 ... and the
+newest is the current one. The platform pepper and the master key of flag
+details are both kept this way, so rotating either is the same operation:
+append a line, restart, then run the command that moves stored data on.
+No Django here: the settings parse keyrings before Django is configured.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+KEY_LINE = re.compile(r"(\d+)\s+([0-9a-fA-F]{64})")
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Every key used so far, by version; the newest is the current one."""
+
+    by_version: Mapping[int, bytes]
+    noun: ClassVar[str] = "key"
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        by_version: dict[int, bytes] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            match = KEY_LINE.fullmatch(line.strip())
+            if match is None:
+                raise ValueError(f"{cls.noun} line {number}: write a version and 64 hexadecimal characters")
+            version = int(match.group(1))
+            if version in by_version:
+                raise ValueError(f"{cls.noun} line {number}: version {version} appears twice")
+            by_version[version] = bytes.fromhex(match.group(2))
+        if not by_version:
+            raise ValueError(f"no {cls.noun} given")
+        if sorted(by_version) != list(range(1, len(by_version) + 1)):
+            raise ValueError(f"{cls.noun} versions run 1, 2, 3 ... without gaps")
+        return cls(by_version)
+
+    @property
+    def version(self) -> int:
+        return max(self.by_version)
+
+    @property
+    def current(self) -> bytes:
+        return self.by_version[self.version]

@@ -1,0 +1,18 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from sharing import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Move every stored platform token on to the newest PLATFORM_PEPPER version by chaining. "
+        "Run it after adding the new pepper and restarting; the platform keeps running (docs/identifiers.md)."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        moved = services.rekey_tokens()
+        version = settings.PLATFORM_PEPPERS.version
+        self.stdout.write(f"re-keyed {moved} flags; every stored token is now under pepper version {version}")

@@ -1,0 +1,152 @@
+"""Contributing, resolving, withdrawing and retiring flags: every write to flags goes through here."""
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.audit import record
+from accounts.choices import AuditAction
+from accounts.models import Institution
+from sharing.choices import FlagStatus
+from sharing.models import Flag
+from sharing.rows import CheckedFlag, Checker, FieldError, expiry
+from sharing.storing import Stored, store_flags
+from sharing.tokens import rekey
+
+REKEY_BATCH = 10_000
+
+
+class BatchInvalid(Exception):
+    """Some items of a batch are invalid: ``errors`` maps each item's index to its field errors."""
+
+    def __init__(self, errors: dict[int, list[FieldError]]) -> None:
+        super().__init__(f"{len(errors)} invalid item(s)")
+        self.errors = errors
+
+
+def checker() -> Checker:
+    return Checker(settings.PLATFORM_PEPPERS, timezone.localdate())
+
+
+def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> tuple[list[CheckedFlag], Stored]:
+    """Check and upsert a batch of flags, all or nothing; ``BatchInvalid`` says what is wrong with which item."""
+    check = checker().check
+    errors: dict[int, list[FieldError]] = {}
+    flags: list[CheckedFlag] = []
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(items):
+        result = check(item)
+        if isinstance(result, list):
+            errors[index] = result
+            continue
+        if result.reference in first_index:
+            message = f"Item {first_index[result.reference]} has the same reference; send each flag once."
+            errors[index] = [FieldError("reference", "duplicate_reference", message)]
+            continue
+        first_index[result.reference] = index
+        flags.append(result)
+    if errors:
+        raise BatchInvalid(errors)
+    return flags, store_flags(institution, flags)
+
+
+def resolve(flag: Flag, end_date: date) -> Flag:
+    """The event has ended (repaid, settled...): the flag stays, now retained until five years after the end."""
+    if flag.status not in (FlagStatus.ACTIVE, FlagStatus.RESOLVED):
+        raise ValidationError({"status": ValidationError(f"A {flag.status} flag cannot be resolved.", code="not_open")})
+    if end_date > timezone.localdate():
+        raise ValidationError({"end_date": ValidationError("The date is in the future.", code="future_date")})
+    if end_date < flag.event_date:
+        raise ValidationError(
+            {"end_date": ValidationError("The event cannot end before it happened.", code="end_before_event")}
+        )
+    flag.status = FlagStatus.RESOLVED
+    flag.end_date = end_date
+    flag.expires_on = expiry(end_date)
+    flag.save(update_fields=["status", "end_date", "expires_on", "updated_at"])
+    return flag
+
+
+def withdraw(flag: Flag, reason: str) -> Flag:
+    """The member takes the flag back (filed in error, say): it is no longer shared and its details are destroyed."""
+    if flag.status == FlagStatus.EXPIRED:
+        raise ValidationError({"status": ValidationError("An expired flag cannot be withdrawn.", code="not_open")})
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError("Say why the flag is withdrawn.", code="required")})
+    flag.status = FlagStatus.WITHDRAWN
+    flag.withdrawal_reason = reason.strip()[:500]
+    _shred(flag)
+    flag.save(
+        update_fields=["status", "withdrawal_reason", "details", "details_key", "details_destroyed_at", "updated_at"]
+    )
+    return flag
+
+
+def _shred(flag: Flag) -> None:
+    if flag.details is not None:
+        flag.details, flag.details_key, flag.details_destroyed_at = None, None, timezone.now()
+
+
+def expire_and_shred(today: date | None = None) -> tuple[int, int]:
+    """Retention: expire flags past their expiry date, then destroy the details of expired and withdrawn flags.
+
+    Records one audit event per institution and action, with the number of flags.
+    Returns (flags expired, details destroyed).
+    """
+    today = today or timezone.localdate()
+    open_statuses = [FlagStatus.ACTIVE, FlagStatus.RESOLVED]
+    with transaction.atomic():
+        due = Flag.objects.filter(status__in=open_statuses, expires_on__lte=today)
+        per_institution = list(due.values("institution").annotate(n=Count("id")).order_by("institution"))
+        expired = due.update(status=FlagStatus.EXPIRED, updated_at=timezone.now())
+        _record_counts(AuditAction.FLAG_EXPIRE, per_institution)
+    with transaction.atomic():
+        closed = Flag.objects.filter(
+            Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN), details__isnull=False
+        )
+        per_institution = list(closed.values("institution").annotate(n=Count("id")).order_by("institution"))
+        shredded = closed.update(details=None, details_key=None, details_destroyed_at=timezone.now())
+        _record_counts(AuditAction.FLAG_SHRED, per_institution)
+    return expired, shredded
+
+
+def _record_counts(action: AuditAction, per_institution: Sequence[Mapping[str, Any]]) -> None:
+    institutions = Institution.objects.in_bulk([row["institution"] for row in per_institution])
+    for row in per_institution:
+        record(action, institution=institutions[row["institution"]], subjects=row["n"])
+
+
+def rekey_tokens(batch: int = REKEY_BATCH) -> int:
+    """Move every stored token on to the current pepper by chaining; member tokens are not needed.
+
+    Works in short batches on locked rows, so it runs beside the live platform. A
+    token at version v is keyed with peppers v+1 ... current in turn.
+    """
+    peppers = settings.PLATFORM_PEPPERS
+    moved = 0
+    while True:
+        with transaction.atomic():
+            stale = list(
+                Flag.objects.select_for_update(skip_locked=True)
+                .filter(pepper_version__lt=peppers.version)
+                .order_by("pk")
+                .only("pk", "token", "pepper_version")[:batch]
+            )
+            if not stale:
+                break
+            for flag in stale:
+                token = bytes(flag.token)
+                for version in range(flag.pepper_version + 1, peppers.version + 1):
+                    token = rekey(token, peppers.by_version[version])
+                flag.token, flag.pepper_version = token, peppers.version
+            Flag.objects.bulk_update(stale, ["token", "pepper_version"], batch_size=1000)
+            moved += len(stale)
+    if moved:
+        record(AuditAction.TOKEN_REKEY, subjects=moved)
+    return moved

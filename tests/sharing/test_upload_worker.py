@@ -1,0 +1,173 @@
+"""Uploads through a real worker on the configured broker, including a worker killed halfway through a file."""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.utils import timezone
+
+from sharing.models import Flag, Upload, UploadError
+from sharing.tasks import resume_stalled_uploads
+from tests.conftest import TEST_QUEUE
+from tests.factories import flag_item
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+COLUMNS = ["reference", "id_type", "token", "category", "event_date", "notice_date", "notice_channel", "details"]
+
+
+def big_file(rows: int) -> tuple[bytes, set[str], int, int]:
+    """``rows`` rows: every 97th has an unknown category, every 89th repeats the reference 500 rows back."""
+    template = flag_item("T")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    valid: set[str] = set()
+    rejected = superseded = 0
+    for n in range(1, rows + 1):
+        reference = f"R-{n - 500}" if n % 89 == 0 and n > 500 else f"R-{n}"
+        category = "late" if n % 97 == 0 else "overdue_90"
+        if category == "late":
+            rejected += 1
+        elif reference in valid:
+            superseded += 1
+        else:
+            valid.add(reference)
+        details = f'{{"amount": {n}}}'
+        writer.writerow([reference, "cnid", template["token"], category, "2026-03-01", "2026-02-20", "sms", details])
+    return text.getvalue().encode(), valid, rejected, superseded
+
+
+def wait_for(condition, seconds=120.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def database_url() -> str:
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    host = f"{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}"
+    return f"postgres://{config['USER']}{password}@{host}/{config['NAME']}"
+
+
+def start_worker(log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "UPLOAD_CHUNK_ROWS": "500",
+    }
+    return subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            TEST_QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+def empty_test_queue():
+    from kombu import Queue
+
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        Queue(TEST_QUEUE)(conn.default_channel).declare()
+        Queue(TEST_QUEUE)(conn.default_channel).purge()
+
+
+def test_a_real_worker_processes_an_upload(celery_worker, cast, client_for):
+    content, valid, rejected, superseded = big_file(1200)
+
+    response = client_for(cast.alpha["contributor"]).post(
+        "/api/v1/uploads", {"file": SimpleUploadedFile("flags.csv", content)}, format="multipart"
+    )
+    upload_id = response.json()["id"]
+    wait_for(lambda: Upload.objects.get(pk=upload_id).is_finished)
+
+    upload = Upload.objects.get(pk=upload_id)
+    assert upload.status == "succeeded", upload.error
+    assert (upload.rows_total, upload.created_count, upload.rejected_count, upload.superseded_count) == (
+        1200,
+        len(valid),
+        rejected,
+        superseded,
+    )
+    assert Flag.objects.count() == len(valid)
+
+
+def test_a_worker_killed_mid_file_is_resumed_and_stores_every_valid_row_once(
+    empty_test_queue, cast, client_for, tmp_path
+):
+    content, valid, rejected, superseded = big_file(40_000)
+    log = tmp_path / "worker.log"
+    response = client_for(cast.alpha["contributor"]).post(
+        "/api/v1/uploads", {"file": SimpleUploadedFile("flags.csv", content)}, format="multipart"
+    )
+    upload_id = response.json()["id"]
+    first = start_worker(log)
+    try:
+        wait_for(lambda: Upload.objects.get(pk=upload_id).rows_done >= 2000)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    killed_at = Upload.objects.get(pk=upload_id)
+    assert killed_at.status == "running", log.read_text()
+    assert 0 < killed_at.rows_done < 40_000, "the file was too small to kill the worker halfway"
+
+    second = start_worker(log)
+    try:
+        if not settings.CELERY_BROKER_URL.startswith("amqp"):
+            # RabbitMQ hands the dead worker's unacknowledged task to the next one at once; with other
+            # brokers the stall sweep does it (here without waiting UPLOAD_STALL_MINUTES).
+            Upload.objects.filter(pk=upload_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+            assert resume_stalled_uploads() == 1
+        wait_for(lambda: Upload.objects.get(pk=upload_id).is_finished)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+
+    upload = Upload.objects.get(pk=upload_id)
+    assert upload.status == "succeeded", log.read_text()
+    assert upload.attempts == 2
+    assert upload.rows_done == upload.rows_total == 40_000
+    assert (upload.created_count, upload.updated_count) == (len(valid), 0)
+    assert (upload.rejected_count, upload.superseded_count) == (rejected, superseded)
+    assert Flag.objects.count() == len(valid)
+    assert set(Flag.objects.values_list("reference", flat=True)) == valid
+    # The report lists each refused or superseded row once: the chunk the worker died in left no trace.
+    assert UploadError.objects.filter(upload_id=upload_id).count() == rejected + superseded
+    assert UploadError.objects.filter(upload_id=upload_id).values("row").distinct().count() == rejected + superseded
