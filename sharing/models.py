@@ -44,7 +44,14 @@ class Flag(models.Model):
     (``details_key``); only the contributing institution ever reads it.
     """
 
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="flags")
+    # Each index and foreign-key check costs every one of millions of upserts. The unique (institution,
+    # reference) serves lookups by institution; the keys and uploads that flags point to are never searched
+    # from that side. The references to institutions and data keys are not checked by the database: a
+    # deferred check per row would cost as much as the insert itself, the merge takes both ids from rows
+    # it has just read, and neither institutions nor data keys are ever deleted (PROTECT, and no code path).
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="flags", db_index=False, db_constraint=False
+    )
     reference = models.CharField(_("reference"), max_length=64)
     id_type = models.CharField(_("identifier type"), max_length=16, choices=IdType.choices)
     token = models.BinaryField(_("platform token"), max_length=32)
@@ -58,13 +65,21 @@ class Flag(models.Model):
     notice_date = models.DateField(_("notice date"), null=True, blank=True)
     notice_channel = models.CharField(_("notice channel"), max_length=16, choices=NoticeChannel.choices, blank=True)
     details = models.BinaryField(_("sealed details"), null=True, blank=True)
-    details_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    details_key = models.ForeignKey(
+        DataKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
     details_destroyed_at = models.DateTimeField(_("details destroyed"), null=True, blank=True)
     withdrawal_reason = models.CharField(_("withdrawal reason"), max_length=500, blank=True)
     expires_on = models.DateField(_("expires on"))
     # Which upload (and which row of it) last wrote the flag; null when it came over REST.
     source_upload = models.ForeignKey(
-        "Upload", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "Upload",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     source_row = models.PositiveIntegerField(_("source row"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -82,7 +97,6 @@ class Flag(models.Model):
         ]
         indexes = [
             models.Index(fields=["token"], name="flag_token"),
-            models.Index(fields=["status", "expires_on"], name="flag_retention"),
         ]
 
     def __str__(self) -> str:
@@ -92,7 +106,7 @@ class Flag(models.Model):
 class Upload(models.Model):
     """A file of flags processed by a worker in chunks, each chunk committed with its checkpoint.
 
-    ``rows_done`` and ``byte_offset`` say where a resumed job picks up; the counts
+    ``rows_done`` is the checkpoint: a resumed job skips that many records; the counts
     always add up to ``rows_done``: created + updated + superseded + rejected.
     """
 
@@ -108,8 +122,6 @@ class Upload(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
     rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
     rows_done = models.PositiveIntegerField(_("rows done"), default=0)
-    byte_offset = models.BigIntegerField(_("checkpoint offset"), default=0)
-    checkpoint_line = models.PositiveIntegerField(_("checkpoint line"), default=0)
     created_count = models.PositiveIntegerField(_("flags created"), default=0)
     updated_count = models.PositiveIntegerField(_("flags updated"), default=0)
     superseded_count = models.PositiveIntegerField(_("rows superseded"), default=0)

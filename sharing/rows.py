@@ -1,6 +1,6 @@
 """Checking one contributed flag, whether it came as an item of a JSON batch or a row of a file.
 
-``check_flag`` is the single definition of a valid flag: the REST batch, the file
+``Checker.check`` is the single definition of a valid flag: the REST batch, the file
 upload and the portal all call it, so they accept and refuse exactly the same
 things, with the same field names and reason codes. It runs once per row of
 files with millions of rows, hence the plain loops and no per-row objects
@@ -10,15 +10,16 @@ The member token is keyed into the platform token right here, at the edge; it is
 never kept, returned or put into an error message.
 """
 
+import hmac
 import json
+import json.scanner
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
 from sharing.choices import NEGATIVE_CATEGORIES, AmountBand, Category, IdType, NoticeChannel
-from sharing.tokens import MEMBER_TOKEN, Peppers, platform_token
+from sharing.tokens import MEMBER_TOKEN, Peppers
 
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
 OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
@@ -27,10 +28,20 @@ REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
 DETAILS_MAX_BYTES = 4096
 RETENTION_YEARS = 5
 
+_FIELD_SET = frozenset(FIELDS)
 _ID_TYPES = frozenset(IdType.values)
 _CATEGORIES = frozenset(Category.values)
 _AMOUNT_BANDS = frozenset(AmountBand.values)
 _CHANNELS = frozenset(NoticeChannel.values)
+_REFERENCE_MATCH = REFERENCE.fullmatch
+_TOKEN_MATCH = MEMBER_TOKEN.fullmatch
+_BAD_REFERENCE = "Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit."
+_USE_ID_TYPES = f"Use one of: {', '.join(IdType.values)}."
+_USE_CATEGORIES = f"Use one of: {', '.join(Category.values)}."
+_USE_AMOUNT_BANDS = f"Use one of: {', '.join(AmountBand.values)}."
+_USE_CHANNELS = f"Use one of: {', '.join(NoticeChannel.values)}."
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+_hmac = hmac.digest
 
 
 class FieldError(NamedTuple):
@@ -55,74 +66,85 @@ class CheckedFlag(NamedTuple):
     expires_on: date
 
 
-@dataclass(frozen=True)
+def _checked(values: tuple[Any, ...]) -> CheckedFlag:
+    """A CheckedFlag from a tuple in field order, without NamedTuple's keyword handling (the hot path)."""
+    return tuple.__new__(CheckedFlag, values)
+
+
 class Checker:
     """Checks flags against today's date with the platform's current peppers."""
 
-    peppers: Peppers
-    today: date
+    def __init__(self, peppers: Peppers, today: date) -> None:
+        self.today = today
+        # The pepper chain, oldest first: a member token is keyed by each in turn (sharing.tokens).
+        self._chain = tuple(peppers.by_version[version] for version in sorted(peppers.by_version))
 
     def check(self, item: Mapping[str, Any]) -> CheckedFlag | list[FieldError]:
         errors: list[FieldError] = []
         for name in item:
-            if name not in FIELDS:
-                errors.append(FieldError(str(name), "unknown_field", "Not a field of a flag."))
+            if name not in _FIELD_SET:
+                errors.append(FieldError(str(name)[:64], "unknown_field", "Not a field of a flag."))
 
-        reference = _text(item.get("reference"))
+        reference = item.get("reference")
+        if type(reference) is not str:
+            reference = _text(reference)
         if not reference:
             errors.append(FieldError("reference", "required", "The member's reference for the flag is required."))
-        elif not REFERENCE.fullmatch(reference):
-            errors.append(
-                FieldError(
-                    "reference",
-                    "bad_reference",
-                    "Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit.",
-                )
-            )
+        elif not _REFERENCE_MATCH(reference):
+            errors.append(FieldError("reference", "bad_reference", _BAD_REFERENCE))
 
-        id_type = _text(item.get("id_type"))
-        if not id_type:
-            errors.append(FieldError("id_type", "required", "The identifier type is required."))
-        elif id_type not in _ID_TYPES:
-            errors.append(FieldError("id_type", "unknown_id_type", f"Use one of: {', '.join(IdType.values)}."))
+        id_type = item.get("id_type")
+        if type(id_type) is not str:
+            id_type = _text(id_type)
+        if id_type not in _ID_TYPES:
+            errors.append(
+                FieldError("id_type", "required", "The identifier type is required.")
+                if not id_type
+                else FieldError("id_type", "unknown_id_type", _USE_ID_TYPES)
+            )
 
         token = b""
         member_token = item.get("token")
         if member_token is None or member_token == "":
             errors.append(FieldError("token", "required", "The member token is required."))
-        elif not isinstance(member_token, str) or not MEMBER_TOKEN.fullmatch(member_token):
+        elif type(member_token) is not str or not _TOKEN_MATCH(member_token):
             # Never echo the value: it is a borrower's token, or worse, a raw identifier sent by mistake.
             errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
         else:
-            token = platform_token(member_token, self.peppers)
+            token = bytes.fromhex(member_token)
+            for pepper in self._chain:
+                token = _hmac(pepper, token, "sha256")
 
-        category = _text(item.get("category"))
-        if not category:
-            errors.append(FieldError("category", "required", "The category is required."))
-        elif category not in _CATEGORIES:
-            errors.append(FieldError("category", "unknown_category", f"Use one of: {', '.join(Category.values)}."))
+        category = item.get("category")
+        if type(category) is not str:
+            category = _text(category)
+        if category not in _CATEGORIES:
+            errors.append(
+                FieldError("category", "required", "The category is required.")
+                if not category
+                else FieldError("category", "unknown_category", _USE_CATEGORIES)
+            )
 
-        event_date = self._date(item, "event_date", errors, required=True)
-        end_date = self._date(item, "end_date", errors)
+        today = self.today
+        event_date = _date(item.get("event_date"), "event_date", errors, today, required=True)
+        end_date = _date(item.get("end_date"), "end_date", errors, today)
         if event_date and end_date and end_date < event_date:
             errors.append(FieldError("end_date", "end_before_event", "The event cannot end before it happened."))
 
-        amount_band = _text(item.get("amount_band"))
+        amount_band = item.get("amount_band") or ""
+        if type(amount_band) is not str:
+            amount_band = _text(amount_band)
         if amount_band and amount_band not in _AMOUNT_BANDS:
-            errors.append(
-                FieldError("amount_band", "unknown_amount_band", f"Use one of: {', '.join(AmountBand.values)}.")
-            )
+            errors.append(FieldError("amount_band", "unknown_amount_band", _USE_AMOUNT_BANDS))
 
-        notice_date = self._date(item, "notice_date", errors)
-        notice_channel = _text(item.get("notice_channel"))
+        notice_date = _date(item.get("notice_date"), "notice_date", errors, today)
+        notice_channel = item.get("notice_channel") or ""
+        if type(notice_channel) is not str:
+            notice_channel = _text(notice_channel)
         if notice_channel and notice_channel not in _CHANNELS:
-            errors.append(
-                FieldError(
-                    "notice_channel", "unknown_notice_channel", f"Use one of: {', '.join(NoticeChannel.values)}."
-                )
-            )
+            errors.append(FieldError("notice_channel", "unknown_notice_channel", _USE_CHANNELS))
         if category in NEGATIVE_CATEGORIES:
-            if notice_date is None and "notice_date" not in _named(errors):
+            if notice_date is None and not any(error.field == "notice_date" for error in errors):
                 errors.append(
                     FieldError(
                         "notice_date", "notice_required", "Negative information needs the date the borrower was told."
@@ -135,12 +157,16 @@ class Checker:
                     )
                 )
 
-        details = _details(item.get("details"), errors)
+        details = item.get("details")
+        if details is not None and details != "":
+            details = _details(details, errors)
+        else:
+            details = None
 
         expires_on = date.min
         if event_date:
             expires_on = expiry(end_date or event_date)
-            if expires_on <= self.today:
+            if expires_on <= today:
                 errors.append(
                     FieldError(
                         "end_date" if end_date else "event_date",
@@ -150,40 +176,42 @@ class Checker:
                 )
         if errors:
             return errors
-        return CheckedFlag(
-            reference,
-            id_type,
-            token,
-            category,
-            event_date,  # type: ignore[arg-type]  # checked above: no errors means it is set
-            end_date,
-            amount_band,
-            notice_date,
-            notice_channel,
-            details,
-            expires_on,
+        assert event_date is not None  # no errors: it was given and valid
+        return _checked(
+            (
+                reference,
+                id_type,
+                token,
+                category,
+                event_date,
+                end_date,
+                amount_band,
+                notice_date,
+                notice_channel,
+                details,
+                expires_on,
+            )
         )
 
-    def _date(
-        self, item: Mapping[str, Any], name: str, errors: list[FieldError], required: bool = False
-    ) -> date | None:
-        value = item.get(name)
-        if value is None or value == "":
-            if required:
-                errors.append(FieldError(name, "required", "The date is required."))
-            return None
-        if not isinstance(value, str) or len(value) != 10:
-            errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
-            return None
-        try:
-            parsed = date.fromisoformat(value)
-        except ValueError:
-            errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
-            return None
-        if parsed > self.today:
-            errors.append(FieldError(name, "future_date", "The date is in the future."))
-            return None
-        return parsed
+
+def _date(value: Any, name: str, errors: list[FieldError], today: date, required: bool = False) -> date | None:
+    if value is None or value == "":
+        if required:
+            errors.append(FieldError(name, "required", "The date is required."))
+        return None
+    # fromisoformat alone would also take 20260301 and week dates such as 2026-W09-7.
+    if type(value) is not str or len(value) != 10 or value[4] != "-" or value[7] != "-":
+        errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
+        return None
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
+        return None
+    if parsed > today:
+        errors.append(FieldError(name, "future_date", "The date is in the future."))
+        return None
+    return parsed
 
 
 def expiry(ended: date) -> date:
@@ -198,24 +226,32 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def _named(errors: list[FieldError]) -> set[str]:
-    return {error.field for error in errors}
+def _json_object(text: str) -> Any:
+    """The value of ``text`` if it is exactly one JSON object, else None.
+
+    The C scanner directly: json.loads wraps it in regular expressions that cost more than the scan.
+    """
+    text = text.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return None
+    return value if end == len(text) else None
 
 
 def _details(value: Any, errors: list[FieldError]) -> bytes | None:
     """Details arrive as a JSON object (JSON batches, JSON Lines) or as its text (a CSV column)."""
-    if value is None or value == "":
-        return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            errors.append(FieldError("details", "bad_details", "Details must be a JSON object."))
-            return None
+        # The member's own text is kept as it is (it is valid JSON): no second encoding per row.
+        encoded = value.encode()
+        value = _json_object(value)
+    else:
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
     if not isinstance(value, dict):
         errors.append(FieldError("details", "bad_details", "Details must be a JSON object."))
         return None
-    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
     if len(encoded) > DETAILS_MAX_BYTES:
         errors.append(
             FieldError("details", "details_too_large", f"Details are limited to {DETAILS_MAX_BYTES} bytes of JSON.")

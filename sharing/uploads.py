@@ -14,11 +14,16 @@ one is listed in the error report as ``superseded``.
 """
 
 import csv
+import io
 import json
 import logging
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import IO, Any
+from itertools import islice
+from typing import IO, Any, NamedTuple, TextIO
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,9 +32,10 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from sharing.choices import FileFormat, UploadStatus
-from sharing.models import Upload, UploadError
-from sharing.rows import FIELDS, REQUIRED_FIELDS, CheckedFlag, Checker, FieldError
-from sharing.storing import Stored, copy_and_merge, store_flags
+from sharing.keys import data_key_for
+from sharing.models import DataKey, Upload, UploadError
+from sharing.rows import FIELDS, REQUIRED_FIELDS, Checker, FieldError
+from sharing.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +68,7 @@ def header_errors(columns: list[str]) -> list[FieldError]:
     return errors
 
 
-def read_header(file: IO[bytes]) -> list[str]:
+def read_header(file: IO[bytes]) -> list[str]:  # the API's check before a file is even stored
     """The columns named by a CSV file's first line (a byte-order mark is allowed)."""
     first = file.readline(64 * 1024)
     try:
@@ -75,80 +81,97 @@ def read_header(file: IO[bytes]) -> list[str]:
     return [name.strip() for name in columns]
 
 
-@dataclass
-class Record:
+class Record(NamedTuple):
     line: int  # the line on which the record starts
-    end_line: int  # the line on which it ends
-    end_offset: int  # the byte just after it
     item: dict[str, Any] | None  # None when ``error`` says why the record could not be read
-    error: FieldError | None = None
+    error: FieldError | None
 
 
-class Lines:
-    """Decoded lines of a binary file, counting line numbers and the bytes consumed."""
-
-    def __init__(self, file: IO[bytes], offset: int, line: int) -> None:
-        self.file, self.offset, self.line = file, offset, line
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self.file:
-            self.line += 1
-            try:
-                text = raw.decode("utf-8-sig" if self.offset == 0 else "utf-8")
-            except UnicodeDecodeError:
-                raise FileRefused("not_utf8", f"Line {self.line} is not UTF-8 text; save the file as UTF-8.") from None
-            self.offset += len(raw)
-            yield text
+def _record(values: tuple[int, dict[str, Any], None]) -> Record:
+    return tuple.__new__(Record, values)  # NamedTuple's own __new__ costs a microsecond a row
 
 
-def records(file: IO[bytes], file_format: str, offset: int, line: int, columns: list[str] | None) -> Iterator[Record]:
-    """Every record from ``offset`` (just after ``line``), each with where it starts and ends."""
-    file.seek(offset)
-    lines = Lines(file, offset, line)
-    if file_format == FileFormat.JSONL:
-        for text in lines:
-            if not text.strip():
-                continue
-            try:
-                item = json.loads(text)
-            except ValueError:
-                error = FieldError("", "bad_json", "The line is not valid JSON.")
-                yield Record(lines.line, lines.line, lines.offset, None, error)
-                continue
-            if not isinstance(item, dict):
-                error = FieldError("", "bad_json", "The line is not a JSON object.")
-                yield Record(lines.line, lines.line, lines.offset, None, error)
-                continue
-            yield Record(lines.line, lines.line, lines.offset, item)
-        return
-    assert columns is not None
-    width = len(columns)
-    reader = csv.reader(lines, strict=True)
-    start = line + 1
-    try:
-        for values in reader:
-            if not values:  # a blank line
-                start = lines.line + 1
-                continue
-            if len(values) != width:
-                error = FieldError("", "bad_row", f"The row has {len(values)} fields; the header has {width}.")
-                yield Record(start, lines.line, lines.offset, None, error)
-            else:
-                yield Record(start, lines.line, lines.offset, dict(zip(columns, values, strict=True)))
-            start = lines.line + 1
-    except csv.Error as error:
-        raise FileRefused("bad_csv", f"Line {lines.line} cannot be read as CSV: {error}.") from None
-
-
-def data_start(file: IO[bytes], file_format: str) -> tuple[list[str] | None, int, int]:
-    """A file's columns (CSV), and the byte offset and line after which its records start."""
-    if file_format != FileFormat.CSV:
-        return None, 0, 0
+@contextmanager
+def decoded(file: IO[bytes]) -> Iterator[TextIO]:
+    """The file as UTF-8 text from its start (a byte-order mark is skipped), read at C speed."""
     file.seek(0)
-    columns = read_header(file)
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    except UnicodeDecodeError:
+        raise FileRefused(
+            "not_utf8", f"Line {_first_bad_line(file)} is not UTF-8 text; save the file as UTF-8."
+        ) from None
+    finally:
+        with suppress(ValueError):  # the file was closed under an abandoned reader: nothing to keep open
+            text.detach()  # the caller's file stays open
+
+
+def _first_bad_line(file: IO[bytes]) -> int:
+    file.seek(0)
+    for number, raw in enumerate(file, start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 0
+
+
+def _csv_rows(text: TextIO) -> tuple[Any, list[str]]:
+    """A CSV reader past the header, and the header's columns, which must be a flag file's."""
+    reader = csv.reader(text, strict=True)
+    columns = [name.strip() for name in next(reader, [])]
+    if not columns:
+        raise FileRefused("empty_file", "The file has no header line.")
     if errors := header_errors(columns):
         raise FileRefused(errors[0].code, "; ".join(f"{e.field}: {e.message}" for e in errors))
-    return columns, file.tell(), 1
+    return reader, columns
+
+
+def records(file: IO[bytes], file_format: str, skip: int = 0) -> Generator[Record, None, None]:
+    """Every record of the file after the first ``skip``, each with the line on which it starts."""
+    with decoded(file) as text:
+        if file_format == FileFormat.JSONL:
+            yield from _jsonl_records(text, skip)
+            return
+        reader, columns = _csv_rows(text)
+        width = len(columns)
+        count = 0
+        start = reader.line_num + 1
+        try:
+            for values in reader:
+                if not values:  # a blank line
+                    start = reader.line_num + 1
+                    continue
+                count += 1
+                if count > skip:
+                    if len(values) == width:  # checked: zip's own check would cost every row again
+                        yield _record((start, dict(zip(columns, values, strict=False)), None))
+                    else:
+                        message = f"The row has {len(values)} fields; the header has {width}."
+                        yield Record(start, None, FieldError("", "bad_row", message))
+                start = reader.line_num + 1
+        except csv.Error as error:
+            raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+
+
+def _jsonl_records(text: TextIO, skip: int) -> Iterator[Record]:
+    count = 0
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        count += 1
+        if count <= skip:
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            yield Record(number, None, FieldError("", "bad_json", "The line is not valid JSON."))
+            continue
+        if isinstance(item, dict):
+            yield Record(number, item, None)
+        else:
+            yield Record(number, None, FieldError("", "bad_json", "The line is not a JSON object."))
 
 
 def survey(file: IO[bytes], file_format: str) -> int:
@@ -156,12 +179,17 @@ def survey(file: IO[bytes], file_format: str) -> int:
 
     Refuses a file that is not UTF-8, not well-formed CSV, empty or over the row limit.
     """
-    columns, start, line = data_start(file, file_format)
-    total = 0
-    for _ in records(file, file_format, start, line, columns):
-        total += 1
-        if total > settings.UPLOAD_MAX_ROWS:
-            raise FileRefused("too_many_rows", f"A file holds at most {settings.UPLOAD_MAX_ROWS:,} rows.")
+    with decoded(file) as text:
+        if file_format == FileFormat.JSONL:
+            total = sum(1 for line in text if line.strip())
+        else:
+            reader, _ = _csv_rows(text)
+            try:
+                total = sum(1 for values in reader if values)
+            except csv.Error as error:
+                raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+    if total > settings.UPLOAD_MAX_ROWS:
+        raise FileRefused("too_many_rows", f"A file holds at most {settings.UPLOAD_MAX_ROWS:,} rows.")
     if total == 0:
         raise FileRefused("empty_file", "The file holds no rows.")
     return total
@@ -203,62 +231,126 @@ def claim(upload_id: int) -> Upload | None:
 
 
 def _run(upload: Upload, file: IO[bytes]) -> None:
-    checker = Checker(settings.PLATFORM_PEPPERS, timezone.localdate())
-    columns, offset, line = data_start(file, upload.file_format)
-    if upload.byte_offset:  # resuming after the last committed chunk
-        offset, line = upload.byte_offset, upload.checkpoint_line
-    chunk: list[Record] = []
-    for item in records(file, upload.file_format, offset, line, columns):
-        chunk.append(item)
-        if len(chunk) >= settings.UPLOAD_CHUNK_ROWS:
-            _commit_chunk(upload, checker, chunk)
-            chunk = []
-    if chunk:
-        _commit_chunk(upload, checker, chunk)
+    """Check and stage chunks in a thread of their own while this one writes the previous chunk.
+
+    The database work (COPY, merge, commit) waits on PostgreSQL, which runs on
+    another core, with the GIL released; meanwhile the next chunk is checked.
+    Only this thread touches the database.
+    """
+    key_record, key = data_key_for(upload.institution)
+    chunks = prepared(
+        records(file, upload.file_format, skip=upload.rows_done),  # resuming after the last committed chunk
+        Checker(settings.PLATFORM_PEPPERS, timezone.localdate()),
+        Stager(upload.institution_id, key),
+        settings.UPLOAD_CHUNK_ROWS,
+    )
+    for chunk in in_background(chunks):
+        _commit_chunk(upload, chunk, key_record)
 
 
-def _commit_chunk(upload: Upload, checker: Checker, chunk: list[Record]) -> None:
-    errors: list[UploadError] = []
-    valid: dict[str, tuple[int, CheckedFlag]] = {}
-    for item in chunk:
-        if item.item is None:
-            assert item.error is not None
-            errors.append(_report(upload, item.line, item.error))
-            continue
-        result = checker.check(item.item)
-        if isinstance(result, list):
-            errors.extend(_report(upload, item.line, error) for error in result)
-            continue
-        earlier = valid.pop(result.reference, None)
-        if earlier is not None:
-            errors.append(_superseded(upload, earlier[0], item.line))
-        valid[result.reference] = (item.line, result)
-    rejected = len({error.row for error in errors if error.code != "superseded"})
-    in_chunk_superseded = sum(1 for error in errors if error.code == "superseded")
-    flags = [flag for _, flag in valid.values()]
-    rows = [row for row, _ in valid.values()]
-    end = chunk[-1]
+@dataclass
+class Chunk:
+    """A chunk of records checked and staged, with its report lines, ready to be committed."""
+
+    records: int
+    staged: list[Staged]
+    errors: list[tuple[int, FieldError]]
+    rejected: int
+    superseded: int
+
+
+def prepared(source: Iterator[Record], checker: Checker, stager: Stager, size: int) -> Iterator[Chunk]:
+    """Chunks of ``size`` records. Within a chunk the last valid row of a reference wins."""
+    check, stage = checker.check, stager.stage
+    while True:
+        batch = list(islice(source, size))
+        if not batch:
+            return
+        errors: list[tuple[int, FieldError]] = []
+        valid: dict[str, Staged] = {}
+        rejected = superseded = 0
+        for item in batch:
+            if item.item is None:
+                assert item.error is not None
+                errors.append((item.line, item.error))
+                rejected += 1
+                continue
+            result = check(item.item)
+            if type(result) is list:
+                errors.extend((item.line, error) for error in result)
+                rejected += 1
+                continue
+            staged = stage(result, item.line)  # type: ignore[arg-type]
+            earlier = valid.pop(staged.reference, None)
+            if earlier is not None:
+                assert earlier.row is not None
+                errors.append((earlier.row, _superseded(earlier.row, item.line)))
+                superseded += 1
+            valid[staged.reference] = staged
+        yield Chunk(len(batch), list(valid.values()), errors, rejected, superseded)
+
+
+def in_background(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
+    """Run ``chunks`` in a thread, ``depth`` chunks ahead of the consumer; stop it if the consumer stops."""
+    handoff: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        handoff.put(chunk, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(None)
+        except BaseException as error:  # handed to the consumer, which raises it
+            handoff.put(error)
+
+    thread = threading.Thread(target=produce, name="upload-checker", daemon=True)
+    thread.start()
+    try:
+        while (item := handoff.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _commit_chunk(upload: Upload, chunk: Chunk, key_record: DataKey) -> None:
+    """Store a chunk with its report lines and the job's new checkpoint, all in one transaction."""
     with transaction.atomic():
         current = Upload.objects.select_for_update().get(pk=upload.pk)
-        if current.byte_offset != upload.byte_offset or current.is_finished:
+        if current.rows_done != upload.rows_done or current.is_finished:
             raise Superseded()
         now = timezone.now()
-        stored = _store(upload, flags, rows, now)
-        errors.extend(_superseded(upload, earlier, later) for earlier, later in stored.superseded)
-        UploadError.objects.bulk_create(errors, batch_size=1000)
-        upload.rows_done += len(chunk)
-        upload.byte_offset = end.end_offset
-        upload.checkpoint_line = end.end_line
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Safe without waiting for the log flush: the chunk and its checkpoint are lost or kept
+                # together, and a lost chunk is simply done again from the previous checkpoint.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            stored = (
+                copy_and_merge(upload.institution, chunk.staged, key_record, upload, now) if chunk.staged else Stored()
+            )
+        else:
+            stored = upsert_orm(upload.institution, chunk.staged, key_record, upload)
+        lines = [_report(upload, row, error) for row, error in chunk.errors]
+        lines += [_report(upload, earlier, _superseded(earlier, later)) for earlier, later in stored.superseded]
+        UploadError.objects.bulk_create(lines, batch_size=1000)
+        upload.rows_done += chunk.records
         upload.created_count += stored.created
         upload.updated_count += stored.updated
-        upload.superseded_count += in_chunk_superseded + len(stored.superseded)
-        upload.rejected_count += rejected
+        upload.superseded_count += chunk.superseded + len(stored.superseded)
+        upload.rejected_count += chunk.rejected
         upload.heartbeat_at = now
         upload.save(
             update_fields=[
                 "rows_done",
-                "byte_offset",
-                "checkpoint_line",
                 "created_count",
                 "updated_count",
                 "superseded_count",
@@ -268,26 +360,12 @@ def _commit_chunk(upload: Upload, checker: Checker, chunk: list[Record]) -> None
         )
 
 
-def _store(upload: Upload, flags: list[CheckedFlag], rows: list[int], now: Any) -> Stored:
-    if not flags:
-        return Stored()
-    if connection.vendor == "postgresql":
-        return copy_and_merge(upload.institution, flags, rows, upload, now)
-    return store_flags(upload.institution, flags, upload=upload, rows=rows)
-
-
 def _report(upload: Upload, row: int, error: FieldError) -> UploadError:
-    return UploadError(upload=upload, row=row, field=error.field, code=error.code, message=error.message[:500])
+    return UploadError(upload=upload, row=row, field=error.field[:64], code=error.code, message=error.message[:500])
 
 
-def _superseded(upload: Upload, earlier: int, later: int) -> UploadError:
-    return UploadError(
-        upload=upload,
-        row=earlier,
-        field="reference",
-        code="superseded",
-        message=f"Row {later} has the same reference; the later row was stored.",
-    )
+def _superseded(earlier: int, later: int) -> FieldError:
+    return FieldError("reference", "superseded", f"Row {later} has the same reference; the later row was stored.")
 
 
 def finish(upload: Upload, status: str, code: str = "", message: str = "") -> Upload:

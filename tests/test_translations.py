@@ -39,3 +39,25 @@ def test_placeholders_survive_translation(catalogue):
         expected = {found for text in texts(message.id) for found in PLACEHOLDER.findall(text)}
         for text in texts(message.string):
             assert set(PLACEHOLDER.findall(text)) == expected, message.id
+
+
+def test_every_choice_label_and_category_definition_is_in_the_catalogue(catalogue):
+    """Vocabularies reach people in the portal and the admin: each needs its Chinese."""
+    from django.db import models
+    from django.utils import translation
+
+    from accounts import choices as account_choices
+    from sharing import choices as sharing_choices
+
+    known = {message.id for message in messages(catalogue)}
+    vocabularies = [
+        value
+        for module in (account_choices, sharing_choices)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, models.Choices) and value.__module__ == module.__name__
+    ]
+    with translation.override("en"):
+        labels = {str(label) for vocabulary in vocabularies for label in vocabulary.labels}
+        labels |= {str(definition) for definition in sharing_choices.DEFINITIONS.values()}
+    assert len(labels) > 60
+    assert sorted(labels - known - {"CSV", "JSON Lines"}) == []

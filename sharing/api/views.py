@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -42,6 +43,17 @@ READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)
 IDEMPOTENCY_HEADER = OpenApiParameter(
     idempotency.HEADER, str, OpenApiParameter.HEADER, description="Makes a retry safe: the first answer is replayed."
 )
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a caller ask for the error report with ``Accept: text/csv``; the view streams it itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return b"" if data is None else str(data).encode()
 
 
 class FileTooLarge(exceptions.APIException):
@@ -178,7 +190,8 @@ class UploadViewSet(
             raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
         if file_format == FileFormat.CSV:
             check_header(file)
-        fingerprint = hashlib.sha256(f"{file.name}\n{file.size}\n{file_format}".encode()).hexdigest()
+        # The same bytes under another name are the same upload: the member client keys them by content.
+        fingerprint = hashlib.sha256(f"{file.size}\n{file_format}".encode()).hexdigest()
         return idempotency.once(request, "uploads", fingerprint, lambda: self._accept(request, file, file_format))
 
     def _accept(self, request: Request, file: Any, file_format: str) -> Response:
@@ -200,7 +213,7 @@ class UploadViewSet(
     @extend_schema(
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="row,field,code,message")}
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[CsvRenderer, JSONRenderer])
     def errors(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         """The error report: one line per refused or superseded row and field. Never the rows' values."""
         upload = self.get_object()

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sharing.client import hashing
+from sharing.client import hashing, uploading
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,8 +31,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers", type=int, default=hashing.default_workers(), help="processes (default: every core)"
     )
     hash_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    upload_parser = commands.add_parser(
+        "upload", help="send a file of flags, follow its job to the end and fetch its error report"
+    )
+    upload_parser.add_argument("file", type=Path, help="the flags, tokenized (.csv or .jsonl)")
+    upload_parser.add_argument("--url", required=True, help="the platform, e.g. https://riskshare.example.org")
+    upload_parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help=f"a file holding the API key (default: the environment variable {uploading.KEY_VARIABLE})",
+    )
+    upload_parser.add_argument(
+        "--errors",
+        type=Path,
+        metavar="PATH",
+        help="the error report, if rows are rejected or superseded (default: FILE.upload-errors.csv)",
+    )
+    upload_parser.add_argument(
+        "--format", choices=("csv", "jsonl"), help="the file's format (default: from its name, .csv or .jsonl)"
+    )
+    upload_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    upload_parser.add_argument(
+        "--poll-seconds", type=_seconds, default=2.0, metavar="N", help="seconds between two polls (default: 2)"
+    )
+    upload_parser.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PATH",
+        help="a CA bundle to trust besides the system's, for a platform with its own CA",
+    )
     args = parser.parse_args(argv)
 
+    if args.command == "upload":
+        return uploading.run(
+            uploading.Options(
+                file=args.file,
+                url=args.url,
+                api_key_file=args.api_key_file,
+                errors=args.errors,
+                file_format=args.format,
+                quiet=args.quiet,
+                poll_seconds=args.poll_seconds,
+                ca_file=args.ca_file,
+            )
+        )
+    return _hash(args)
+
+
+def _hash(args: argparse.Namespace) -> int:
     try:
         mapping = hashing.Mapping.parse(args.column)
         key = hashing.load_key(args.key_file)
@@ -45,3 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"{outcome.rows} rows: {outcome.written} written to {args.target}, {outcome.refused} refused (see {errors})")
     return 1 if outcome.refused else 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"give 0 to 3600 seconds, not {text}")
+    return seconds

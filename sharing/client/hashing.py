@@ -12,8 +12,6 @@ import hmac
 import io
 import json
 import os
-import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sharing import identifiers
+from sharing.client.progress import Progress
 
 CHUNK_ROWS = 5_000
 
@@ -113,27 +112,6 @@ def token_rows(
         else:
             good.append(row)
     return good, refused
-
-
-class Progress:
-    """A progress bar on standard error, by bytes read of the input file."""
-
-    def __init__(self, total_bytes: int, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.total, self.stream, self.enabled = max(total_bytes, 1), stream, enabled
-        self.started = self.last = time.monotonic()
-
-    def update(self, done_bytes: int, rows: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self.last < 0.2):
-            return
-        self.last = now
-        share = min(done_bytes / self.total, 1.0)
-        bar = "#" * int(share * 30)
-        rate = rows / max(now - self.started, 1e-9)
-        self.stream.write(f"\r[{bar:<30}] {share:6.1%}  {rows:,} rows  {rate:,.0f} rows/s")
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def hash_file(

@@ -11,7 +11,10 @@ from django.db import connection
 from accounts.choices import AuditAction, Scope
 from accounts.models import AuditEvent
 from sharing import storing, uploads
+from sharing.keys import data_key_for
 from sharing.models import Flag, Upload
+from sharing.services import checker
+from sharing.storing import Stager
 from tests.factories import flag_item, member_token_of
 
 pytestmark = pytest.mark.django_db
@@ -262,11 +265,12 @@ def test_resuming_from_a_checkpoint_stores_the_rest_exactly_once(contributor, se
     with upload.file.storage.open(upload.file.name or "", "rb") as handle:
         raw = handle.file
         assert raw is not None
-        _, offset, line = uploads.data_start(raw, "csv")
-        first_chunk = list(uploads.records(raw, "csv", offset, line, COLUMNS))[:2]
-    from sharing.services import checker
+        source = uploads.records(raw, "csv")
+        key_record, key = data_key_for(upload.institution)
+        first_chunk = next(uploads.prepared(source, checker(), Stager(upload.institution_id, key), 2))
+        source.close()
 
-    uploads._commit_chunk(upload, checker(), first_chunk)
+    uploads._commit_chunk(upload, first_chunk, key_record)
     Upload.objects.filter(pk=upload.pk).update(status="running", rows_total=6)
 
     uploads.process(upload.pk)
@@ -352,3 +356,21 @@ def test_the_report_defuses_spreadsheet_formulas_in_field_names(contributor):
 def test_storing_paths_share_one_definition_of_what_an_upsert_replaces():
     assert "disputed" not in storing.REPLACED
     assert "created_at" not in storing.REPLACED
+
+
+def test_the_report_answers_a_caller_that_asks_for_csv(contributor):
+    upload = run(upload_file(contributor, csv_bytes([row("A-1", category="late")])))
+
+    response = contributor.get(f"{URL}/{upload.pk}/errors", HTTP_ACCEPT="text/csv")
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).decode().splitlines()[1].startswith("2,category,unknown_category,")
+
+
+def test_the_same_file_under_another_name_is_the_same_idempotent_upload(contributor):
+    content = csv_bytes([row("A-1")])
+
+    first = upload_file(contributor, content, name="a.csv", HTTP_IDEMPOTENCY_KEY="upload-sha256-1")
+    again = upload_file(contributor, content, name="b.csv", HTTP_IDEMPOTENCY_KEY="upload-sha256-1")
+
+    assert again.json()["id"] == first.json()["id"]
