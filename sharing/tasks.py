@@ -9,17 +9,13 @@ from django.utils import timezone
 
 from sharing.choices import UploadStatus
 
-UPLOAD_TIME_LIMIT = 6 * 3600
-
-
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=UPLOAD_TIME_LIMIT,
-    soft_time_limit=UPLOAD_TIME_LIMIT - 30,
-)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def process_upload(upload_id: int) -> str | None:
-    """Store an uploaded file's flags, or resume where the last worker left off (see sharing.uploads)."""
+    """Store an uploaded file's flags, or resume where the last worker left off (see sharing.uploads).
+
+    It runs under the platform's CELERY_TASK_TIME_LIMIT (an hour by default; ten million rows take
+    minutes). A task cut off there leaves its job at the last checkpoint, which the stall sweep resumes.
+    """
     from sharing import uploads
 
     upload = uploads.process(upload_id)
