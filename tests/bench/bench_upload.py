@@ -193,6 +193,7 @@ def run(rows: int, work: Path) -> None:
         started = time.perf_counter()
         with source.open("rb") as raw:
             response = client.post("/api/v1/uploads", {"file": raw})
+        answered = time.perf_counter() - started
         assert response.status_code == 202, response.content
         upload_id = response.json()["id"]
         while not Upload.objects.get(pk=upload_id).is_finished:
@@ -205,6 +206,9 @@ def run(rows: int, work: Path) -> None:
     assert upload.status == "succeeded", upload.error
     assert upload.created_count == rows == Flag.objects.count(), (upload.created_count, Flag.objects.count())
     platform = report("upload", seconds)
+    assert upload.started_at is not None and upload.finished_at is not None
+    job = (upload.finished_at - upload.started_at).total_seconds()
+    print(f"{'':12} of which: the request {answered:.1f} s, the job in the worker {job:.1f} s")
 
     print()
     print(f"upload: {platform / bulk:.1f} x the bulk_create rate (target: 10 x or more)")

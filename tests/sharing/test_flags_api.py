@@ -339,3 +339,19 @@ def test_reading_is_audited(contributor):
 
     assert AuditEvent.objects.filter(action=AuditAction.FLAG_LIST).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.FLAG_VIEW, target_id=str(flag.pk)).count() == 1
+
+
+def test_operators_find_no_flags_details_or_keys_in_the_admin(cast, contributor):
+    from django.test import Client
+
+    contributor.post(URL, {"flags": [flag_item("A-1")]})
+    operator = Client()
+    operator.force_login(cast.operator["operator"])
+
+    index = operator.get("/admin/")
+
+    assert index.status_code == 200
+    for page in ("/admin/sharing/flag/", "/admin/sharing/datakey/", "/admin/sharing/upload/"):
+        assert operator.get(page).status_code == 404
+    assert "逾期" not in index.content.decode()
+    assert b"consumer loan" not in index.content

@@ -54,3 +54,10 @@ def test_pepper_files_are_checked(text, message):
 def test_the_newest_pepper_is_the_current_version():
     assert (ONE.version, TWO.version) == (1, 2)
     assert Peppers.parse("# rotated 2026-11\n1 " + "11" * 32 + "\n\n2 " + "22" * 32 + "\n").version == 2
+
+
+@given(st.binary(max_size=100), st.binary(max_size=200))
+def test_the_pre_keyed_hmac_is_hmac_sha256(key, message):
+    from sharing.tokens import PreKeyed
+
+    assert PreKeyed(key).digest(message) == hmac.digest(key, message, "sha256")
