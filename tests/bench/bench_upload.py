@@ -206,7 +206,8 @@ def run(rows: int, work: Path) -> None:
     assert upload.status == "succeeded", upload.error
     assert upload.created_count == rows == Flag.objects.count(), (upload.created_count, Flag.objects.count())
     platform = report("upload", seconds)
-    assert upload.started_at is not None and upload.finished_at is not None
+    assert upload.started_at is not None
+    assert upload.finished_at is not None
     job = (upload.finished_at - upload.started_at).total_seconds()
     print(f"{'':12} of which: the request {answered:.1f} s, the job in the worker {job:.1f} s")
 
