@@ -36,6 +36,7 @@ TITLES = {
     409: "Conflict",
     413: "Request too large",
     415: "Unsupported media type",
+    422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal error",
     503: "Service unavailable",

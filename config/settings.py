@@ -179,7 +179,7 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 4 * 1024**3, minimum=1024)
 UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000_000, minimum=1)
 UPLOAD_CHUNK_ROWS = env_int("UPLOAD_CHUNK_ROWS", 50_000, minimum=1)
 # A running upload whose checkpoint has not moved for this long is handed to another worker.
-UPLOAD_STALL_MINUTES = env_int("UPLOAD_STALL_MINUTES", 15, minimum=1)
+UPLOAD_STALL_MINUTES = env_int("UPLOAD_STALL_MINUTES", 15, minimum=1, maximum=59)
 # A JSON batch of 1,000 flags with details fits well within this; files go as multipart uploads.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024**2, minimum=1024)
 IDEMPOTENCY_KEY_HOURS = 24

@@ -40,8 +40,11 @@ class KeyInFlight(exceptions.APIException):
     default_detail = "Another request with this Idempotency-Key was being processed; retry to get its answer."
 
 
-def once(request: Request, endpoint: str, fingerprint: str, run: Callable[[], Response]) -> Response:
-    """Answer ``request`` with ``run()``, or with the stored answer if its key was seen before."""
+def once(request: Request, endpoint: str, fingerprint: Callable[[], str], run: Callable[[], Response]) -> Response:
+    """Answer ``request`` with ``run()``, or with the stored answer if its key was seen before.
+
+    ``fingerprint`` says what the request asks for; it is computed only when a key is sent.
+    """
     key = request.headers.get(HEADER)
     if key is None:
         return run()
@@ -50,11 +53,12 @@ def once(request: Request, endpoint: str, fingerprint: str, run: Callable[[], Re
             {HEADER: exceptions.ErrorDetail("Use 1 to 255 visible ASCII characters.", code="bad_idempotency_key")}
         )
     institution = caller_institution(request)
+    fingerprint_now = fingerprint()
     mine = IdempotentRequest.objects.filter(institution=institution, endpoint=endpoint, key=key)
     mine.filter(created_at__lt=timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)).delete()
     stored = mine.first()
     if stored is not None:
-        if stored.fingerprint != fingerprint:
+        if stored.fingerprint != fingerprint_now:
             raise KeyReused()
         return Response(stored.body, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
     response = run()
@@ -65,7 +69,7 @@ def once(request: Request, endpoint: str, fingerprint: str, run: Callable[[], Re
                     institution=institution,
                     endpoint=endpoint,
                     key=key,
-                    fingerprint=fingerprint,
+                    fingerprint=fingerprint_now,
                     status_code=response.status_code,
                     body=response.data,
                 )

@@ -1,8 +1,9 @@
 """Versioned secret keys, as the platform's secret files hold them.
 
 A keyring file has one key a line, its version and 64 hexadecimal characters
-(``1 3f1c...``); comments start with ``#``. Versions run 1, 2, 3 ... and the
-newest is the current one. The platform pepper and the master key of flag
+(``1 3f1c...``); comments start with ``#``. The highest version is the current
+one. Peppers chain, so every version from 1 must stay; master keys only wrap,
+so an old one may be removed once nothing is wrapped under it any more. The platform pepper and the master key of flag
 details are both kept this way, so rotating either is the same operation:
 append a line, restart, then run the command that moves stored data on.
 No Django here: the settings parse keyrings before Django is configured.
@@ -22,6 +23,8 @@ class Keyring:
 
     by_version: Mapping[int, bytes]
     noun: ClassVar[str] = "key"
+    # A chain (the pepper) needs every version from 1; a set of wrapping keys may retire old ones.
+    every_version: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, text: str) -> Self:
@@ -38,8 +41,10 @@ class Keyring:
             by_version[version] = bytes.fromhex(match.group(2))
         if not by_version:
             raise ValueError(f"no {cls.noun} given")
-        if sorted(by_version) != list(range(1, len(by_version) + 1)):
+        if cls.every_version and sorted(by_version) != list(range(1, len(by_version) + 1)):
             raise ValueError(f"{cls.noun} versions run 1, 2, 3 ... without gaps")
+        if min(by_version) < 1:
+            raise ValueError(f"{cls.noun} versions start at 1")
         return cls(by_version)
 
     @property

@@ -1,7 +1,7 @@
 """Checking one contributed flag, whether it came as an item of a JSON batch or a row of a file.
 
 ``Checker.check`` is the single definition of a valid flag: the REST batch, the file
-upload and the portal all call it, so they accept and refuse exactly the same
+upload (and, later, the portal) call it, so they accept and refuse exactly the same
 things, with the same field names and reason codes. It runs once per row of
 files with millions of rows, hence the plain loops and no per-row objects
 beyond the result.

@@ -122,11 +122,12 @@ def _record_counts(action: AuditAction, per_institution: Sequence[Mapping[str, A
         record(action, institution=institutions[row["institution"]], subjects=row["n"])
 
 
-def rekey_tokens(batch: int = REKEY_BATCH) -> int:
+def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
     """Move every stored token on to the current pepper by chaining; member tokens are not needed.
 
     Works in short batches on locked rows, so it runs beside the live platform. A
-    token at version v is keyed with peppers v+1 ... current in turn.
+    token at version v is keyed with peppers v+1 ... current in turn. Rows locked by
+    a request at that moment are skipped; returns (moved, still on an older pepper).
     """
     peppers = settings.PLATFORM_PEPPERS
     moved = 0
@@ -149,4 +150,4 @@ def rekey_tokens(batch: int = REKEY_BATCH) -> int:
             moved += len(stale)
     if moved:
         record(AuditAction.TOKEN_REKEY, subjects=moved)
-    return moved
+    return moved, Flag.objects.filter(pepper_version__lt=peppers.version).count()

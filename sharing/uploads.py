@@ -4,7 +4,7 @@ A job first reads the whole file once (``survey``): it must be UTF-8, well forme
 and within the row limit, or it fails with nothing stored. Then each chunk of
 ``UPLOAD_CHUNK_ROWS`` records is checked row by row, stored, and committed in one
 transaction together with its error-report lines and the job's checkpoint (the
-byte offset and row count after the chunk). A worker that dies loses only the
+number of records done). A worker that dies loses only the
 chunk it had not committed; whoever resumes reads the checkpoint and carries on,
 and since flags are upserted by reference nothing is ever stored twice.
 
@@ -217,10 +217,18 @@ def process(upload_id: int) -> Upload | None:
     return finish(upload, UploadStatus.SUCCEEDED)
 
 
+MAX_ATTEMPTS = 5
+
+
 def claim(upload_id: int) -> Upload | None:
+    """Take the job for this worker, or give it up after ``MAX_ATTEMPTS`` starts that did not finish."""
     with transaction.atomic():
         upload = Upload.objects.select_for_update().filter(pk=upload_id).first()
         if upload is None or upload.is_finished:
+            return None
+        if upload.attempts >= MAX_ATTEMPTS:
+            message = f"The job was started {upload.attempts} times without finishing; the platform's logs say why."
+            finish(upload, UploadStatus.FAILED, "too_many_attempts", message)
             return None
         now = timezone.now()
         upload.status = UploadStatus.RUNNING

@@ -38,7 +38,14 @@ class AuditedMixin(APIView):
         if audit_action is not None and response.status_code < 400:
             # A read changed nothing but its own event: it need not wait for the log flush.
             durable = request.method not in SAFE_METHODS
+            # A retry answered from its Idempotency-Key is recorded too, as the replay it is.
+            reason = "idempotent_replay" if response.get("Idempotent-Replayed") else ""
             record(
-                audit_action, request=request, target=self.audit_target, subjects=self.audit_subjects, durable=durable
+                audit_action,
+                request=request,
+                target=self.audit_target,
+                subjects=self.audit_subjects,
+                reason=reason,
+                durable=durable,
             )
         return response

@@ -77,14 +77,18 @@ class FlagViewSet(
     queryset = Flag.objects.order_by("-id")
     permission_classes = [ActionAllowed]
     allow = {"list": READERS, "retrieve": READERS, "create": WRITERS, "partial_update": WRITERS}
-    audit_actions = {"list": AuditAction.FLAG_LIST, "retrieve": AuditAction.FLAG_VIEW}
+    audit_actions = {
+        "list": AuditAction.FLAG_LIST,
+        "retrieve": AuditAction.FLAG_VIEW,
+        "create": AuditAction.FLAG_CONTRIBUTE,
+    }
     http_method_names = ["get", "post", "patch", "head", "options"]
     pagination_class = NewestFirstCursorPagination
     filterset_class = FlagFilter
 
     def get_queryset(self) -> QuerySet[Flag]:
         queryset: QuerySet[Flag] = super().get_queryset()
-        if self.action == "retrieve":
+        if self.action != "list":
             return queryset.select_related("details_key")
         # A list never decrypts: it says whether details exist without loading the ciphertext.
         has_details = ExpressionWrapper(Q(details__isnull=False), output_field=BooleanField())
@@ -99,8 +103,12 @@ class FlagViewSet(
         batch = FlagBatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         items = batch.validated_data["flags"]
-        fingerprint = hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
-        return idempotency.once(request, "flags", fingerprint, lambda: self._contribute(request, items))
+        return idempotency.once(
+            request,
+            "flags",
+            lambda: hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest(),
+            lambda: self._contribute(request, items),
+        )
 
     def _contribute(self, request: Request, items: list[dict[str, Any]]) -> Response:
         institution = caller_institution(request)
@@ -117,7 +125,7 @@ class FlagViewSet(
                 "reference", "pk"
             )
         )
-        self.audit_action, self.audit_subjects = AuditAction.FLAG_CONTRIBUTE, len(flags)
+        self.audit_subjects = len(flags)
         return Response(
             {
                 "created": stored.created,
@@ -139,7 +147,7 @@ class FlagViewSet(
         change = FlagChangeSerializer(data=request.data)
         change.is_valid(raise_exception=True)
         with transaction.atomic():
-            flag = self.get_queryset().select_for_update().get(pk=self.get_object().pk)
+            flag = self.get_queryset().select_for_update(of=("self",)).get(pk=self.get_object().pk)
             if change.validated_data["status"] == FlagStatus.RESOLVED:
                 flag = services.resolve(flag, change.validated_data["end_date"])
                 self.audit_action = AuditAction.FLAG_RESOLVE
@@ -190,9 +198,22 @@ class UploadViewSet(
             raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
         if file_format == FileFormat.CSV:
             check_header(file)
-        # The same bytes under another name are the same upload: the member client keys them by content.
-        fingerprint = hashlib.sha256(f"{file.size}\n{file_format}".encode()).hexdigest()
-        return idempotency.once(request, "uploads", fingerprint, lambda: self._accept(request, file, file_format))
+        try:
+            response = idempotency.once(
+                request,
+                "uploads",
+                lambda: _content_fingerprint(file, file_format),
+                lambda: self._accept(request, file, file_format),
+            )
+        except BaseException:
+            # The request rolls back: a file it already stored would hold member tokens that nothing deletes.
+            if isinstance(self.audit_target, Upload) and self.audit_target.file:
+                self.audit_target.file.storage.delete(self.audit_target.file.name or "")
+            raise
+        if response.get("Idempotent-Replayed"):
+            self.audit_target = self.get_queryset().filter(pk=response.data["id"]).first()
+            response["Location"] = response.data["links"]["self"]
+        return response
 
     def _accept(self, request: Request, file: Any, file_format: str) -> Response:
         caller = request.user
@@ -220,6 +241,15 @@ class UploadViewSet(
         response = StreamingHttpResponse(_report_lines(upload), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="upload-{upload.pk}-errors.csv"'
         return response
+
+
+def _content_fingerprint(file: Any, file_format: str) -> str:
+    """The same bytes under another name are the same upload (the member client keys them by content)."""
+    digest = hashlib.sha256(file_format.encode() + b"\n")
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
 
 
 def check_header(file: Any) -> None:

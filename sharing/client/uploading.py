@@ -237,8 +237,8 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
     except api.ApiError as error:
         if error.code == "idempotency_key_reused":
             error.add_note(
-                "The same content was uploaded within the last day under another file name or format; "
-                "its flags are stored already. Upload it under its first name to follow that job."
+                "The same content was uploaded within the last day as another format; "
+                "its flags are stored already. Upload it with its first format to follow that job."
             )
         raise
     bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)

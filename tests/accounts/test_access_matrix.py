@@ -12,6 +12,9 @@ from accounts import services
 from accounts.audit import record
 from accounts.choices import AuditAction, Role, Scope
 from accounts.permissions import ActionAllowed, DenyAll
+from sharing import services as sharing_services
+from sharing.models import Flag, Upload
+from tests.factories import flag_item
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +30,8 @@ PEOPLE = [
 ]
 EVERYONE = {f"{team}:{role}" for team, role in PEOPLE} | {"key"}
 ADMINS = {"alpha:institution_admin", "regulator:institution_admin"}
+FLAG_WRITERS = {"alpha:contributor", "key"}
+FLAG_READERS = {"alpha:contributor", "alpha:auditor", "key"}
 
 # (method, path, who may, status when allowed)
 MATRIX = [
@@ -47,6 +52,15 @@ MATRIX = [
     ("get", "/api/v1/audit/events", {"alpha:auditor", "regulator:regulator_staff", "key"}, 200),
     # Allowed callers learn the event is not sealed yet (409); the others are refused first.
     ("get", "/api/v1/audit/events/{own_event}/proof", {"alpha:auditor", "regulator:regulator_staff", "key"}, 409),
+    # Only member institutions have flags; the matrix's flag and upload are alpha's.
+    ("get", "/api/v1/flags", FLAG_READERS, 200),
+    ("post", "/api/v1/flags", FLAG_WRITERS, 400),
+    ("get", "/api/v1/flags/{alpha_flag}", FLAG_READERS, 200),
+    ("patch", "/api/v1/flags/{alpha_flag}", FLAG_WRITERS, 400),
+    ("get", "/api/v1/uploads", FLAG_READERS, 200),
+    ("post", "/api/v1/uploads", FLAG_WRITERS, 400),
+    ("get", "/api/v1/uploads/{alpha_upload}", FLAG_READERS, 200),
+    ("get", "/api/v1/uploads/{alpha_upload}/errors", FLAG_READERS, 200),
 ]
 PUBLIC_VIEWS = {"AuditPublicKeyView"}
 
@@ -65,13 +79,23 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
     cast, client_for, key_client, method, path, allowed, ok_status
 ):
     outcomes = {}
+    sharing_services.contribute(cast.alpha.institution, [flag_item("MATRIX-1")])
+    alpha_flag = Flag.objects.get(reference="MATRIX-1")
+    alpha_upload = Upload.objects.create(
+        institution=cast.alpha.institution, file_name="flags.csv", file_format="csv", size_bytes=0
+    )
     for name, institution, client in callers(cast, client_for, key_client):
         own_user = institution.users.order_by("id").first()
         own_key, _secret = services.issue_api_key(institution=institution, name="target", scopes=[Scope.AUDIT_READ])
         own_event = record(AuditAction.ME_VIEW, actor=own_user)
         assert own_event is not None
         url = path.format(
-            own_institution=institution.pk, own_user=own_user.pk, own_key=own_key.pk, own_event=own_event.pk
+            own_institution=institution.pk,
+            own_user=own_user.pk,
+            own_key=own_key.pk,
+            own_event=own_event.pk,
+            alpha_flag=alpha_flag.pk,
+            alpha_upload=alpha_upload.pk,
         )
         response = getattr(client, method)(url, {}, format="json")
         outcomes[name] = response.status_code
@@ -122,6 +146,9 @@ def _walk(patterns, prefix=""):
         ("delete", "/api/v1/users/{own_user}"),
         ("delete", "/api/v1/api-keys/{own_key}"),
         ("post", "/api/v1/me"),
+        ("delete", "/api/v1/flags/1"),
+        ("put", "/api/v1/flags/1"),
+        ("patch", "/api/v1/uploads/1"),
     ],
 )
 def test_methods_an_endpoint_does_not_have_answer_405(cast, client_for, method, path):

@@ -49,6 +49,16 @@ def test_data_keys_are_wrapped_by_the_newest_master_key_and_unwrap_by_version():
 def test_master_key_files_are_checked_like_pepper_files():
     with pytest.raises(ValueError, match="no master key given"):
         MasterKeys.parse("# empty\n")
-    with pytest.raises(ValueError, match="master key versions run 1, 2, 3"):
-        MasterKeys.parse("2 " + "11" * 32)
+    with pytest.raises(ValueError, match="master key line 2: version 2 appears twice"):
+        MasterKeys.parse("2 " + "11" * 32 + "\n2 " + "22" * 32)
+    with pytest.raises(ValueError, match="master key versions start at 1"):
+        MasterKeys.parse("0 " + "11" * 32)
     assert TWO.current == bytes.fromhex("22" * 32)
+
+
+def test_a_retired_master_key_may_leave_the_keyring_but_no_pepper_may():
+    from sharing.tokens import Peppers
+
+    assert MasterKeys.parse("2 " + "22" * 32).version == 2
+    with pytest.raises(ValueError, match="pepper versions run 1, 2, 3"):
+        Peppers.parse("2 " + "22" * 32)

@@ -160,7 +160,8 @@ def test_an_idempotency_key_replays_the_first_answer(contributor):
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Flag.objects.count() == 1
-    assert AuditEvent.objects.filter(action=AuditAction.FLAG_CONTRIBUTE).count() == 1
+    events = AuditEvent.objects.filter(action=AuditAction.FLAG_CONTRIBUTE).order_by("id")
+    assert [(event.subjects_count, event.reason) for event in events] == [(1, ""), (None, "idempotent_replay")]
 
 
 def test_an_idempotency_key_cannot_be_reused_for_another_batch(contributor):
@@ -315,6 +316,7 @@ def test_withdrawing_destroys_the_details_at_once(contributor):
     assert response.status_code == 200
     assert response.json()["status"] == "withdrawn"
     assert response.json()["details"] is None
+    assert response.json()["has_details"] is False
     assert response.json()["details_destroyed_at"] is not None
     flag.refresh_from_db()
     assert flag.details is None

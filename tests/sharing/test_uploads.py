@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -374,3 +375,58 @@ def test_the_same_file_under_another_name_is_the_same_idempotent_upload(contribu
     again = upload_file(contributor, content, name="b.csv", HTTP_IDEMPOTENCY_KEY="upload-sha256-1")
 
     assert again.json()["id"] == first.json()["id"]
+
+
+def test_another_file_under_a_used_idempotency_key_is_refused(contributor):
+    upload_file(contributor, csv_bytes([row("A-1")]), HTTP_IDEMPOTENCY_KEY="upload-sha256-2")
+
+    response = upload_file(contributor, csv_bytes([row("A-2")]), HTTP_IDEMPOTENCY_KEY="upload-sha256-2")
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert response.json()["title"] == "Unprocessable request"
+    assert Upload.objects.count() == 1
+
+
+def test_a_replayed_upload_answer_names_its_job_and_is_audited_as_a_replay(contributor):
+    content = csv_bytes([row("A-1")])
+    first = upload_file(contributor, content, HTTP_IDEMPOTENCY_KEY="upload-sha256-3")
+
+    again = upload_file(contributor, content, HTTP_IDEMPOTENCY_KEY="upload-sha256-3")
+
+    assert again["Location"] == first["Location"]
+    events = AuditEvent.objects.filter(action=AuditAction.UPLOAD_CREATE).order_by("id")
+    assert [(event.target_id, event.reason) for event in events] == [
+        (str(first.json()["id"]), ""),
+        (str(first.json()["id"]), "idempotent_replay"),
+    ]
+
+
+def test_a_request_that_rolls_back_leaves_no_file_behind(contributor, monkeypatch, settings):
+    from django.db import IntegrityError
+
+    from sharing.models import IdempotentRequest
+
+    folder = Path(settings.STORAGES["uploads"]["OPTIONS"]["location"])
+    before = {path for path in folder.rglob("*") if path.is_file()} if folder.exists() else set()
+
+    def racing(**fields):
+        raise IntegrityError("another request with this key committed first")
+
+    monkeypatch.setattr(IdempotentRequest.objects, "create", racing)
+    response = upload_file(contributor, csv_bytes([row("A-1")]), HTTP_IDEMPOTENCY_KEY="upload-sha256-4")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_flight"
+    assert {path for path in folder.rglob("*") if path.is_file()} == before
+
+
+def test_a_job_that_keeps_failing_is_given_up_after_five_starts(contributor):
+    response = upload_file(contributor, csv_bytes([row("A-1")]))
+    Upload.objects.filter(pk=response.json()["id"]).update(status="running", attempts=5)
+
+    assert uploads.process(response.json()["id"]) is None
+
+    upload = Upload.objects.get(pk=response.json()["id"])
+    assert (upload.status, upload.error_code) == ("failed", "too_many_attempts")
+    assert not upload.file

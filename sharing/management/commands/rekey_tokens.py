@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from sharing import services
 
@@ -13,6 +13,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        moved = services.rekey_tokens()
+        moved, left = services.rekey_tokens()
         version = settings.PLATFORM_PEPPERS.version
+        if left:
+            raise CommandError(
+                f"re-keyed {moved} flags; {left} were busy and are still on an older pepper: run it again"
+            )
         self.stdout.write(f"re-keyed {moved} flags; every stored token is now under pepper version {version}")
