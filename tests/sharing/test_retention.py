@@ -74,6 +74,7 @@ def test_the_daily_beat_entry_runs_retention(settings):
     assert entry["options"]["expires"] < 24 * 3600
 
 
+@pytest.mark.worker
 def test_a_real_worker_applies_retention(celery_worker, cast, settings, client_for):
     """Through the broker: flags filed over five years ago (the clock moved on) expire."""
     services.contribute(cast.alpha.institution, [flag_item("A-1", event_date="2026-01-01")])
