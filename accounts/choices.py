@@ -82,6 +82,7 @@ class AuditAction(models.TextChoices):
     UPLOAD_VIEW = "upload.view", _("Viewed an upload")
     UPLOAD_ERRORS = "upload.errors", _("Downloaded an upload's error report")
     UPLOAD_PROCESS = "upload.process", _("Processed an upload")
+    QUERY = "match.query", _("Queried borrowers")
     DATA_KEY_REWRAP = "datakey.rewrap", _("Re-wrapped data keys under a new master key")
     TOKEN_REKEY = "token.rekey", _("Re-keyed platform tokens to a new pepper")
 

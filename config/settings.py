@@ -183,6 +183,14 @@ UPLOAD_STALL_MINUTES = env_int("UPLOAD_STALL_MINUTES", 15, minimum=1, maximum=59
 # A JSON batch of 1,000 flags with details fits well within this; files go as multipart uploads.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024**2, minimum=1024)
 IDEMPOTENCY_KEY_HOURS = 24
+# Matching: consortium policy (docs/matching.md). A member that has contributed nothing for
+# MATCH_RECIPROCITY_DAYS may not query; with MATCH_OWN_CATEGORIES_ONLY it sees only the categories
+# it contributes itself (protective identity_theft flags always). Quotas count subjects.
+MATCH_RECIPROCITY_DAYS = env_int("MATCH_RECIPROCITY_DAYS", 90, minimum=1)
+MATCH_OWN_CATEGORIES_ONLY = env_bool("MATCH_OWN_CATEGORIES_ONLY", True)
+MATCH_DAILY_QUOTA = env_int("MATCH_DAILY_QUOTA", 200_000, minimum=1)
+MATCH_RATE_PER_MINUTE = env_int("MATCH_RATE_PER_MINUTE", 6_000, minimum=1)
+QUERY_SUBJECTS_MAX = 100
 
 # Sign-in lockout (django-axes): per user name and source address.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
@@ -365,6 +373,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.resume_stalled_uploads",
         "schedule": crontab(minute=f"*/{UPLOAD_STALL_MINUTES}"),
         "options": {"expires": UPLOAD_STALL_MINUTES * 60 - 10},
+    },
+    "prune-usage-counters": {
+        "task": "sharing.tasks.prune_usage_counters",
+        "schedule": crontab(minute=41, hour=3),
+        "options": {"expires": 3600},
     },
     "prune-idempotency-keys": {
         "task": "sharing.tasks.prune_idempotency_keys",

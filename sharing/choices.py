@@ -91,3 +91,19 @@ class UploadStatus(models.TextChoices):
 class FileFormat(models.TextChoices):
     CSV = "csv", "CSV"
     JSONL = "jsonl", "JSON Lines"
+
+
+class QueryPurpose(models.TextChoices):
+    """Why a member looks borrowers up; recorded with every query."""
+
+    LOAN_APPLICATION = "loan_application", _("Loan application")
+    CREDIT_REVIEW = "credit_review", _("Credit review")
+    POST_LOAN_REVIEW = "post_loan_review", _("Post-loan review")
+    COLLECTION = "collection", _("Collection")
+    FRAUD_INVESTIGATION = "fraud_investigation", _("Fraud investigation")
+
+
+# A query for these needs the borrower's written authorization (credit-reporting rule, art. 18).
+CONSENT_PURPOSES = frozenset({QueryPurpose.LOAN_APPLICATION, QueryPurpose.CREDIT_REVIEW})
+# Shown to every member whatever it contributes: these flags exist to protect the borrower.
+PROTECTIVE_CATEGORIES = frozenset({Category.IDENTITY_THEFT})

@@ -185,3 +185,47 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.key}"
+
+
+class ContributedCategory(models.Model):
+    """When an institution last contributed a flag of a category.
+
+    Reciprocity reads this small table instead of the flags: an institution that has
+    contributed nothing within the window may not query, and by default sees only the
+    categories it contributes itself.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    last_contributed_at = models.DateTimeField(_("last contributed"))
+
+    class Meta:
+        verbose_name = _("contributed category")
+        verbose_name_plural = _("contributed categories")
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "category"], name="one_row_per_contributed_category")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} by institution {self.institution_id}"
+
+
+class UsageCounter(models.Model):
+    """How many subjects an institution has queried in a window (a minute, a day): quota and rate."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(_("period"), max_length=8)
+    starts_at = models.DateTimeField(_("window start"))
+    subjects = models.PositiveIntegerField(_("subjects"), default=0)
+
+    class Meta:
+        verbose_name = _("usage counter")
+        verbose_name_plural = _("usage counters")
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "period", "starts_at"], name="one_counter_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.subjects} subjects by institution {self.institution_id} in the {self.period} from {self.starts_at}"
+        )

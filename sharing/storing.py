@@ -22,7 +22,7 @@ from accounts.models import Institution
 from sharing.choices import FlagStatus
 from sharing.envelope import Sealer
 from sharing.keys import data_key_for, details_context
-from sharing.models import DataKey, Flag, Upload
+from sharing.models import ContributedCategory, DataKey, Flag, Upload
 from sharing.rows import CheckedFlag
 
 # What an upsert replaces. Never created_at, and never the disputed marker, which belongs to the
@@ -188,7 +188,22 @@ def upsert_orm(
         unique_fields=["institution", "reference"],
         update_fields=list(REPLACED),
     )
+    note_contributions(institution, staged, now)
     return stored
+
+
+def note_contributions(institution: Institution, staged: Sequence[Staged], now: datetime) -> None:
+    """Stamp the categories just contributed: reciprocity reads these stamps (sharing.matching)."""
+    categories = {flag.category for flag in staged}
+    ContributedCategory.objects.bulk_create(
+        [
+            ContributedCategory(institution=institution, category=category, last_contributed_at=now)
+            for category in categories
+        ],
+        update_conflicts=True,
+        unique_fields=["institution", "category"],
+        update_fields=["last_contributed_at"],
+    )
 
 
 STAGING = "sharing_flag_staging"
@@ -272,4 +287,5 @@ def copy_and_merge(
             "now": now,
         }
         cursor.execute(MERGE, parameters)
+    note_contributions(institution, staged, now)
     return Stored(created=len(staged) - existing, updated=existing - len(superseded), superseded=superseded)

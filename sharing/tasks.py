@@ -57,3 +57,11 @@ def prune_idempotency_keys() -> int:
     from sharing import idempotency
 
     return idempotency.prune()
+
+
+@shared_task(time_limit=600, soft_time_limit=590)
+def prune_usage_counters() -> int:
+    """Query counters of past minutes, and of days older than 90."""
+    from sharing import quotas
+
+    return quotas.prune()

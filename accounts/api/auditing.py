@@ -26,6 +26,8 @@ class AuditedMixin(APIView):
     # Set by a view whose one action records different things (resolve or withdraw), or counts subjects.
     audit_action: AuditAction | None = None
     audit_subjects: int | None = None
+    # What a query records besides: purpose, consent_reference, hits (accounts.audit.record's keywords).
+    audit_details: Mapping[str, Any] | None = None
 
     def get_object(self) -> Any:
         self.audit_target = super().get_object()  # type: ignore[misc]
@@ -47,5 +49,6 @@ class AuditedMixin(APIView):
                 subjects=self.audit_subjects,
                 reason=reason,
                 durable=durable,
+                **(self.audit_details or {}),
             )
         return response

@@ -7,8 +7,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sharing import keys
-from sharing.choices import FLAG_CHANGES, AmountBand, Category, FileFormat, FlagStatus, IdType, NoticeChannel
+from sharing.choices import (
+    CONSENT_PURPOSES,
+    FLAG_CHANGES,
+    AmountBand,
+    Category,
+    FileFormat,
+    FlagStatus,
+    IdType,
+    NoticeChannel,
+    QueryPurpose,
+)
 from sharing.models import Flag, Upload
+from sharing.tokens import MEMBER_TOKEN
 
 
 class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
@@ -177,3 +188,69 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
         if request is None:
             return paths
         return {name: request.build_absolute_uri(path) for name, path in paths.items()}
+
+
+class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
+    correlation_id = serializers.CharField(max_length=64, help_text="Your own id for the subject; echoed back.")
+    id_type = serializers.ChoiceField(choices=IdType.choices)
+    token = serializers.CharField(help_text="The member token: 64 lowercase hex. Never echoed back.")
+
+    def validate_token(self, value: str) -> str:
+        if not MEMBER_TOKEN.fullmatch(value):
+            # Never echo the value: it is a borrower's token, or a raw identifier sent by mistake.
+            raise serializers.ValidationError(
+                "A member token is 64 lowercase hexadecimal characters.", code="bad_token"
+            )
+        return value
+
+
+class QueryRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
+    consent_reference = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        help_text="The borrower's written authorization; required for loan_application and credit_review.",
+    )
+    subjects = QuerySubjectSerializer(many=True, min_length=1, max_length=settings.QUERY_SUBJECTS_MAX)  # type: ignore[call-arg]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
+            raise serializers.ValidationError(
+                {
+                    "consent_reference": serializers.ErrorDetail(
+                        "This purpose needs the reference of the borrower's written authorization.",
+                        code="consent_required",
+                    )
+                }
+            )
+        return attrs
+
+
+class CategoryHitSerializer(serializers.Serializer[dict[str, Any]]):
+    category = serializers.ChoiceField(choices=Category.choices)
+    institutions = serializers.IntegerField(help_text="How many distinct other members flagged it.")
+    latest_event_month = serializers.CharField(help_text="YYYY-MM of the most recent event.")
+    disputed = serializers.BooleanField()
+    resolved = serializers.BooleanField()
+
+
+class OwnHitSerializer(serializers.Serializer[dict[str, Any]]):
+    category = serializers.ChoiceField(choices=Category.choices)
+    flags = serializers.IntegerField(help_text="How many of your own flags.")
+    latest_event_month = serializers.CharField()
+    disputed = serializers.BooleanField()
+    resolved = serializers.BooleanField()
+
+
+class SubjectAnswerSerializer(serializers.Serializer[dict[str, Any]]):
+    correlation_id = serializers.CharField()
+    hit = serializers.BooleanField(help_text="Whether another member has flagged the subject (in what you may see).")
+    categories = CategoryHitSerializer(many=True)
+    own = OwnHitSerializer(many=True)
+
+
+class QueryAnswerSerializer(serializers.Serializer[dict[str, Any]]):
+    purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
+    subjects = SubjectAnswerSerializer(many=True)
+    hits = serializers.IntegerField()

@@ -1,9 +1,10 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from sharing.api.views import FlagViewSet, UploadViewSet
+from sharing.api.views import FlagViewSet, QueryView, UploadViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("flags", FlagViewSet, basename="flag")
 router.register("uploads", UploadViewSet, basename="upload")
 
-urlpatterns = router.urls
+urlpatterns = [path("queries", QueryView.as_view(), name="query"), *router.urls]

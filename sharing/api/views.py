@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -16,6 +17,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.api.auditing import AuditedMixin
 from accounts.api.scoping import InstitutionScopedMixin
@@ -24,19 +26,22 @@ from accounts.choices import AuditAction, Role, Scope
 from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow
 from config.pagination import NewestFirstCursorPagination
-from sharing import idempotency, services, tasks, uploads
+from sharing import idempotency, matching, quotas, services, tasks, uploads
 from sharing.api.serializers import (
     BatchResultSerializer,
     FlagBatchSerializer,
     FlagChangeSerializer,
     FlagDetailSerializer,
     FlagSerializer,
+    QueryAnswerSerializer,
+    QueryRequestSerializer,
     UploadCreateSerializer,
     UploadSerializer,
 )
 from sharing.choices import FileFormat, FlagStatus
 from sharing.filters import FlagFilter, UploadFilter
 from sharing.models import Flag, Upload, UploadError
+from sharing.tokens import platform_token
 
 WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
 READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)
@@ -155,6 +160,47 @@ class FlagViewSet(
                 flag = services.withdraw(flag, change.validated_data["reason"])
                 self.audit_action = AuditAction.FLAG_WITHDRAW
         return Response(FlagDetailSerializer(flag, context=self.get_serializer_context()).data)
+
+
+MATCHERS = Allow.people(Role.ANALYST, scope=Scope.MATCH)
+
+
+class NotReciprocalError(exceptions.PermissionDenied):
+    default_code = "not_reciprocal"
+
+
+class QueryView(AuditedMixin, APIView):
+    """Real-time query: have other members flagged these borrowers? Up to 100 subjects.
+
+    The answer says, per subject and category, how many other members flagged it, never which.
+    """
+
+    permission_classes = [ActionAllowed]
+    allow = {"post": MATCHERS}
+    audit_actions = {"post": AuditAction.QUERY}
+
+    @extend_schema(request=QueryRequestSerializer, responses=QueryAnswerSerializer)
+    def post(self, request: Request) -> Response:
+        form = QueryRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        institution = caller_institution(request)
+        peppers = settings.PLATFORM_PEPPERS
+        subjects = [
+            (subject["correlation_id"], platform_token(subject["token"], peppers)) for subject in data["subjects"]
+        ]
+        try:
+            answers, hits = matching.query(institution, subjects, timezone.now())
+        except matching.NotReciprocal:
+            days = settings.MATCH_RECIPROCITY_DAYS
+            raise NotReciprocalError(
+                f"Your institution has contributed no flags in the last {days} days; contribute to query."
+            ) from None
+        quotas.charge(institution, len(subjects))
+        consent = data.get("consent_reference", "").strip()
+        self.audit_subjects = len(subjects)
+        self.audit_details = {"purpose": data["purpose"], "consent_reference": consent, "hits": hits}
+        return Response({"purpose": data["purpose"], "subjects": answers, "hits": hits})
 
 
 class UploadViewSet(
