@@ -64,7 +64,9 @@ def dataset(cast, gamma):
 
 def expected(asker, visible):
     """The answer computed from DATASET directly: what the platform must say."""
-    by_person = defaultdict(lambda: {"others": defaultdict(list), "own": defaultdict(list)})
+    by_person: defaultdict[int, dict[str, defaultdict[str, list[tuple[str, str, str | None]]]]] = defaultdict(
+        lambda: {"others": defaultdict(list), "own": defaultdict(list)}
+    )
     for owner, _reference, person, category, event, end in DATASET:
         side = "own" if owner == asker else "others"
         if side == "others" and category not in visible:
