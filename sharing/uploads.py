@@ -13,17 +13,13 @@ is line 1. Within a file, the last valid row of a reference wins; each earlier
 one is listed in the error report as ``superseded``.
 """
 
-import csv
-import io
-import json
 import logging
 import queue
 import threading
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import IO, Any, NamedTuple, TextIO
+from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -31,169 +27,21 @@ from django.utils import timezone
 
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
-from sharing.choices import FileFormat, UploadStatus
+from sharing.choices import UploadStatus
+from sharing.files import FileRefused, Layout, Record, records, survey
 from sharing.keys import data_key_for
 from sharing.models import DataKey, Upload, UploadError
-from sharing.rows import FIELDS, REQUIRED_FIELDS, Checker, FieldError
+from sharing.rows import OPTIONAL_FIELDS, REQUIRED_FIELDS, Checker, FieldError
 from sharing.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
 
 logger = logging.getLogger(__name__)
-
-
-class FileRefused(ValueError):
-    """The file as a whole cannot be processed; nothing of it is stored."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class Superseded(Exception):
     """Another runner has moved the job's checkpoint: this one stops."""
 
 
-def header_errors(columns: list[str]) -> list[FieldError]:
-    """Missing and unknown columns of a CSV header, each as an error of that column."""
-    errors = [
-        FieldError(name, "unknown_column", "Not a column of a flag file.") for name in columns if name not in FIELDS
-    ]
-    errors += [
-        FieldError(name, "missing_column", "The column is required.") for name in REQUIRED_FIELDS if name not in columns
-    ]
-    seen: set[str] = set()
-    for name in columns:
-        if name in seen:
-            errors.append(FieldError(name, "duplicate_column", "The column appears twice."))
-        seen.add(name)
-    return errors
-
-
-def read_header(file: IO[bytes]) -> list[str]:  # the API's check before a file is even stored
-    """The columns named by a CSV file's first line (a byte-order mark is allowed)."""
-    first = file.readline(64 * 1024)
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FileRefused("not_utf8", "Line 1 is not UTF-8 text; save the file as UTF-8.") from None
-    columns = next(csv.reader([text]), [])
-    if not columns:
-        raise FileRefused("empty_file", "The file has no header line.")
-    return [name.strip() for name in columns]
-
-
-class Record(NamedTuple):
-    line: int  # the line on which the record starts
-    item: dict[str, Any] | None  # None when ``error`` says why the record could not be read
-    error: FieldError | None
-
-
-def _record(values: tuple[int, dict[str, Any], None]) -> Record:
-    return tuple.__new__(Record, values)  # NamedTuple's own __new__ costs a microsecond a row
-
-
-@contextmanager
-def decoded(file: IO[bytes]) -> Iterator[TextIO]:
-    """The file as UTF-8 text from its start (a byte-order mark is skipped), read at C speed."""
-    file.seek(0)
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-    try:
-        yield text
-    except UnicodeDecodeError:
-        raise FileRefused(
-            "not_utf8", f"Line {_first_bad_line(file)} is not UTF-8 text; save the file as UTF-8."
-        ) from None
-    finally:
-        with suppress(ValueError):  # the file was closed under an abandoned reader: nothing to keep open
-            text.detach()  # the caller's file stays open
-
-
-def _first_bad_line(file: IO[bytes]) -> int:
-    file.seek(0)
-    for number, raw in enumerate(file, start=1):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return number
-    return 0
-
-
-def _csv_rows(text: TextIO) -> tuple[Any, list[str]]:
-    """A CSV reader past the header, and the header's columns, which must be a flag file's."""
-    reader = csv.reader(text, strict=True)
-    columns = [name.strip() for name in next(reader, [])]
-    if not columns:
-        raise FileRefused("empty_file", "The file has no header line.")
-    if errors := header_errors(columns):
-        raise FileRefused(errors[0].code, "; ".join(f"{e.field}: {e.message}" for e in errors))
-    return reader, columns
-
-
-def records(file: IO[bytes], file_format: str, skip: int = 0) -> Generator[Record, None, None]:
-    """Every record of the file after the first ``skip``, each with the line on which it starts."""
-    with decoded(file) as text:
-        if file_format == FileFormat.JSONL:
-            yield from _jsonl_records(text, skip)
-            return
-        reader, columns = _csv_rows(text)
-        width = len(columns)
-        count = 0
-        start = reader.line_num + 1
-        try:
-            for values in reader:
-                if not values:  # a blank line
-                    start = reader.line_num + 1
-                    continue
-                count += 1
-                if count > skip:
-                    if len(values) == width:  # checked: zip's own check would cost every row again
-                        yield _record((start, dict(zip(columns, values, strict=False)), None))
-                    else:
-                        message = f"The row has {len(values)} fields; the header has {width}."
-                        yield Record(start, None, FieldError("", "bad_row", message))
-                start = reader.line_num + 1
-        except csv.Error as error:
-            raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
-
-
-def _jsonl_records(text: TextIO, skip: int) -> Iterator[Record]:
-    count = 0
-    for number, line in enumerate(text, start=1):
-        if not line.strip():
-            continue
-        count += 1
-        if count <= skip:
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError:
-            yield Record(number, None, FieldError("", "bad_json", "The line is not valid JSON."))
-            continue
-        if isinstance(item, dict):
-            yield Record(number, item, None)
-        else:
-            yield Record(number, None, FieldError("", "bad_json", "The line is not a JSON object."))
-
-
-def survey(file: IO[bytes], file_format: str) -> int:
-    """Read the whole file once before storing anything: how many records it holds.
-
-    Refuses a file that is not UTF-8, not well-formed CSV, empty or over the row limit.
-    """
-    with decoded(file) as text:
-        # Counted by map and sum, which run in C: no Python code per row.
-        if file_format == FileFormat.JSONL:
-            total = sum(map(bool, map(str.strip, text)))
-        else:
-            reader, _ = _csv_rows(text)
-            try:
-                total = sum(map(bool, reader))
-            except csv.Error as error:
-                raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
-    if total > settings.UPLOAD_MAX_ROWS:
-        raise FileRefused("too_many_rows", f"A file holds at most {settings.UPLOAD_MAX_ROWS:,} rows.")
-    if total == 0:
-        raise FileRefused("empty_file", "The file holds no rows.")
-    return total
+FLAG_FILE = Layout("flag file", REQUIRED_FIELDS, OPTIONAL_FIELDS)
 
 
 def process(upload_id: int) -> Upload | None:
@@ -206,7 +54,7 @@ def process(upload_id: int) -> Upload | None:
             file = handle.file  # the plain file object: Django's File iterates lines slowly
             assert file is not None
             if upload.rows_total is None:
-                upload.rows_total = survey(file, upload.file_format)
+                upload.rows_total = survey(file, upload.file_format, FLAG_FILE, settings.UPLOAD_MAX_ROWS)
                 Upload.objects.filter(pk=upload.pk).update(rows_total=upload.rows_total)
             _run(upload, file)
     except FileRefused as refusal:
@@ -248,7 +96,7 @@ def _run(upload: Upload, file: IO[bytes]) -> None:
     """
     key_record, key = data_key_for(upload.institution)
     chunks = prepared(
-        records(file, upload.file_format, skip=upload.rows_done),  # resuming after the last committed chunk
+        records(file, upload.file_format, FLAG_FILE, skip=upload.rows_done),  # resuming after the last committed chunk
         Checker(settings.PLATFORM_PEPPERS, timezone.localdate()),
         Stager(upload.institution_id, key),
         settings.UPLOAD_CHUNK_ROWS,

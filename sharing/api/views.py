@@ -26,7 +26,7 @@ from accounts.choices import AuditAction, Role, Scope
 from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow
 from config.pagination import NewestFirstCursorPagination
-from sharing import idempotency, matching, quotas, services, tasks, uploads
+from sharing import files, idempotency, matching, quotas, services, tasks, uploads
 from sharing.api.serializers import (
     BatchResultSerializer,
     FlagBatchSerializer,
@@ -243,7 +243,7 @@ class UploadViewSet(
         if file.size > limit:
             raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
         if file_format == FileFormat.CSV:
-            check_header(file)
+            check_header(file, uploads.FLAG_FILE)
         try:
             response = idempotency.once(
                 request,
@@ -298,16 +298,16 @@ def _content_fingerprint(file: Any, file_format: str) -> str:
     return digest.hexdigest()
 
 
-def check_header(file: Any) -> None:
+def check_header(file: Any, layout: files.Layout) -> None:
     """Refuse a CSV file whose header lacks a required column or names an unknown one, before storing it."""
     file.seek(0)
     try:
-        columns = uploads.read_header(file)
-    except uploads.FileRefused as refusal:
+        columns = files.read_header(file)
+    except files.FileRefused as refusal:
         raise exceptions.ValidationError({"file": [exceptions.ErrorDetail(str(refusal), refusal.code)]}) from None
     finally:
         file.seek(0)
-    errors = uploads.header_errors(columns)
+    errors = files.header_errors(columns, layout)
     if errors:
         raise exceptions.ValidationError(
             {"columns": {error.field: [exceptions.ErrorDetail(error.message, error.code)] for error in errors}}

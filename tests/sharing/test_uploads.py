@@ -11,7 +11,7 @@ from django.db import connection
 
 from accounts.choices import AuditAction, Scope
 from accounts.models import AuditEvent
-from sharing import storing, uploads
+from sharing import files, storing, uploads
 from sharing.keys import data_key_for
 from sharing.models import Flag, Upload
 from sharing.services import checker
@@ -266,7 +266,7 @@ def test_resuming_from_a_checkpoint_stores_the_rest_exactly_once(contributor, se
     with upload.file.storage.open(upload.file.name or "", "rb") as handle:
         raw = handle.file
         assert raw is not None
-        source = uploads.records(raw, "csv")
+        source = files.records(raw, "csv", uploads.FLAG_FILE)
         key_record, key = data_key_for(upload.institution)
         first_chunk = next(uploads.prepared(source, checker(), Stager(upload.institution_id, key), 2))
         source.close()
