@@ -83,6 +83,11 @@ class AuditAction(models.TextChoices):
     UPLOAD_ERRORS = "upload.errors", _("Downloaded an upload's error report")
     UPLOAD_PROCESS = "upload.process", _("Processed an upload")
     QUERY = "match.query", _("Queried borrowers")
+    INSPECTION_CREATE = "inspection.create", _("Started a portfolio inspection")
+    INSPECTION_LIST = "inspection.list", _("Listed inspections")
+    INSPECTION_VIEW = "inspection.view", _("Viewed an inspection")
+    INSPECTION_RESULTS = "inspection.results", _("Downloaded an inspection's results")
+    INSPECTION_RUN = "inspection.run", _("Ran a portfolio inspection")
     DATA_KEY_REWRAP = "datakey.rewrap", _("Re-wrapped data keys under a new master key")
     TOKEN_REKEY = "token.rekey", _("Re-keyed platform tokens to a new pepper")
 

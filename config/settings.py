@@ -191,6 +191,8 @@ MATCH_OWN_CATEGORIES_ONLY = env_bool("MATCH_OWN_CATEGORIES_ONLY", True)
 MATCH_DAILY_QUOTA = env_int("MATCH_DAILY_QUOTA", 200_000, minimum=1)
 MATCH_RATE_PER_MINUTE = env_int("MATCH_RATE_PER_MINUTE", 6_000, minimum=1)
 QUERY_SUBJECTS_MAX = 100
+# An inspection's file is matched in parts of this many rows, by as many workers as there are.
+INSPECTION_PART_ROWS = env_int("INSPECTION_PART_ROWS", 250_000, minimum=1)
 
 # Sign-in lockout (django-axes): per user name and source address.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)

@@ -6,7 +6,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Institution
-from sharing.choices import AmountBand, Category, FileFormat, FlagStatus, IdType, NoticeChannel, UploadStatus
+from sharing.choices import (
+    AmountBand,
+    Category,
+    FileFormat,
+    FlagStatus,
+    IdType,
+    NoticeChannel,
+    QueryPurpose,
+    UploadStatus,
+)
 
 
 def uploads_storage() -> Storage:
@@ -229,3 +238,95 @@ class UsageCounter(models.Model):
         return (
             f"{self.subjects} subjects by institution {self.institution_id} in the {self.period} from {self.starts_at}"
         )
+
+
+class Inspection(models.Model):
+    """A post-loan self-inspection: a portfolio's member tokens matched against other members' flags.
+
+    The file is split into parts that workers match in parallel; each part commits its
+    hits and its own "done" mark together, and the last part to finish closes the job.
+    ``previous`` is the portfolio's last successful inspection, against which hits are
+    marked new.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="inspections")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    portfolio = models.CharField(_("portfolio"), max_length=100)
+    purpose = models.CharField(_("purpose"), max_length=32, choices=QueryPurpose.choices)
+    consent_reference = models.CharField(_("consent reference"), max_length=128, blank=True)
+    # What the institution may see, fixed when the inspection is accepted (sharing.matching); null means all.
+    visible_categories = models.JSONField(_("visible categories"), null=True, blank=True)
+    file = models.FileField(_("file"), storage=uploads_storage, upload_to="inspections/%Y/%m/%d/", blank=True)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("format"), max_length=8, choices=FileFormat.choices)
+    size_bytes = models.BigIntegerField(_("size in bytes"))
+    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rows rejected"), default=0)
+    parts = models.PositiveIntegerField(_("parts"), default=0)
+    parts_done = models.PositiveIntegerField(_("parts done"), default=0)
+    hits_count = models.PositiveIntegerField(_("subjects hit"), null=True, blank=True)
+    new_hits_count = models.PositiveIntegerField(_("subjects newly hit"), null=True, blank=True)
+    counts_by_category = models.JSONField(_("subjects by category"), default=dict, blank=True)
+    previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last part done"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inspection")
+        verbose_name_plural = _("inspections")
+        indexes = [models.Index(fields=["institution", "portfolio", "-id"], name="inspection_portfolio")]
+
+    def __str__(self) -> str:
+        return f"inspection {self.pk} of {self.portfolio}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+
+
+class InspectionPart(models.Model):
+    """One part of an inspection's file; ``done`` commits with the part's hits."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="part_rows")
+    number = models.PositiveIntegerField(_("number"))
+    done = models.BooleanField(_("done"), default=False)
+
+    class Meta:
+        verbose_name = _("inspection part")
+        verbose_name_plural = _("inspection parts")
+        constraints = [models.UniqueConstraint(fields=["inspection", "number"], name="one_row_per_inspection_part")]
+
+    def __str__(self) -> str:
+        return f"part {self.number} of inspection {self.inspection_id}"
+
+
+class InspectionHit(models.Model):
+    """One category of other members' flags on one inspected subject: counts only, never contributors."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="hits", db_constraint=False)
+    row = models.PositiveIntegerField(_("row"))
+    correlation_id = models.CharField(_("correlation id"), max_length=64)
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    institutions = models.PositiveIntegerField(_("institutions"))
+    latest_event_date = models.DateField(_("latest event"))
+    disputed = models.BooleanField(_("disputed"))
+    resolved = models.BooleanField(_("resolved"))
+    new = models.BooleanField(_("new since the previous inspection"), default=False)
+
+    class Meta:
+        verbose_name = _("inspection hit")
+        verbose_name_plural = _("inspection hits")
+        indexes = [models.Index(fields=["inspection", "correlation_id", "category"], name="inspection_hit")]
+
+    def __str__(self) -> str:
+        return f"{self.correlation_id}: {self.category} in inspection {self.inspection_id}"

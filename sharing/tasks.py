@@ -25,21 +25,25 @@ def process_upload(upload_id: int) -> str | None:
 
 @shared_task(time_limit=600, soft_time_limit=590)
 def resume_stalled_uploads() -> int:
-    """Hand uploads whose checkpoint has not moved for ``UPLOAD_STALL_MINUTES`` to a worker again.
+    """Hand uploads and inspections that have not moved for ``UPLOAD_STALL_MINUTES`` to a worker again.
 
     A broker redelivers the task of a worker that died, but not every broker does
     so promptly (Redis waits out its visibility timeout; the filesystem broker
     never does); this sweep makes resumption independent of the broker.
     """
-    from sharing.models import Upload
+    from sharing.models import Inspection, Upload
 
     cutoff = timezone.now() - timedelta(minutes=settings.UPLOAD_STALL_MINUTES)
-    stalled = Upload.objects.filter(
-        Q(status=UploadStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(status=UploadStatus.QUEUED, created_at__lt=cutoff)
-    ).values_list("pk", flat=True)
+    stalled = Q(status=UploadStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(
+        status=UploadStatus.QUEUED, created_at__lt=cutoff
+    )
     count = 0
-    for upload_id in stalled:
+    for upload_id in Upload.objects.filter(stalled).values_list("pk", flat=True):
         process_upload.delay(upload_id)
+        count += 1
+    # An inspection's parts that are done stay done: running it again dispatches only the others.
+    for inspection_id in Inspection.objects.filter(stalled).values_list("pk", flat=True):
+        run_inspection.delay(inspection_id)
         count += 1
     return count
 
@@ -65,3 +69,37 @@ def prune_usage_counters() -> int:
     from sharing import quotas
 
     return quotas.prune()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_inspection(inspection_id: int) -> int:
+    """Survey an inspection's file and send its parts to the workers, as a group; returns how many."""
+    from celery import group
+
+    from sharing import inspections
+
+    parts = inspections.start(inspection_id)
+    if parts:
+        group(match_inspection_part.s(inspection_id, number) for number in parts).apply_async()
+    else:  # every part was matched, but the job was not closed (its last worker died after committing)
+        finish_inspection.delay(inspection_id)
+    return len(parts)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def match_inspection_part(inspection_id: int, number: int) -> None:
+    """Match one part; the worker that commits the last one enqueues ``finish_inspection``."""
+    from sharing import inspections
+
+    def close() -> None:
+        finish_inspection.delay(inspection_id)
+
+    inspections.match_part(inspection_id, number, on_last=close)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1800, soft_time_limit=1790)
+def finish_inspection(inspection_id: int) -> str | None:
+    from sharing import inspections
+
+    inspection = inspections.finish(inspection_id)
+    return inspection.status if inspection is not None else None

@@ -18,7 +18,7 @@ from sharing.choices import (
     NoticeChannel,
     QueryPurpose,
 )
-from sharing.models import Flag, Upload
+from sharing.models import Flag, Inspection, Upload
 from sharing.tokens import MEMBER_TOKEN
 
 
@@ -139,17 +139,22 @@ class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "format" not in attrs:
-            name = attrs["file"].name.lower()
-            if name.endswith(".csv"):
-                attrs["format"] = FileFormat.CSV
-            elif name.endswith((".jsonl", ".ndjson")):
-                attrs["format"] = FileFormat.JSONL
-            else:
-                raise serializers.ValidationError(
-                    {"format": serializers.ErrorDetail("Name the format: csv or jsonl.", code="required")}
-                )
-        return attrs
+        return with_file_format(attrs)
+
+
+def with_file_format(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The format named, or else the one the file's name ends with."""
+    if "format" not in attrs:
+        name = attrs["file"].name.lower()
+        if name.endswith(".csv"):
+            attrs["format"] = FileFormat.CSV
+        elif name.endswith((".jsonl", ".ndjson")):
+            attrs["format"] = FileFormat.JSONL
+        else:
+            raise serializers.ValidationError(
+                {"format": serializers.ErrorDetail("Name the format: csv or jsonl.", code="required")}
+            )
+    return attrs
 
 
 class UploadSerializer(serializers.ModelSerializer[Upload]):
@@ -254,3 +259,71 @@ class QueryAnswerSerializer(serializers.Serializer[dict[str, Any]]):
     purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
     subjects = SubjectAnswerSerializer(many=True)
     hits = serializers.IntegerField()
+
+
+class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(help_text="CSV (correlation_id, id_type, token) or JSON Lines; UTF-8.")
+    format = serializers.ChoiceField(
+        choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
+    )
+    portfolio = serializers.CharField(
+        max_length=100, help_text="Names the portfolio: results say what is new since its last inspection."
+    )
+    purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
+    consent_reference = serializers.CharField(max_length=128, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
+            raise serializers.ValidationError(
+                {
+                    "consent_reference": serializers.ErrorDetail(
+                        "This purpose needs the reference of the borrowers' written authorization.",
+                        code="consent_required",
+                    )
+                }
+            )
+        return with_file_format(attrs)
+
+
+class InspectionSerializer(serializers.ModelSerializer[Inspection]):
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Inspection
+        fields = [
+            "id",
+            "portfolio",
+            "purpose",
+            "consent_reference",
+            "file_name",
+            "file_format",
+            "size_bytes",
+            "status",
+            "rows_total",
+            "rows_done",
+            "rejected_count",
+            "parts",
+            "parts_done",
+            "hits_count",
+            "new_hits_count",
+            "counts_by_category",
+            "previous",
+            "error_code",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "results": {"type": "string"}}})
+    def get_links(self, inspection: Inspection) -> dict[str, str]:
+        request = self.context.get("request")
+        paths = {
+            "self": reverse("inspection-detail", args=[inspection.pk]),
+            "results": reverse("inspection-results", args=[inspection.pk]),
+        }
+        if request is None:
+            return paths
+        return {name: request.build_absolute_uri(path) for name, path in paths.items()}

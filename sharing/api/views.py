@@ -26,21 +26,23 @@ from accounts.choices import AuditAction, Role, Scope
 from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow
 from config.pagination import NewestFirstCursorPagination
-from sharing import files, idempotency, matching, quotas, services, tasks, uploads
+from sharing import files, idempotency, inspections, matching, quotas, services, tasks, uploads
 from sharing.api.serializers import (
     BatchResultSerializer,
     FlagBatchSerializer,
     FlagChangeSerializer,
     FlagDetailSerializer,
     FlagSerializer,
+    InspectionCreateSerializer,
+    InspectionSerializer,
     QueryAnswerSerializer,
     QueryRequestSerializer,
     UploadCreateSerializer,
     UploadSerializer,
 )
-from sharing.choices import FileFormat, FlagStatus
+from sharing.choices import FileFormat, FlagStatus, UploadStatus
 from sharing.filters import FlagFilter, UploadFilter
-from sharing.models import Flag, Upload, UploadError
+from sharing.models import Flag, Inspection, InspectionHit, Upload, UploadError
 from sharing.tokens import platform_token
 
 WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
@@ -287,6 +289,147 @@ class UploadViewSet(
         response = StreamingHttpResponse(_report_lines(upload), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="upload-{upload.pk}-errors.csv"'
         return response
+
+
+INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
+
+
+class JsonLinesRenderer(CsvRenderer):
+    media_type = "application/jsonl"
+    format = "jsonl"
+
+
+class NotFinished(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_finished"
+    default_detail = "The inspection has not succeeded; its results exist once it has."
+
+
+class InspectionViewSet(
+    AuditedMixin,
+    InstitutionScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Inspection],
+):
+    """Post-loan self-inspections: a portfolio file matched by workers in parallel parts, then its results."""
+
+    queryset = Inspection.objects.order_by("-id")
+    serializer_class = InspectionSerializer
+    permission_classes = [ActionAllowed]
+    allow = {"list": INSPECTORS, "retrieve": INSPECTORS, "create": INSPECTORS, "results": INSPECTORS}
+    audit_actions = {
+        "list": AuditAction.INSPECTION_LIST,
+        "retrieve": AuditAction.INSPECTION_VIEW,
+        "create": AuditAction.INSPECTION_CREATE,
+        "results": AuditAction.INSPECTION_RESULTS,
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    pagination_class = NewestFirstCursorPagination
+    filterset_fields = ["portfolio", "status"]
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": InspectionCreateSerializer}, responses={202: InspectionSerializer})
+    def create(self, request: Request) -> Response:
+        """Inspect a portfolio of up to 10 million member tokens against other members' flags."""
+        limit = settings.UPLOAD_MAX_BYTES
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+        form = InspectionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        file = data["file"]
+        if file.size > limit:
+            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+        if data["format"] == FileFormat.CSV:
+            check_header(file, inspections.INSPECTION_FILE)
+        institution = caller_institution(request)
+        try:
+            visible = matching.visible_categories(institution, timezone.now())
+        except matching.NotReciprocal:
+            days = settings.MATCH_RECIPROCITY_DAYS
+            raise NotReciprocalError(
+                f"Your institution has contributed no flags in the last {days} days; contribute to inspect."
+            ) from None
+        caller = request.user
+        inspection = Inspection.objects.create(
+            institution=institution,
+            created_by=caller if isinstance(caller, User) else None,
+            created_by_key=getattr(caller, "key", None),
+            portfolio=data["portfolio"],
+            purpose=data["purpose"],
+            consent_reference=data.get("consent_reference", "").strip(),
+            visible_categories=sorted(visible) if visible is not None else None,
+            file=file,
+            file_name=file.name[:255],
+            file_format=data["format"],
+            size_bytes=file.size,
+        )
+        self.audit_target = inspection
+        self.audit_details = {"purpose": inspection.purpose, "consent_reference": inspection.consent_reference}
+        transaction.on_commit(lambda: tasks.run_inspection.delay(inspection.pk))
+        body = self.get_serializer(inspection).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one line per subject and category"),
+            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="one object per subject"),
+        }
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[CsvRenderer, JsonLinesRenderer])
+    def results(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        """The subjects that other members have flagged: categories and counts, and what is new."""
+        inspection = self.get_object()
+        if inspection.status != UploadStatus.SUCCEEDED:
+            raise NotFinished()
+        as_json = request.accepted_renderer.format == "jsonl"
+        lines = _result_objects(inspection) if as_json else _result_rows(inspection)
+        response = StreamingHttpResponse(lines, content_type=request.accepted_renderer.media_type + "; charset=utf-8")
+        extension = "jsonl" if as_json else "csv"
+        response["Content-Disposition"] = f'attachment; filename="inspection-{inspection.pk}.{extension}"'
+        return response
+
+
+def _hits(inspection: Inspection) -> Iterator[tuple[Any, ...]]:
+    rows = InspectionHit.objects.filter(inspection=inspection).order_by("row", "category")
+    fields = ("row", "correlation_id", "category", "institutions", "latest_event_date", "disputed", "resolved", "new")
+    return rows.values_list(*fields).iterator(chunk_size=5000)
+
+
+def _result_rows(inspection: Inspection) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(
+        ["correlation_id", "category", "institutions", "latest_event_month", "disputed", "resolved", "new"]
+    )
+    for _row, correlation_id, category, institutions, latest, disputed, resolved, new in _hits(inspection):
+        yield writer.writerow(
+            [_cell(correlation_id), category, institutions, latest.strftime("%Y-%m"), disputed, resolved, new]
+        )
+
+
+def _result_objects(inspection: Inspection) -> Iterator[str]:
+    subject: dict[str, Any] | None = None
+    current = None
+    for row, correlation_id, category, institutions, latest, disputed, resolved, new in _hits(inspection):
+        if row != current:
+            if subject is not None:
+                yield json.dumps(subject, ensure_ascii=False) + "\n"
+            current, subject = row, {"correlation_id": correlation_id, "new": False, "categories": []}
+        assert subject is not None
+        subject["new"] = subject["new"] or new
+        subject["categories"].append(
+            {
+                "category": category,
+                "institutions": institutions,
+                "latest_event_month": latest.strftime("%Y-%m"),
+                "disputed": disputed,
+                "resolved": resolved,
+                "new": new,
+            }
+        )
+    if subject is not None:
+        yield json.dumps(subject, ensure_ascii=False) + "\n"
 
 
 def _content_fingerprint(file: Any, file_format: str) -> str:

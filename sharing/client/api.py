@@ -9,8 +9,11 @@ says what to fix.
 Retried, with exponential backoff and jitter, ``ATTEMPTS`` times in all:
 connection failures and timeouts, 409 ``idempotency_key_in_flight``, 429
 (after its ``Retry-After``) and 502/503/504. A POST is retried only when it
-carries an ``Idempotency-Key``, so a retry can never act twice. Any other 4xx
-is the caller's to fix: retrying it would only repeat the refusal.
+carries an ``Idempotency-Key``, so a retry can never act twice, or when its
+caller says a second copy is harmless (``retry=True``: a query only reads). Any
+other 4xx is the caller's to fix: retrying it would only repeat the refusal, and
+so is a 429 that no wait within a run would cure (``quota_exceeded``: a daily
+quota that resets in hours).
 
 Redirects are not followed and links the platform returns are only ever
 requested from the origin of ``--url``: the API key goes to that origin and
@@ -42,6 +45,8 @@ CHUNK_BYTES = 1024 * 1024
 PROBLEM_MAX_BYTES = 1024 * 1024
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IN_FLIGHT = "idempotency_key_in_flight"
+# 429s that waiting would not cure within a run: the platform's daily quota resets at midnight.
+FINAL_CODES = frozenset({"quota_exceeded"})
 USER_AGENT = f"riskshare-client/1 (Python {platform.python_version()})"
 # What an HTTP header value may hold; checked here so that http.client never quotes a bad key in an error.
 API_KEY = re.compile(r"[\x21-\x7e]{1,512}")
@@ -182,6 +187,7 @@ class Client:
         ca_file: Path | None = None,
         timeout: float = TIMEOUT_SECONDS,
         attempts: int = ATTEMPTS,
+        retry_after_cap: float = RETRY_AFTER_CAP_SECONDS,
         sleep: Callable[[float], None] | None = None,
         notify: Callable[[str], None] | None = None,
     ) -> None:
@@ -197,6 +203,8 @@ class Client:
         if ca_file is not None:
             self._context.load_verify_locations(cafile=os.fspath(ca_file))
         self.timeout, self.attempts = timeout, max(attempts, 1)
+        # The longest single wait a Retry-After may impose; a command that must keep moving sets a shorter one.
+        self.retry_after_cap = min(retry_after_cap, RETRY_AFTER_CAP_SECONDS)
         # Looked up when the client is built, so a test that patches time.sleep makes every wait instant.
         self.sleep = sleep or time.sleep
         self._notify = notify or (lambda message: None)
@@ -220,11 +228,15 @@ class Client:
         body: Body | None = None,
         headers: Mapping[str, str] | None = None,
         answer_timeout: float | None = None,
+        retry: bool | None = None,
     ) -> Answer:
         """One request and its whole answer (small JSON documents); an error status raises ``ApiError``.
 
         ``answer_timeout`` is how long to wait for the answer once the body is
         sent, for a platform that stores a large file before it answers.
+        ``retry`` overrides the rule of what is retried (GET, HEAD, and a POST
+        with an ``Idempotency-Key``) for a request its caller knows to be
+        harmless, or harmful, to repeat.
         """
         headers = {**self._headers("application/json"), **(headers or {})}
         if body is not None:
@@ -232,7 +244,8 @@ class Client:
             headers["Content-Length"] = str(body.length)
         elif method in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = "0"
-        retry = method in ("GET", "HEAD") or "Idempotency-Key" in headers
+        if retry is None:
+            retry = method in ("GET", "HEAD") or "Idempotency-Key" in headers
 
         def consume(response: http.client.HTTPResponse) -> Answer:
             return Answer(response.status, response.headers, response.read())
@@ -348,8 +361,7 @@ class Client:
                 failure, wait = ApiError(f"could not reach the platform: {_describe(error)}"), None
             if number == attempts:
                 break
-            if wait is None:
-                wait = backoff(number)
+            wait = backoff(number) if wait is None else min(wait, self.retry_after_cap)
             self._notify(f"{failure.headline()} (retrying in {wait:.0f} s: attempt {number + 1} of {attempts})")
             self.sleep(wait)
         raise failure.gave_up(attempts) if attempts > 1 else failure
@@ -367,7 +379,7 @@ def _judge(response: http.client.HTTPResponse) -> None:
             status=status,
         )
     error = ApiError.from_answer(status, response.reason, response.read(PROBLEM_MAX_BYTES))
-    if status in RETRY_STATUSES or (status == 409 and error.code == IN_FLIGHT):
+    if (status in RETRY_STATUSES and error.code not in FINAL_CODES) or (status == 409 and error.code == IN_FLIGHT):
         raise _Retry(error, retry_after(response.headers.get("Retry-After")))
     raise error
 

@@ -5,7 +5,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sharing.client import hashing, uploading
+from sharing.client import hashing, querying, uploading
+from sharing.identifiers import TYPES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,8 +63,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PATH",
         help="a CA bundle to trust besides the system's, for a platform with its own CA",
     )
+    _query_arguments(
+        commands.add_parser(
+            "query", help="look up the borrowers of a tokenized file, 100 a request, and write what others flagged"
+        )
+    )
     args = parser.parse_args(argv)
 
+    if args.command == "query":
+        return querying.run(
+            querying.Options(
+                file=args.file,
+                url=args.url,
+                purpose=args.purpose,
+                consent_reference=args.consent_reference,
+                api_key_file=args.api_key_file,
+                output=args.output,
+                quiet=args.quiet,
+                ca_file=args.ca_file,
+                token_column=args.token_column,
+                id_type=args.id_type,
+                correlation_column=args.correlation_column,
+            )
+        )
     if args.command == "upload":
         return uploading.run(
             uploading.Options(
@@ -78,6 +100,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     return _hash(args)
+
+
+def _query_arguments(query_parser: argparse.ArgumentParser) -> None:
+    query_parser.add_argument("file", type=Path, help="the subjects, tokenized (.csv or .jsonl)")
+    query_parser.add_argument("--url", required=True, help="the platform, e.g. https://riskshare.example.org")
+    query_parser.add_argument(
+        "--purpose",
+        required=True,
+        choices=querying.PURPOSES,
+        metavar="PURPOSE",
+        help=f"why you look them up, recorded with every query: {', '.join(querying.PURPOSES)}",
+    )
+    query_parser.add_argument(
+        "--consent-reference",
+        metavar="REF",
+        help="the reference of the borrowers' written authorization (required for loan_application, credit_review)",
+    )
+    query_parser.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help=f"a file holding the API key (default: the environment variable {uploading.KEY_VARIABLE})",
+    )
+    query_parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="the answers, CSV or .jsonl; an existing one is continued (default: FILE.results.csv)",
+    )
+    query_parser.add_argument(
+        "--token-column", default="token", metavar="NAME", help="the column of member tokens (default: token)"
+    )
+    query_parser.add_argument(
+        "--correlation-column",
+        default="correlation_id",
+        metavar="NAME",
+        help="the column of your own ids for the rows (default: correlation_id)",
+    )
+    query_parser.add_argument(
+        "--id-type",
+        choices=TYPES,
+        metavar="TYPE",
+        help=f"the identifier type of every row, for a file with no id_type column: {', '.join(TYPES)}",
+    )
+    query_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    query_parser.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PATH",
+        help="a CA bundle to trust besides the system's, for a platform with its own CA",
+    )
 
 
 def _hash(args: argparse.Namespace) -> int:

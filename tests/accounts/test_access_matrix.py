@@ -62,6 +62,8 @@ MATRIX = [
     ("get", "/api/v1/uploads/{alpha_upload}", FLAG_READERS, 200),
     ("get", "/api/v1/uploads/{alpha_upload}/errors", FLAG_READERS, 200),
     ("post", "/api/v1/queries", {"alpha:analyst", "key"}, 400),
+    ("get", "/api/v1/inspections", {"alpha:analyst", "key"}, 200),
+    ("post", "/api/v1/inspections", {"alpha:analyst", "key"}, 400),
 ]
 PUBLIC_VIEWS = {"AuditPublicKeyView"}
 
