@@ -44,6 +44,8 @@ def start(inspection_id: int) -> list[int]:
         inspection = Inspection.objects.select_for_update().filter(pk=inspection_id).first()
         if inspection is None or inspection.is_finished:
             return []
+        if inspection.parts and inspection.parts_done == inspection.parts:
+            return []  # every part is matched: only closing the job is left (run_inspection does it)
         if inspection.attempts >= MAX_ATTEMPTS:
             message = f"The job was started {inspection.attempts} times without finishing; the platform's logs say why."
             finish(inspection.pk, failed=("too_many_attempts", message))

@@ -110,6 +110,18 @@ def tasks_go_to_the_test_queue() -> Iterator[None]:
 
 
 @pytest.fixture
+def empty_test_queue() -> None:
+    """The tests' queue, declared and emptied, for a test that starts worker processes of its own."""
+    from kombu import Queue
+
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        Queue(TEST_QUEUE)(conn.default_channel).declare()
+        Queue(TEST_QUEUE)(conn.default_channel).purge()
+
+
+@pytest.fixture
 def celery_worker(transactional_db: None) -> Iterator[str]:
     """A real Celery worker, in a thread, consuming from the configured broker.
 

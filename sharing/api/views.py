@@ -352,7 +352,7 @@ class InspectionViewSet(
                 f"Your institution has contributed no flags in the last {days} days; contribute to inspect."
             ) from None
         caller = request.user
-        inspection = Inspection.objects.create(
+        self.audit_target = inspection = Inspection.objects.create(
             institution=institution,
             created_by=caller if isinstance(caller, User) else None,
             created_by_key=getattr(caller, "key", None),
@@ -365,7 +365,6 @@ class InspectionViewSet(
             file_format=data["format"],
             size_bytes=file.size,
         )
-        self.audit_target = inspection
         self.audit_details = {"purpose": inspection.purpose, "consent_reference": inspection.consent_reference}
         transaction.on_commit(lambda: tasks.run_inspection.delay(inspection.pk))
         body = self.get_serializer(inspection).data
@@ -404,8 +403,18 @@ def _result_rows(inspection: Inspection) -> Iterator[str]:
     )
     for _row, correlation_id, category, institutions, latest, disputed, resolved, new in _hits(inspection):
         yield writer.writerow(
-            [_cell(correlation_id), category, institutions, latest.strftime("%Y-%m"), disputed, resolved, new]
+            [
+                _cell(correlation_id),
+                category,
+                institutions,
+                latest.strftime("%Y-%m"),
+                *map(_flag, (disputed, resolved, new)),
+            ]
         )
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"  # as JSON writes them
 
 
 def _result_objects(inspection: Inspection) -> Iterator[str]:

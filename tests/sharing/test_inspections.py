@@ -97,9 +97,9 @@ def test_results_match_the_flags_exactly(analyst, owners, settings, part_rows):
     # Alpha contributes overdue_90 only: it sees that and the protective identity_theft, and never its own.
     assert list(csv.reader(io.StringIO(results(analyst, inspection)))) == [
         ["correlation_id", "category", "institutions", "latest_event_month", "disputed", "resolved", "new"],
-        ["L-0", "overdue_90", "2", "2026-05", "False", "True", "False"],
-        ["L-1", "identity_theft", "1", "2026-04", "False", "False", "False"],
-        ["L-0b", "overdue_90", "2", "2026-05", "False", "True", "False"],
+        ["L-0", "overdue_90", "2", "2026-05", "false", "true", "false"],
+        ["L-1", "identity_theft", "1", "2026-04", "false", "false", "false"],
+        ["L-0b", "overdue_90", "2", "2026-05", "false", "true", "false"],
     ]
     assert (inspection.hits_count, inspection.counts_by_category) == (3, {"overdue_90": 2, "identity_theft": 1})
 

@@ -2,28 +2,21 @@
 
 import csv
 import io
-import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.utils import timezone
 
 from sharing.models import Flag, Upload, UploadError
 from sharing.tasks import resume_stalled_uploads
-from tests.conftest import TEST_QUEUE
 from tests.factories import flag_item
+from tests.workers import start_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 COLUMNS = ["reference", "id_type", "token", "category", "event_date", "notice_date", "notice_channel", "details"]
 
 
@@ -47,64 +40,6 @@ def big_file(rows: int) -> tuple[bytes, set[str], int, int]:
         details = f'{{"amount": {n}}}'
         writer.writerow([reference, "cnid", template["token"], category, "2026-03-01", "2026-02-20", "sms", details])
     return text.getvalue().encode(), valid, rejected, superseded
-
-
-def wait_for(condition, seconds=120.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-def database_url() -> str:
-    config = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{config['NAME']}"
-    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
-    host = f"{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}"
-    return f"postgres://{config['USER']}{password}@{host}/{config['NAME']}"
-
-
-def start_worker(log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "UPLOAD_CHUNK_ROWS": "500",
-    }
-    return subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            TEST_QUEUE,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-@pytest.fixture
-def empty_test_queue():
-    from kombu import Queue
-
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
-        Queue(TEST_QUEUE)(conn.default_channel).declare()
-        Queue(TEST_QUEUE)(conn.default_channel).purge()
 
 
 def test_a_real_worker_processes_an_upload(celery_worker, cast, client_for):
