@@ -161,7 +161,9 @@ def _match_set_wise(inspection: Inspection, probes: Sequence[Probe], visible: li
             copy.set_types(["int4", "varchar", "bytea"])
             for probe in probes:
                 copy.write_row(probe)
-        cursor.execute(f"ANALYZE {STAGING}")
+        # One index probe per token: a part is a fraction of the portfolio, and a hash join would read
+        # every flag of the consortium once per part.
+        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         cursor.execute(
             MATCH,
             {
