@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,15 @@ from sharing.choices import (
 )
 from sharing.models import Flag, Inspection, Upload
 from sharing.tokens import MEMBER_TOKEN
+
+
+def links(context: Mapping[str, Any], routes: dict[str, str], pk: int) -> dict[str, str]:
+    """A job's links by name, absolute when the serializer has the request."""
+    request = context.get("request")
+    paths = {name: reverse(route, args=[pk]) for name, route in routes.items()}
+    if request is None:
+        return paths
+    return {name: request.build_absolute_uri(path) for name, path in paths.items()}
 
 
 class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
@@ -185,14 +195,7 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
 
     @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "errors": {"type": "string"}}})
     def get_links(self, upload: Upload) -> dict[str, str]:
-        request = self.context.get("request")
-        paths = {
-            "self": reverse("upload-detail", args=[upload.pk]),
-            "errors": reverse("upload-errors", args=[upload.pk]),
-        }
-        if request is None:
-            return paths
-        return {name: request.build_absolute_uri(path) for name, path in paths.items()}
+        return links(self.context, {"self": "upload-detail", "errors": "upload-errors"}, upload.pk)
 
 
 class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
@@ -319,11 +322,4 @@ class InspectionSerializer(serializers.ModelSerializer[Inspection]):
 
     @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "results": {"type": "string"}}})
     def get_links(self, inspection: Inspection) -> dict[str, str]:
-        request = self.context.get("request")
-        paths = {
-            "self": reverse("inspection-detail", args=[inspection.pk]),
-            "results": reverse("inspection-results", args=[inspection.pk]),
-        }
-        if request is None:
-            return paths
-        return {name: request.build_absolute_uri(path) for name, path in paths.items()}
+        return links(self.context, {"self": "inspection-detail", "results": "inspection-results"}, inspection.pk)

@@ -236,16 +236,8 @@ class UploadViewSet(
     )
     def create(self, request: Request) -> Response:
         """Upload a CSV or JSON Lines file of up to 10 million flags; a worker stores them in chunks."""
-        limit = settings.UPLOAD_MAX_BYTES
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
-        form = UploadCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        file, file_format = form.validated_data["file"], form.validated_data["format"]
-        if file.size > limit:
-            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
-        if file_format == FileFormat.CSV:
-            check_header(file, uploads.FLAG_FILE)
+        data = accepted_file(request, UploadCreateSerializer, uploads.FLAG_FILE)
+        file, file_format = data["file"], data["format"]
         try:
             response = idempotency.once(
                 request,
@@ -332,17 +324,8 @@ class InspectionViewSet(
     @extend_schema(request={"multipart/form-data": InspectionCreateSerializer}, responses={202: InspectionSerializer})
     def create(self, request: Request) -> Response:
         """Inspect a portfolio of up to 10 million member tokens against other members' flags."""
-        limit = settings.UPLOAD_MAX_BYTES
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
-        form = InspectionCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        data = accepted_file(request, InspectionCreateSerializer, inspections.INSPECTION_FILE)
         file = data["file"]
-        if file.size > limit:
-            raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
-        if data["format"] == FileFormat.CSV:
-            check_header(file, inspections.INSPECTION_FILE)
         institution = caller_institution(request)
         try:
             visible = matching.visible_categories(institution, timezone.now())
@@ -448,6 +431,26 @@ def _content_fingerprint(file: Any, file_format: str) -> str:
         digest.update(chunk)
     file.seek(0)
     return digest.hexdigest()
+
+
+def accepted_file(
+    request: Request, form_class: type[serializers.Serializer[dict[str, Any]]], layout: files.Layout
+) -> dict[str, Any]:
+    """A posted file's form, checked before the file is stored: size, fields, and a CSV file's header.
+
+    An over-long body is refused from its Content-Length, before it is read.
+    """
+    limit = settings.UPLOAD_MAX_BYTES
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+        raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+    form = form_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    data: dict[str, Any] = form.validated_data
+    if data["file"].size > limit:
+        raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+    if data["format"] == FileFormat.CSV:
+        check_header(data["file"], layout)
+    return data
 
 
 def check_header(file: Any, layout: files.Layout) -> None:
