@@ -17,11 +17,12 @@ from accounts.models import Institution
 from sharing.models import UsageCounter
 
 TABLE = UsageCounter._meta.db_table
+# Both counters in one statement, which returns their new totals: one round trip per query.
 UPSERT = (
-    f"INSERT INTO {TABLE} (institution_id, period, starts_at, subjects) VALUES (%s, %s, %s, %s)"  # noqa: S608
+    f"INSERT INTO {TABLE} (institution_id, period, starts_at, subjects) VALUES (%s, %s, %s, %s), (%s, %s, %s, %s)"  # noqa: S608
     f" ON CONFLICT (institution_id, period, starts_at) DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects"
 )
-READ = f"SELECT subjects FROM {TABLE} WHERE institution_id = %s AND period = %s AND starts_at = %s"  # noqa: S608
+READ = f"SELECT period, subjects FROM {TABLE} WHERE institution_id = %s AND starts_at IN (%s, %s)"  # noqa: S608
 
 
 class QuotaExceeded(Throttled):
@@ -37,21 +38,29 @@ def charge(institution: Institution, subjects: int, now: datetime | None = None)
     now = timezone.localtime(now)
     minute = now.replace(second=0, microsecond=0)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if _add(institution, "minute", minute, subjects) > settings.MATCH_RATE_PER_MINUTE:
+    totals = _add(institution, minute, day, subjects)
+    if totals["minute"] > settings.MATCH_RATE_PER_MINUTE:
         wait = (minute + timedelta(minutes=1) - now).total_seconds()
         raise RateExceeded(wait, f"More than {settings.MATCH_RATE_PER_MINUTE:,} subjects a minute; slow down.")
-    if _add(institution, "day", day, subjects) > settings.MATCH_DAILY_QUOTA:
+    if totals["day"] > settings.MATCH_DAILY_QUOTA:
         wait = (day + timedelta(days=1) - now).total_seconds()
         raise QuotaExceeded(wait, f"The daily quota of {settings.MATCH_DAILY_QUOTA:,} subjects is used up.")
 
 
-def _add(institution: Institution, period: str, starts_at: datetime, subjects: int) -> int:
-    when = connection.ops.adapt_datetimefield_value(starts_at)
+def _add(institution: Institution, minute: datetime, day: datetime, subjects: int) -> dict[str, int]:
+    """Add to the minute's and the day's counters; their new totals by period."""
+    adapt = connection.ops.adapt_datetimefield_value
+    pk = institution.pk
     with connection.cursor() as cursor:
-        cursor.execute(UPSERT, [institution.pk, period, when, subjects])
-        cursor.execute(READ, [institution.pk, period, when])
-        total: int = cursor.fetchone()[0]
-    return total
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(
+                UPSERT + " RETURNING period, subjects",
+                [pk, "minute", adapt(minute), subjects, pk, "day", adapt(day), subjects],
+            )
+        else:  # SQLite before 3.35
+            cursor.execute(UPSERT, [pk, "minute", adapt(minute), subjects, pk, "day", adapt(day), subjects])
+            cursor.execute(READ, [pk, adapt(minute), adapt(day)])
+        return dict(cursor.fetchall())
 
 
 def prune(now: datetime | None = None) -> int:

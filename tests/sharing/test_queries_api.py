@@ -5,6 +5,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.choices import AuditAction, InstitutionKind, Scope
@@ -299,3 +300,13 @@ def test_old_counters_are_pruned(analyst_client):
     assert quotas.prune(timezone.now()) == 0
     assert quotas.prune(timezone.now() + timedelta(hours=2)) == 1  # the minute's, not the day's
     assert list(UsageCounter.objects.values_list("period", "subjects")) == [("day", 2)]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL always has RETURNING")
+def test_quotas_hold_where_inserts_return_nothing(analyst_client, settings, monkeypatch):
+    """SQLite before 3.35 has no RETURNING: the counters are read back instead."""
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    settings.MATCH_DAILY_QUOTA = 3
+
+    assert ask(analyst_client, PEOPLE[:2]).status_code == 200
+    assert ask(analyst_client, PEOPLE[:2]).json()["code"] == "quota_exceeded"
