@@ -30,7 +30,7 @@ from sharing.choices import FlagStatus, IdType, UploadStatus
 from sharing.files import FileRefused, Layout, records, survey
 from sharing.matching import SHARED_STATUSES
 from sharing.models import Flag, Inspection, InspectionHit, InspectionPart
-from sharing.tokens import MEMBER_TOKEN, Peppers, PreKeyed
+from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
 MAX_ATTEMPTS = 5
@@ -112,7 +112,7 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
 
 def _probes(source: Iterable[Any], peppers: Peppers) -> tuple[list[Probe], int, int]:
     """Valid (row, correlation id, platform token) probes, and how many rows were refused and read."""
-    chain = [PreKeyed(peppers.by_version[version]).digest for version in sorted(peppers.by_version)]
+    keyer = Keyer(peppers)
     probes: list[Probe] = []
     rejected = rows = 0
     for line, fields, _unreadable in source:
@@ -130,10 +130,7 @@ def _probes(source: Iterable[Any], peppers: Peppers) -> tuple[list[Probe], int, 
         ):
             rejected += 1
             continue
-        token = bytes.fromhex(member_token)
-        for keyed in chain:
-            token = keyed(token)
-        probes.append((line, correlation_id, token))
+        probes.append((line, correlation_id, keyer(member_token)))
     return probes, rejected, rows
 
 

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from sharing.choices import NEGATIVE_CATEGORIES, AmountBand, Category, IdType, NoticeChannel
-from sharing.tokens import MEMBER_TOKEN, Peppers, PreKeyed
+from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
 OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
@@ -75,7 +75,7 @@ class Checker:
     def __init__(self, peppers: Peppers, today: date) -> None:
         self.today = today
         # The pepper chain, oldest first: a member token is keyed by each in turn (sharing.tokens).
-        self._chain = tuple(PreKeyed(peppers.by_version[version]).digest for version in sorted(peppers.by_version))
+        self._keyer = Keyer(peppers)
 
     def check(self, item: Mapping[str, Any]) -> CheckedFlag | list[FieldError]:
         errors: list[FieldError] = []
@@ -112,9 +112,7 @@ class Checker:
             # Never echo the value: it is a borrower's token, or worse, a raw identifier sent by mistake.
             errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
         else:
-            token = bytes.fromhex(member_token)
-            for keyed in self._chain:
-                token = keyed(token)
+            token = self._keyer(member_token)
 
         category = item.get("category")
         if type(category) is not str:

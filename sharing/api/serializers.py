@@ -152,6 +152,15 @@ class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return with_file_format(attrs)
 
 
+def check_consent(attrs: dict[str, Any], whose: str) -> None:
+    """Loan applications and credit reviews need the borrowers' written authorization (art. 18)."""
+    if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
+        message = f"This purpose needs the reference of the {whose} written authorization."
+        raise serializers.ValidationError(
+            {"consent_reference": serializers.ErrorDetail(message, code="consent_required")}
+        )
+
+
 def with_file_format(attrs: dict[str, Any]) -> dict[str, Any]:
     """The format named, or else the one the file's name ends with."""
     if "format" not in attrs:
@@ -223,15 +232,7 @@ class QueryRequestSerializer(serializers.Serializer[dict[str, Any]]):
     subjects = QuerySubjectSerializer(many=True, min_length=1, max_length=settings.QUERY_SUBJECTS_MAX)  # type: ignore[call-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
-            raise serializers.ValidationError(
-                {
-                    "consent_reference": serializers.ErrorDetail(
-                        "This purpose needs the reference of the borrower's written authorization.",
-                        code="consent_required",
-                    )
-                }
-            )
+        check_consent(attrs, "borrower's")
         return attrs
 
 
@@ -276,15 +277,7 @@ class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
     consent_reference = serializers.CharField(max_length=128, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
-            raise serializers.ValidationError(
-                {
-                    "consent_reference": serializers.ErrorDetail(
-                        "This purpose needs the reference of the borrowers' written authorization.",
-                        code="consent_required",
-                    )
-                }
-            )
+        check_consent(attrs, "borrowers'")
         return with_file_format(attrs)
 
 

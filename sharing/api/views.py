@@ -43,7 +43,7 @@ from sharing.api.serializers import (
 from sharing.choices import FileFormat, FlagStatus, UploadStatus
 from sharing.filters import FlagFilter, UploadFilter
 from sharing.models import Flag, Inspection, InspectionHit, Upload, UploadError
-from sharing.tokens import platform_token
+from sharing.tokens import Keyer
 
 WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
 READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)
@@ -170,6 +170,11 @@ MATCHERS = Allow.people(Role.ANALYST, scope=Scope.MATCH)
 class NotReciprocalError(exceptions.PermissionDenied):
     default_code = "not_reciprocal"
 
+    @classmethod
+    def to(cls, verb: str) -> "NotReciprocalError":
+        days = settings.MATCH_RECIPROCITY_DAYS
+        return cls(f"Your institution has contributed no flags in the last {days} days; contribute to {verb}.")
+
 
 class QueryView(AuditedMixin, APIView):
     """Real-time query: have other members flagged these borrowers? Up to 100 subjects.
@@ -187,17 +192,12 @@ class QueryView(AuditedMixin, APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         institution = caller_institution(request)
-        peppers = settings.PLATFORM_PEPPERS
-        subjects = [
-            (subject["correlation_id"], platform_token(subject["token"], peppers)) for subject in data["subjects"]
-        ]
+        keyer = Keyer(settings.PLATFORM_PEPPERS)  # the serializer has checked every token
+        subjects = [(subject["correlation_id"], keyer(subject["token"])) for subject in data["subjects"]]
         try:
             answers, hits = matching.query(institution, subjects, timezone.now())
         except matching.NotReciprocal:
-            days = settings.MATCH_RECIPROCITY_DAYS
-            raise NotReciprocalError(
-                f"Your institution has contributed no flags in the last {days} days; contribute to query."
-            ) from None
+            raise NotReciprocalError.to("query") from None
         quotas.charge(institution, len(subjects))
         consent = data.get("consent_reference", "").strip()
         self.audit_subjects = len(subjects)
@@ -330,10 +330,7 @@ class InspectionViewSet(
         try:
             visible = matching.visible_categories(institution, timezone.now())
         except matching.NotReciprocal:
-            days = settings.MATCH_RECIPROCITY_DAYS
-            raise NotReciprocalError(
-                f"Your institution has contributed no flags in the last {days} days; contribute to inspect."
-            ) from None
+            raise NotReciprocalError.to("inspect") from None
         caller = request.user
         self.audit_target = inspection = Inspection.objects.create(
             institution=institution,
