@@ -32,9 +32,7 @@ about the difference between the two "client" figures.
 import argparse
 import http.client
 import os
-import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,19 +41,26 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
+# Run as a script from the repository root: tests/bench is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.serving import (
+    BIN,
+    BROKER_URL,
+    DATABASE_URL,
+    KEY_PATTERN,
+    REPO,
+    Load,
+    Run,
+    audit_event_count,
+    drop_database,
+    free_port,
+    machine_busy_share,
+    machine_jiffies,
+    recreate_database,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-DATABASE = "riskshare_bench"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
-KEY_PATTERN = re.compile(r"rs_[a-z0-9]{8}\.[A-Za-z0-9_-]{43}")
 PATH = "/api/v1/me"
 SETTINGS = {"on": "config.settings", "off": "tests.bench.settings_no_audit"}
 WORKERS = 2
@@ -66,30 +71,6 @@ BACKGROUND_WARNING = 0.05
 # (its graceful_timeout is 30 s).
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 40.0
-
-
-@dataclass
-class Load:
-    requests: int
-    seconds: float
-    latencies: list[float]
-    client_cpu: float
-    machine_busy: float
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, p: int) -> float:
-        return statistics.quantiles(self.latencies, n=100)[p - 1] * 1000
-
-
-@dataclass
-class Run:
-    mode: str
-    load: Load
-    events: int
-    worker_boots: int
 
 
 def main() -> None:
@@ -139,17 +120,6 @@ def environment(var_dir: Path) -> dict[str, str]:
     return env
 
 
-def recreate_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-
-
-def drop_database() -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-
-
 def prepare(env: dict[str, str]) -> str:
     """Migrate and seed the benchmark database; the first demo API key that seed_demo prints."""
     manage = [str(BIN / "python"), "manage.py"]
@@ -161,13 +131,6 @@ def prepare(env: dict[str, str]) -> str:
     if found is None:
         raise SystemExit(f"seed_demo printed no API key:\n{seeded.stdout}")
     return found.group()
-
-
-def audit_event_count() -> int:
-    with psycopg.connect(DATABASE_URL) as connection:
-        row = connection.execute("SELECT count(*) FROM accounts_auditevent").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def measure(mode: str, env: dict[str, str], var_dir: Path, key: str, seconds: float, connections: int) -> Run:
@@ -203,13 +166,6 @@ def gunicorn(settings_module: str, env: dict[str, str], log: Path) -> Iterator[i
             server.kill()
             server.wait()
             raise SystemExit(f"gunicorn did not stop within {STOP_TIMEOUT:g} s of SIGTERM; killed it") from None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until_serving(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -280,22 +236,6 @@ def drive(port: int, key: str, connections: int, seconds: float) -> Load:
     every = [latency for mine in latencies for latency in mine]
     machine_busy = (busy_after - busy_before) / max(total_after - total_before, 1)
     return Load(len(every), elapsed, every, client_cpu / elapsed, machine_busy)
-
-
-def machine_busy_share(seconds: float) -> float:
-    """How busy the machine is over ``seconds`` while the benchmark itself is idle: other people's work."""
-    busy_before, total_before = machine_jiffies()
-    time.sleep(seconds)
-    busy_after, total_after = machine_jiffies()
-    return (busy_after - busy_before) / max(total_after - total_before, 1)
-
-
-def machine_jiffies() -> tuple[int, int]:
-    """Busy and total CPU time of the whole machine so far (Linux /proc/stat), in clock ticks."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # guest time is already counted in user time
-    return total - idle, total
 
 
 def print_run(run: Run, cores: int, background: float) -> None:
