@@ -88,6 +88,7 @@ class AuditAction(models.TextChoices):
     INSPECTION_VIEW = "inspection.view", _("Viewed an inspection")
     INSPECTION_RESULTS = "inspection.results", _("Downloaded an inspection's results")
     INSPECTION_RUN = "inspection.run", _("Ran a portfolio inspection")
+    INSPECTION_ERRORS = "inspection.errors", _("Downloaded an inspection's error report")
     DATA_KEY_REWRAP = "datakey.rewrap", _("Re-wrapped data keys under a new master key")
     TOKEN_REKEY = "token.rekey", _("Re-keyed platform tokens to a new pepper")
 

@@ -27,13 +27,15 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from sharing.choices import FlagStatus, IdType, UploadStatus
-from sharing.files import FileRefused, Layout, records, survey
+from sharing.files import FileRefused, Layout, Record, records, survey
 from sharing.matching import SHARED_STATUSES
-from sharing.models import Flag, Inspection, InspectionHit, InspectionPart
+from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
+from sharing.rows import FieldError
 from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
 MAX_ATTEMPTS = 5
+CORRELATION_MAX = 64  # InspectionHit.correlation_id
 _ID_TYPES = frozenset(IdType.values)
 Probe = tuple[int, str, bytes]  # row, correlation id, platform token
 
@@ -90,8 +92,17 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
         with inspection.file.storage.open(inspection.file.name or "", "rb") as handle:
             assert handle.file is not None
             source = records(handle.file, inspection.file_format, INSPECTION_FILE, skip=number * size)
-            probes, rejected, rows = _probes(islice(source, size), settings.PLATFORM_PEPPERS)
+            probes, refusals, rows = _probes(islice(source, size), settings.PLATFORM_PEPPERS)
             source.close()
+        InspectionError.objects.bulk_create(
+            [
+                InspectionError(
+                    inspection=inspection, row=row, field=error.field, code=error.code, message=error.message
+                )
+                for row, error in refusals
+            ],
+            batch_size=1000,
+        )
         visible = inspection.visible_categories
         if connection.vendor == "postgresql":
             _match_set_wise(inspection, probes, visible)
@@ -101,7 +112,7 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
         part.save(update_fields=["done"])
         Inspection.objects.filter(pk=inspection_id).update(
             rows_done=F("rows_done") + rows,
-            rejected_count=F("rejected_count") + rejected,
+            rejected_count=F("rejected_count") + len({row for row, _error in refusals}),
             parts_done=F("parts_done") + 1,
             heartbeat_at=timezone.now(),
         )
@@ -110,28 +121,50 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
             transaction.on_commit(on_last)
 
 
-def _probes(source: Iterable[Any], peppers: Peppers) -> tuple[list[Probe], int, int]:
-    """Valid (row, correlation id, platform token) probes, and how many rows were refused and read."""
+def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], list[tuple[int, FieldError]], int]:
+    """Valid (row, correlation id, platform token) probes, the refusals of the other rows, and rows read."""
     keyer = Keyer(peppers)
     probes: list[Probe] = []
-    rejected = rows = 0
-    for line, fields, _unreadable in source:
+    refusals: list[tuple[int, FieldError]] = []
+    rows = 0
+    for line, fields, unreadable in source:
         rows += 1
         if fields is None:
-            rejected += 1
+            assert unreadable is not None
+            refusals.append((line, unreadable))
             continue
         correlation_id, id_type, member_token = fields.get("correlation_id"), fields.get("id_type"), fields.get("token")
         if (
             type(correlation_id) is not str
-            or not 0 < len(correlation_id) <= 64
+            or not 0 < len(correlation_id) <= CORRELATION_MAX
             or id_type not in _ID_TYPES
             or type(member_token) is not str
             or not MEMBER_TOKEN.fullmatch(member_token)
         ):
-            rejected += 1
+            refusals.extend((line, error) for error in _refusals(correlation_id, id_type, member_token))
             continue
         probes.append((line, correlation_id, keyer(member_token)))
-    return probes, rejected, rows
+    return probes, refusals, rows
+
+
+def _refusals(correlation_id: object, id_type: object, member_token: object) -> list[FieldError]:
+    """Why a row cannot be matched, field by field, never quoting a value (a token, or a raw identifier)."""
+    errors = []
+    if correlation_id is None or correlation_id == "":
+        errors.append(FieldError("correlation_id", "required", "Your id for the row is required."))
+    elif type(correlation_id) is not str or len(correlation_id) > CORRELATION_MAX:
+        errors.append(
+            FieldError("correlation_id", "bad_correlation_id", f"Use text of at most {CORRELATION_MAX} characters.")
+        )
+    if id_type is None or id_type == "":
+        errors.append(FieldError("id_type", "required", "The identifier type is required."))
+    elif id_type not in _ID_TYPES:
+        errors.append(FieldError("id_type", "unknown_id_type", f"Use one of: {', '.join(IdType.values)}."))
+    if member_token is None or member_token == "":
+        errors.append(FieldError("token", "required", "The member token is required."))
+    elif type(member_token) is not str or not MEMBER_TOKEN.fullmatch(member_token):
+        errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
+    return errors
 
 
 STAGING = "sharing_inspection_staging"

@@ -156,22 +156,28 @@ class Upload(models.Model):
         return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
 
 
-class UploadError(models.Model):
-    """One line of an upload's error report: which row, which field, why. Never the row's values."""
+class RowError(models.Model):
+    """One line of a file's error report: which row, which field, why. Never the row's values."""
 
-    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="errors")
     row = models.PositiveIntegerField(_("row"))
     field = models.CharField(_("field"), max_length=64, blank=True)
     code = models.CharField(_("code"), max_length=64)
     message = models.CharField(_("message"), max_length=500)
 
     class Meta:
-        verbose_name = _("upload error")
-        verbose_name_plural = _("upload errors")
-        indexes = [models.Index(fields=["upload", "row"], name="upload_error_row")]
+        abstract = True
 
     def __str__(self) -> str:
         return f"row {self.row} {self.field}: {self.code}"
+
+
+class UploadError(RowError):
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="errors")
+
+    class Meta:
+        verbose_name = _("upload error")
+        verbose_name_plural = _("upload errors")
+        indexes = [models.Index(fields=["upload", "row"], name="upload_error_row")]
 
 
 class IdempotentRequest(models.Model):
@@ -330,3 +336,14 @@ class InspectionHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.correlation_id}: {self.category} in inspection {self.inspection_id}"
+
+
+class InspectionError(RowError):
+    """A portfolio row that was not matched: the report says why, so the member can mend and send it again."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="errors")
+
+    class Meta:
+        verbose_name = _("inspection error")
+        verbose_name_plural = _("inspection errors")
+        indexes = [models.Index(fields=["inspection", "row"], name="inspection_error_row")]

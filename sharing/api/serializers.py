@@ -313,6 +313,12 @@ class InspectionSerializer(serializers.ModelSerializer[Inspection]):
         ]
         read_only_fields = fields
 
-    @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "results": {"type": "string"}}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"self": {"type": "string"}, "results": {"type": "string"}, "errors": {"type": "string"}},
+        }
+    )
     def get_links(self, inspection: Inspection) -> dict[str, str]:
-        return links(self.context, {"self": "inspection-detail", "results": "inspection-results"}, inspection.pk)
+        names = {"self": "inspection-detail", "results": "inspection-results", "errors": "inspection-errors"}
+        return links(self.context, names, inspection.pk)

@@ -1,7 +1,7 @@
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +42,7 @@ from sharing.api.serializers import (
 )
 from sharing.choices import FileFormat, FlagStatus, UploadStatus
 from sharing.filters import FlagFilter, UploadFilter
-from sharing.models import Flag, Inspection, InspectionHit, Upload, UploadError
+from sharing.models import Flag, Inspection, InspectionError, InspectionHit, Upload, UploadError
 from sharing.tokens import Keyer
 
 WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
@@ -238,22 +238,12 @@ class UploadViewSet(
         """Upload a CSV or JSON Lines file of up to 10 million flags; a worker stores them in chunks."""
         data = accepted_file(request, UploadCreateSerializer, uploads.FLAG_FILE)
         file, file_format = data["file"], data["format"]
-        try:
-            response = idempotency.once(
-                request,
-                "uploads",
-                lambda: _content_fingerprint(file, file_format),
-                lambda: self._accept(request, file, file_format),
-            )
-        except BaseException:
-            # The request rolls back: a file it already stored would hold member tokens that nothing deletes.
-            if isinstance(self.audit_target, Upload) and self.audit_target.file:
-                self.audit_target.file.storage.delete(self.audit_target.file.name or "")
-            raise
-        if response.get("Idempotent-Replayed"):
-            self.audit_target = self.get_queryset().filter(pk=response.data["id"]).first()
-            response["Location"] = response.data["links"]["self"]
-        return response
+        return accept_once(
+            self,
+            "uploads",
+            lambda: _content_fingerprint(file, file_format),
+            lambda: self._accept(request, file, file_format),
+        )
 
     def _accept(self, request: Request, file: Any, file_format: str) -> Response:
         caller = request.user
@@ -278,9 +268,7 @@ class UploadViewSet(
     def errors(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         """The error report: one line per refused or superseded row and field. Never the rows' values."""
         upload = self.get_object()
-        response = StreamingHttpResponse(_report_lines(upload), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="upload-{upload.pk}-errors.csv"'
-        return response
+        return _report(UploadError.objects.filter(upload=upload), f"upload-{upload.pk}-errors.csv")
 
 
 INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
@@ -309,36 +297,56 @@ class InspectionViewSet(
     queryset = Inspection.objects.order_by("-id")
     serializer_class = InspectionSerializer
     permission_classes = [ActionAllowed]
-    allow = {"list": INSPECTORS, "retrieve": INSPECTORS, "create": INSPECTORS, "results": INSPECTORS}
+    allow = {
+        "list": INSPECTORS,
+        "retrieve": INSPECTORS,
+        "create": INSPECTORS,
+        "results": INSPECTORS,
+        "errors": INSPECTORS,
+    }
     audit_actions = {
         "list": AuditAction.INSPECTION_LIST,
         "retrieve": AuditAction.INSPECTION_VIEW,
         "create": AuditAction.INSPECTION_CREATE,
         "results": AuditAction.INSPECTION_RESULTS,
+        "errors": AuditAction.INSPECTION_ERRORS,
     }
     http_method_names = ["get", "post", "head", "options"]
     pagination_class = NewestFirstCursorPagination
     filterset_fields = ["portfolio", "status"]
     parser_classes = [MultiPartParser, JSONParser]
 
-    @extend_schema(request={"multipart/form-data": InspectionCreateSerializer}, responses={202: InspectionSerializer})
+    @extend_schema(
+        request={"multipart/form-data": InspectionCreateSerializer},
+        responses={202: InspectionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     def create(self, request: Request) -> Response:
         """Inspect a portfolio of up to 10 million member tokens against other members' flags."""
         data = accepted_file(request, InspectionCreateSerializer, inspections.INSPECTION_FILE)
-        file = data["file"]
+        data["consent_reference"] = data.get("consent_reference", "").strip()
         institution = caller_institution(request)
         try:
             visible = matching.visible_categories(institution, timezone.now())
         except matching.NotReciprocal:
             raise NotReciprocalError.to("inspect") from None
+
+        def fingerprint() -> str:
+            asked = "\n".join([data["portfolio"], data["purpose"], data["consent_reference"]])
+            return _content_fingerprint(data["file"], data["format"], asked)
+
+        return accept_once(self, "inspections", fingerprint, lambda: self._accept(request, data, visible))
+
+    def _accept(self, request: Request, data: dict[str, Any], visible: frozenset[str] | None) -> Response:
         caller = request.user
+        file = data["file"]
         self.audit_target = inspection = Inspection.objects.create(
-            institution=institution,
+            institution=caller_institution(request),
             created_by=caller if isinstance(caller, User) else None,
             created_by_key=getattr(caller, "key", None),
             portfolio=data["portfolio"],
             purpose=data["purpose"],
-            consent_reference=data.get("consent_reference", "").strip(),
+            consent_reference=data["consent_reference"],
             visible_categories=sorted(visible) if visible is not None else None,
             file=file,
             file_name=file.name[:255],
@@ -349,6 +357,15 @@ class InspectionViewSet(
         transaction.on_commit(lambda: tasks.run_inspection.delay(inspection.pk))
         body = self.get_serializer(inspection).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="row,field,code,message")}
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[CsvRenderer, JSONRenderer])
+    def errors(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        """The rows that were not matched and why: one line per row and field. Never the rows' values."""
+        inspection = self.get_object()
+        return _report(InspectionError.objects.filter(inspection=inspection), f"inspection-{inspection.pk}-errors.csv")
 
     @extend_schema(
         responses={
@@ -421,13 +438,36 @@ def _result_objects(inspection: Inspection) -> Iterator[str]:
         yield json.dumps(subject, ensure_ascii=False) + "\n"
 
 
-def _content_fingerprint(file: Any, file_format: str) -> str:
-    """The same bytes under another name are the same upload (the member client keys them by content)."""
-    digest = hashlib.sha256(file_format.encode() + b"\n")
+def _content_fingerprint(file: Any, file_format: str, asked: str = "") -> str:
+    """The same bytes under another name are the same request (the member client keys them by content)."""
+    digest = hashlib.sha256(f"{file_format}\n{asked}\n".encode())
     for chunk in file.chunks():
         digest.update(chunk)
     file.seek(0)
     return digest.hexdigest()
+
+
+def accept_once(
+    view: AuditedMixin, endpoint: str, fingerprint: Callable[[], str], accept: Callable[[], Response]
+) -> Response:
+    """``idempotency.once`` for a posted file that ``accept`` stores and makes the view's audit target.
+
+    A replay audits the job it names. A request that fails after storing its
+    file rolls back, so the file, which holds member tokens, is deleted here:
+    nothing else would ever delete it.
+    """
+    try:
+        response = idempotency.once(view.request, endpoint, fingerprint, accept)
+    except BaseException:
+        stored = getattr(view.audit_target, "file", None)
+        if stored:
+            stored.storage.delete(stored.name or "")
+        raise
+    if response.get("Idempotent-Replayed"):
+        model = view.get_queryset().model  # type: ignore[attr-defined]
+        view.audit_target = model.objects.filter(pk=response.data["id"]).first()
+        response["Location"] = response.data["links"]["self"]
+    return response
 
 
 def accepted_file(
@@ -471,12 +511,17 @@ class _Echo:
         return value
 
 
-def _report_lines(upload: Upload) -> Iterator[str]:
+def _report(errors: QuerySet[Any], file_name: str) -> StreamingHttpResponse:
+    """A file's error report, streamed: row, field, code, message. Never the rows' values."""
+    response = StreamingHttpResponse(_report_lines(errors), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    return response
+
+
+def _report_lines(errors: QuerySet[Any]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(["row", "field", "code", "message"])
-    rows = (
-        UploadError.objects.filter(upload=upload).order_by("row", "id").values_list("row", "field", "code", "message")
-    )
+    rows = errors.order_by("row", "id").values_list("row", "field", "code", "message")
     for row, field, code, message in rows.iterator(chunk_size=5000):
         yield writer.writerow([row, _cell(field), code, message])
 

@@ -252,7 +252,7 @@ class Client:
 
         return self._with_retries(lambda: self._exchange(method, url, headers, body, answer_timeout, consume), retry)
 
-    def download(self, url: str, target: Path) -> int:
+    def download(self, url: str, target: Path, accept: str = "text/csv") -> int:
         """Stream a GET's answer to ``target`` in chunks (a report of millions of lines); the number of bytes.
 
         The answer goes to ``target.part`` first and is renamed when complete: a
@@ -276,7 +276,7 @@ class Client:
             return written
 
         # The platform negotiates every answer, errors included, among its JSON renderers: ask for */* too.
-        headers = self._headers("text/csv, */*;q=0.1")
+        headers = self._headers(f"{accept}, */*;q=0.1")
         try:
             written = self._with_retries(lambda: self._exchange("GET", url, headers, None, None, consume), True)
         except BaseException:

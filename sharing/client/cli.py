@@ -5,7 +5,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sharing.client import hashing, querying, uploading
+from sharing.client import hashing, inspecting, querying, uploading
 from sharing.identifiers import TYPES
 
 
@@ -37,37 +37,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         "upload", help="send a file of flags, follow its job to the end and fetch its error report"
     )
     upload_parser.add_argument("file", type=Path, help="the flags, tokenized (.csv or .jsonl)")
-    upload_parser.add_argument("--url", required=True, help="the platform, e.g. https://riskshare.example.org")
-    upload_parser.add_argument(
-        "--api-key-file",
-        type=Path,
-        metavar="PATH",
-        help=f"a file holding the API key (default: the environment variable {uploading.KEY_VARIABLE})",
-    )
+    _platform_arguments(upload_parser)
     upload_parser.add_argument(
         "--errors",
         type=Path,
         metavar="PATH",
         help="the error report, if rows are rejected or superseded (default: FILE.upload-errors.csv)",
     )
-    upload_parser.add_argument(
-        "--format", choices=("csv", "jsonl"), help="the file's format (default: from its name, .csv or .jsonl)"
+    _format_arguments(upload_parser)
+
+    query_parser = commands.add_parser(
+        "query", help="look up the borrowers of a tokenized file, 100 a request, and write what others flagged"
     )
-    upload_parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    upload_parser.add_argument(
-        "--poll-seconds", type=_seconds, default=2.0, metavar="N", help="seconds between two polls (default: 2)"
-    )
-    upload_parser.add_argument(
-        "--ca-file",
+    query_parser.add_argument("file", type=Path, help="the subjects, tokenized (.csv or .jsonl)")
+    _platform_arguments(query_parser)
+    _purpose_arguments(query_parser)
+    query_parser.add_argument(
+        "--output",
         type=Path,
         metavar="PATH",
-        help="a CA bundle to trust besides the system's, for a platform with its own CA",
+        help="the answers, CSV or .jsonl; an existing one is continued (default: FILE.results.csv)",
     )
-    _query_arguments(
-        commands.add_parser(
-            "query", help="look up the borrowers of a tokenized file, 100 a request, and write what others flagged"
-        )
+    query_parser.add_argument(
+        "--token-column", default="token", metavar="NAME", help="the column of member tokens (default: token)"
     )
+    query_parser.add_argument(
+        "--correlation-column",
+        default="correlation_id",
+        metavar="NAME",
+        help="the column of your own ids for the rows (default: correlation_id)",
+    )
+    query_parser.add_argument(
+        "--id-type",
+        choices=TYPES,
+        metavar="TYPE",
+        help=f"the identifier type of every row, for a file with no id_type column: {', '.join(TYPES)}",
+    )
+
+    inspect_parser = commands.add_parser(
+        "inspect", help="inspect a tokenized portfolio against other members' flags and download the results"
+    )
+    inspect_parser.add_argument(
+        "file", type=Path, help="the portfolio, tokenized: correlation_id, id_type, token (.csv or .jsonl)"
+    )
+    _platform_arguments(inspect_parser)
+    inspect_parser.add_argument(
+        "--portfolio",
+        required=True,
+        metavar="NAME",
+        help="the portfolio's name: results say what is new since its previous inspection",
+    )
+    _purpose_arguments(inspect_parser)
+    inspect_parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="PATH",
+        help="the results, CSV or .jsonl (default: FILE.inspection.csv)",
+    )
+    inspect_parser.add_argument(
+        "--errors",
+        type=Path,
+        metavar="PATH",
+        help="the rows that could not be matched, if any (default: OUTPUT.errors.csv)",
+    )
+    _format_arguments(inspect_parser)
     args = parser.parse_args(argv)
 
     if args.command == "query":
@@ -99,57 +132,66 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ca_file=args.ca_file,
             )
         )
+    if args.command == "inspect":
+        return inspecting.run(
+            inspecting.Options(
+                file=args.file,
+                url=args.url,
+                portfolio=args.portfolio,
+                purpose=args.purpose,
+                consent_reference=args.consent_reference,
+                api_key_file=args.api_key_file,
+                output=args.output,
+                errors=args.errors,
+                file_format=args.format,
+                quiet=args.quiet,
+                poll_seconds=args.poll_seconds,
+                ca_file=args.ca_file,
+            )
+        )
     return _hash(args)
 
 
-def _query_arguments(query_parser: argparse.ArgumentParser) -> None:
-    query_parser.add_argument("file", type=Path, help="the subjects, tokenized (.csv or .jsonl)")
-    query_parser.add_argument("--url", required=True, help="the platform, e.g. https://riskshare.example.org")
-    query_parser.add_argument(
-        "--purpose",
-        required=True,
-        choices=querying.PURPOSES,
-        metavar="PURPOSE",
-        help=f"why you look them up, recorded with every query: {', '.join(querying.PURPOSES)}",
-    )
-    query_parser.add_argument(
-        "--consent-reference",
-        metavar="REF",
-        help="the reference of the borrowers' written authorization (required for loan_application, credit_review)",
-    )
-    query_parser.add_argument(
+def _platform_arguments(command: argparse.ArgumentParser) -> None:
+    """Where the platform is and how to reach it: the same for every command that talks to it."""
+    command.add_argument("--url", required=True, help="the platform, e.g. https://riskshare.example.org")
+    command.add_argument(
         "--api-key-file",
         type=Path,
         metavar="PATH",
         help=f"a file holding the API key (default: the environment variable {uploading.KEY_VARIABLE})",
     )
-    query_parser.add_argument(
-        "--output",
-        type=Path,
-        metavar="PATH",
-        help="the answers, CSV or .jsonl; an existing one is continued (default: FILE.results.csv)",
-    )
-    query_parser.add_argument(
-        "--token-column", default="token", metavar="NAME", help="the column of member tokens (default: token)"
-    )
-    query_parser.add_argument(
-        "--correlation-column",
-        default="correlation_id",
-        metavar="NAME",
-        help="the column of your own ids for the rows (default: correlation_id)",
-    )
-    query_parser.add_argument(
-        "--id-type",
-        choices=TYPES,
-        metavar="TYPE",
-        help=f"the identifier type of every row, for a file with no id_type column: {', '.join(TYPES)}",
-    )
-    query_parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    query_parser.add_argument(
+    command.add_argument(
         "--ca-file",
         type=Path,
         metavar="PATH",
         help="a CA bundle to trust besides the system's, for a platform with its own CA",
+    )
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _purpose_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--purpose",
+        required=True,
+        choices=querying.PURPOSES,
+        metavar="PURPOSE",
+        help=f"why you look them up, recorded with every request: {', '.join(querying.PURPOSES)}",
+    )
+    command.add_argument(
+        "--consent-reference",
+        metavar="REF",
+        help="the reference of the borrowers' written authorization (required for loan_application, credit_review)",
+    )
+
+
+def _format_arguments(command: argparse.ArgumentParser) -> None:
+    """A file sent as a job, and how often the job is polled."""
+    command.add_argument(
+        "--format", choices=("csv", "jsonl"), help="the file's format (default: from its name, .csv or .jsonl)"
+    )
+    command.add_argument(
+        "--poll-seconds", type=_seconds, default=2.0, metavar="N", help="seconds between two polls (default: 2)"
     )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sharing.client import api
-from sharing.client.uploading import LOCAL_HOSTS, Screen, load_api_key
+from sharing.client.uploading import LOCAL_HOSTS, Screen, explain, load_api_key
 from sharing.identifiers import TYPES
 
 QUERIES_PATH = "/api/v1/queries"
@@ -81,22 +81,27 @@ class Options:
 
     def check(self) -> None:
         """Refuse, before any file is opened or request sent, what the platform would refuse for every batch."""
-        if self.purpose not in PURPOSES:
-            raise ValueError(f"the purpose is one of {', '.join(PURPOSES)}, not {self.purpose!r}")
-        consent = (self.consent_reference or "").strip()
-        if self.purpose in CONSENT_PURPOSES and not consent:
-            raise ValueError(
-                f"the purpose {self.purpose} needs the borrower's written authorization: "
-                "give its reference with --consent-reference"
-            )
-        if len(consent) > CONSENT_MAX:
-            raise ValueError(f"a consent reference has at most {CONSENT_MAX} characters")
+        check_purpose(self.purpose, self.consent_reference)
         if self.id_type is not None and self.id_type not in TYPES:
             raise ValueError(f"the identifier type is one of {', '.join(TYPES)}, not {self.id_type!r}")
         if not self.file.is_file():
             raise ValueError(f"no such file: {self.file}")
         if self.file.resolve() in (self.output_path.resolve(), self.errors_path.resolve()):
             raise ValueError("--output would overwrite the file being queried: name another one")
+
+
+def check_purpose(purpose: str, consent_reference: str | None) -> None:
+    """Refuse a purpose the platform does not know, or one that needs consent without its reference."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"the purpose is one of {', '.join(PURPOSES)}, not {purpose!r}")
+    consent = (consent_reference or "").strip()
+    if purpose in CONSENT_PURPOSES and not consent:
+        raise ValueError(
+            f"the purpose {purpose} needs the borrower's written authorization: "
+            "give its reference with --consent-reference"
+        )
+    if len(consent) > CONSENT_MAX:
+        raise ValueError(f"a consent reference has at most {CONSENT_MAX} characters")
 
 
 @dataclass(frozen=True)
@@ -441,17 +446,8 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
         if not client.encrypted and client.host not in LOCAL_HOSTS:
             screen.note(f"warning: {client.host} over plain http: the API key and the tokens travel unencrypted")
         query(client, options, screen, outcome)
-    except api.ApiError as error:
-        headline, *details = error.lines()
-        advice = [NOTES[error.code]] if error.code in NOTES else []
-        screen.note("\n".join([f"error: {headline}", *details, *getattr(error, "__notes__", []), *advice]))
-        _so_far(screen, options, outcome)
-        return 2
-    except (OSError, ValueError) as error:
-        message = str(error)
-        if isinstance(error, OSError) and error.strerror and error.filename:
-            message = f"{error.strerror}: {error.filename}"
-        screen.note(f"error: {message}")
+    except (api.ApiError, OSError, ValueError) as error:
+        screen.note(explain(error, NOTES))
         _so_far(screen, options, outcome)
         return 2
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sharing.client import api
 from sharing.client.progress import Bar, size
@@ -197,6 +197,11 @@ def format_of(path: Path, given: str | None) -> str:
 
 def idempotency_key(path: Path, bar: Bar) -> str:
     """``upload-sha256-<hex>``: the same content always gets the same key, whatever the run."""
+    return f"upload-sha256-{content_digest(path, bar)}"
+
+
+def content_digest(path: Path, bar: Bar) -> str:
+    """The file's SHA-256 in hex, drawing how much of it is read: a file of several GB takes a while."""
     total, done = path.stat().st_size, 0
     digest = hashlib.sha256()
     with path.open("rb") as file:
@@ -205,7 +210,7 @@ def idempotency_key(path: Path, bar: Bar) -> str:
             done += len(chunk)
             bar.draw(done, total, f"hashing {size(done)} of {size(total)}")
     bar.draw(total, total, f"hashed {size(total)}", final=True)
-    return f"upload-sha256-{digest.hexdigest()}"
+    return digest.hexdigest()
 
 
 def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, Path | None]:
@@ -246,7 +251,7 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
     if job.replayed:
         screen.note(f"this file was sent before: following upload {job.id}")
     try:
-        job = follow(client, job, options.poll_seconds, screen)
+        job = follow(client, job, options.poll_seconds, screen, Job.from_answer, _processing)
         report = None
         if job.rejected or job.superseded:
             report = options.errors_path
@@ -257,15 +262,41 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
     return job, report
 
 
-def follow(client: api.Client, job: Job, poll_seconds: float, screen: Screen) -> Job:
-    """Poll the job until it has succeeded or failed, drawing rows done of rows in total."""
+class Polled(Protocol):
+    """A job the platform runs, as the client reads it: what ``follow`` needs of uploads and inspections alike."""
+
+    @property
+    def rows_done(self) -> int: ...
+
+    @property
+    def self_url(self) -> str: ...
+
+    @property
+    def rows_total(self) -> int | None: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+
+J = TypeVar("J", bound=Polled)
+
+
+def follow(
+    client: api.Client,
+    job: J,
+    poll_seconds: float,
+    screen: Screen,
+    read: Callable[[api.Answer], J],
+    caption: Callable[[J], str],
+) -> J:
+    """Poll the job until it has finished, drawing rows done of rows in total and ``caption``'s words."""
     bar = screen.new_bar()
     while True:
-        bar.draw(job.rows_done, job.rows_total or 0, _processing(job), final=job.finished)
+        bar.draw(job.rows_done, job.rows_total or 0, caption(job), final=job.finished)
         if job.finished:
             return job
         client.sleep(poll_seconds)
-        job = Job.from_answer(client.send("GET", job.self_url))
+        job = read(client.send("GET", job.self_url))
 
 
 def _processing(job: Job) -> str:
@@ -279,6 +310,18 @@ def _processing(job: Job) -> str:
     )
 
 
+def explain(error: api.ApiError | OSError | ValueError, advice: Mapping[str, str] | None = None) -> str:
+    """What a command that stops prints: the error, its details and notes, and what to do for its code."""
+    if isinstance(error, api.ApiError):
+        headline, *details = error.lines()
+        more = [advice[error.code]] if advice and error.code in advice else []
+    else:
+        headline, details, more = str(error), [], []
+        if isinstance(error, OSError) and error.strerror and error.filename:
+            headline = f"{error.strerror}: {error.filename}"
+    return "\n".join([f"error: {headline}", *details, *getattr(error, "__notes__", []), *more])
+
+
 def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     """The command: 0 when every row was stored, 1 when some were rejected, 2 when it failed."""
     screen = Screen(options.quiet)
@@ -288,15 +331,8 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
         if not client.encrypted and client.host not in LOCAL_HOSTS:
             screen.note(f"warning: {client.host} over plain http: the API key and the file travel unencrypted")
         job, report = upload(client, options, screen)
-    except api.ApiError as error:
-        headline, *details = error.lines()
-        screen.note("\n".join([f"error: {headline}", *details, *getattr(error, "__notes__", [])]))
-        return 2
-    except (OSError, ValueError) as error:
-        message = str(error)
-        if isinstance(error, OSError) and error.strerror and error.filename:
-            message = f"{error.strerror}: {error.filename}"
-        screen.note("\n".join([f"error: {message}", *getattr(error, "__notes__", [])]))
+    except (api.ApiError, OSError, ValueError) as error:
+        screen.note(explain(error))
         return 2
     except KeyboardInterrupt:
         screen.note("interrupted: run the same command again to resume; the file will not be stored twice")

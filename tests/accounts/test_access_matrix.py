@@ -13,7 +13,7 @@ from accounts.audit import record
 from accounts.choices import AuditAction, Role, Scope
 from accounts.permissions import ActionAllowed, DenyAll
 from sharing import services as sharing_services
-from sharing.models import Flag, Upload
+from sharing.models import Flag, Inspection, Upload
 from tests.factories import flag_item
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,10 @@ MATRIX = [
     ("post", "/api/v1/queries", {"alpha:analyst", "key"}, 400),
     ("get", "/api/v1/inspections", {"alpha:analyst", "key"}, 200),
     ("post", "/api/v1/inspections", {"alpha:analyst", "key"}, 400),
+    ("get", "/api/v1/inspections/{alpha_inspection}", {"alpha:analyst", "key"}, 200),
+    # Allowed callers learn the inspection has not finished (409); the others are refused first.
+    ("get", "/api/v1/inspections/{alpha_inspection}/results", {"alpha:analyst", "key"}, 409),
+    ("get", "/api/v1/inspections/{alpha_inspection}/errors", {"alpha:analyst", "key"}, 200),
 ]
 PUBLIC_VIEWS = {"AuditPublicKeyView"}
 
@@ -87,6 +91,14 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
     alpha_upload = Upload.objects.create(
         institution=cast.alpha.institution, file_name="flags.csv", file_format="csv", size_bytes=0
     )
+    alpha_inspection = Inspection.objects.create(
+        institution=cast.alpha.institution,
+        portfolio="book",
+        purpose="post_loan_review",
+        file_name="book.csv",
+        file_format="csv",
+        size_bytes=0,
+    )
     for name, institution, client in callers(cast, client_for, key_client):
         own_user = institution.users.order_by("id").first()
         own_key, _secret = services.issue_api_key(institution=institution, name="target", scopes=[Scope.AUDIT_READ])
@@ -99,6 +111,7 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
             own_event=own_event.pk,
             alpha_flag=alpha_flag.pk,
             alpha_upload=alpha_upload.pk,
+            alpha_inspection=alpha_inspection.pk,
         )
         response = getattr(client, method)(url, {}, format="json")
         outcomes[name] = response.status_code

@@ -61,7 +61,8 @@ LOANS = [("L-0", 0), ("L-1", 1), ("L-2", 2), ("L-3", 3), ("L-4", None), ("L-0b",
 
 def inspect(client, content, name="portfolio.csv", **fields):
     data = {"file": SimpleUploadedFile(name, content), "portfolio": "consumer-2026", "purpose": "post_loan_review"}
-    return client.post(URL, {**data, **fields}, format="multipart")
+    headers = {name: fields.pop(name) for name in list(fields) if name.startswith("HTTP_")}
+    return client.post(URL, {**data, **fields}, format="multipart", **headers)
 
 
 def run(inspection_id):
@@ -242,3 +243,73 @@ def test_the_stall_sweep_hands_a_stuck_inspection_to_a_worker_again(analyst, own
 
     assert tasks.resume_stalled_uploads() == 1
     assert sent == [inspection_id]
+
+
+def test_rows_that_cannot_be_matched_are_reported_by_row_and_field_without_their_values(analyst, owners):
+    content = (
+        "correlation_id,id_type,token\r\n"
+        f"L-0,cnid,{member_token_of(PEOPLE[0])}\r\n"
+        f",cnid,{'A' * 64}\r\n"
+        f"{'x' * 65},ssn,\r\n"
+        "L-3,cnid\r\n"
+        f"L-4,passport,{member_token_of(PEOPLE[1])}\r\n"
+    ).encode()
+    inspection = run(inspect(analyst, content).json()["id"])
+
+    response = analyst.get(f"{URL}/{inspection.pk}/errors", HTTP_ACCEPT="text/csv")
+
+    assert response.status_code == 200
+    report = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert report == [
+        ["row", "field", "code", "message"],
+        ["3", "correlation_id", "required", "Your id for the row is required."],
+        ["3", "token", "bad_token", "A member token is 64 lowercase hexadecimal characters."],
+        ["4", "correlation_id", "bad_correlation_id", "Use text of at most 64 characters."],
+        ["4", "id_type", "unknown_id_type", "Use one of: cnid, mobile, uscc, passport."],
+        ["4", "token", "required", "The member token is required."],
+        ["5", "", "bad_row", "The row has 2 fields; the header has 3."],
+    ]
+    assert (inspection.rows_done, inspection.rejected_count, inspection.hits_count) == (5, 3, 2)
+    assert AuditEvent.objects.filter(action=AuditAction.INSPECTION_ERRORS, target_id=str(inspection.pk)).count() == 1
+
+
+def test_another_institution_cannot_read_an_inspections_errors(cast, client_for, analyst, owners):
+    inspection = run(inspect(analyst, portfolio(LOANS)).json()["id"])
+
+    assert client_for(cast.beta["analyst"]).get(f"{URL}/{inspection.pk}/errors").status_code == 404
+
+
+def test_an_idempotency_key_makes_a_retried_inspection_one_job(analyst, owners):
+    first = inspect(analyst, portfolio(LOANS), HTTP_IDEMPOTENCY_KEY="inspect-1")
+    again = inspect(analyst, portfolio(LOANS), name="renamed.csv", HTTP_IDEMPOTENCY_KEY="inspect-1")
+
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["Location"] == first["Location"]
+    assert Inspection.objects.count() == 1
+    events = AuditEvent.objects.filter(action=AuditAction.INSPECTION_CREATE).order_by("id")
+    assert [(event.target_id, event.reason) for event in events] == [
+        (str(first.json()["id"]), ""),
+        (str(first.json()["id"]), "idempotent_replay"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"portfolio": "another-book"}, {"purpose": "collection"}, {"content": portfolio(LOANS[:2])}],
+    ids=["portfolio", "purpose", "file"],
+)
+def test_another_inspection_under_a_used_key_is_refused_and_stores_no_file(analyst, owners, change):
+    inspect(analyst, portfolio(LOANS), HTTP_IDEMPOTENCY_KEY="inspect-2")
+    stored = Inspection.objects.get().file
+    folder = str(stored.name).rsplit("/", 1)[0]
+    files_before = stored.storage.listdir(folder)[1]
+    content = change.pop("content", portfolio(LOANS))
+
+    response = inspect(analyst, content, HTTP_IDEMPOTENCY_KEY="inspect-2", **change)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert Inspection.objects.count() == 1
+    assert stored.storage.listdir(folder)[1] == files_before, "the refused request left a file behind"
