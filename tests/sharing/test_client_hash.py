@@ -1,6 +1,7 @@
 """``python -m sharing.client hash``: tokens out, raw identifiers never, refusals reported by row."""
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sharing.client import hashing
-from sharing.identifiers import member_token
+from sharing.identifiers import InvalidIdentifier, member_token
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = bytes(range(32))
@@ -190,3 +191,53 @@ def test_a_key_file_of_the_wrong_size_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="16 bytes, not 32"):
         hashing.load_key(tmp_path / "short.key")
+
+
+def reference_rows(rows, place, first_number):
+    """What token_rows must give, written the plain way: one row at a time, with member_token."""
+    good, refused = [], []
+    for number, row in enumerate(rows, start=first_number):
+        if len(row) <= place:
+            refused.append((number, "id", "missing_field"))
+        elif not row[place]:
+            good.append(row)
+        else:
+            try:
+                good.append([*row[:place], member_token("cnid", row[place], KEY), *row[place + 1 :]])
+            except InvalidIdentifier as error:
+                refused.append((number, "id", error.reason))
+    return good, refused
+
+
+cells = st.one_of(st.sampled_from(VALID + INVALID + ["", "11010519491231002x"]), st.text(max_size=20))
+
+
+@given(st.lists(st.lists(cells, min_size=0, max_size=3), max_size=40), st.integers(0, 2), st.integers(1, 10_000))
+def test_token_rows_gives_what_one_row_at_a_time_gives(rows, place, first_number):
+    expected = reference_rows([list(row) for row in rows], place, first_number)
+
+    result = hashing.token_rows(
+        [list(row) for row in rows], first_number, [(place, "id", "cnid")], hashing.Tokenizer(KEY)
+    )
+
+    assert result == expected
+
+
+@given(st.lists(st.lists(st.text(max_size=8), max_size=4), max_size=20))
+def test_rows_are_written_exactly_as_csv_writes_them(rows):
+    expected, fast = io.StringIO(), io.StringIO()
+    csv.writer(expected).writerows(rows)
+
+    hashing.csv_rows_writer(fast, csv.writer(fast))(rows)
+
+    assert fast.getvalue() == expected.getvalue()
+
+
+@given(st.lists(st.lists(st.sampled_from(["", "a", "b1", "x y", "中文"]), min_size=1, max_size=4), max_size=20))
+def test_plain_rows_are_written_exactly_as_csv_writes_them(rows):
+    expected, fast = io.StringIO(), io.StringIO()
+    csv.writer(expected).writerows(rows)
+
+    hashing.csv_rows_writer(fast, csv.writer(fast))(rows)
+
+    assert fast.getvalue() == expected.getvalue()

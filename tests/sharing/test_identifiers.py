@@ -6,6 +6,7 @@ import hmac
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
-from sharing.identifiers import TYPES, InvalidIdentifier, clean, member_token, normalize
+from sharing.identifiers import TYPES, InvalidIdentifier, clean, member_token, normalize, normalizer
 
 KEY = bytes(range(32))
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -209,11 +210,41 @@ def test_unknown_types_are_refused():
 REASONS = {"bad_checksum", "bad_date", "bad_length", "bad_characters", "bad_format", "not_mobile", "unknown_issuer"}
 
 
-def outcome(id_type: str, raw: str) -> str:
+def outcome(id_type: str, raw: str, normalize: Callable[[str, str], str] = normalize) -> str:
     try:
         return "ok:" + normalize(id_type, raw)
     except InvalidIdentifier as refused:
         return "refused:" + refused.reason
+
+
+def fast(id_type: str, raw: str) -> str:
+    return normalizer(id_type)(raw)
+
+
+@given(cnids(), st.sampled_from("0123456789Xx"), st.booleans())
+def test_the_fast_path_accepts_exactly_the_check_characters_of_python_stdnum(cnid, last, lower):
+    from stdnum.cn import ric
+
+    raw = cnid[:17] + last
+    expected = ric.calc_check_digit(cnid[:17] + "0") == last.upper()
+
+    assert outcome("cnid", raw, fast) == (f"ok:{raw.upper()}" if expected else "refused:bad_checksum")
+
+
+cnid_like = st.one_of(
+    cnids(),
+    cnids().map(str.lower),
+    cnids(st.dates(min_value=date(1800, 1, 1), max_value=date(2999, 12, 31))),
+    st.from_regex(r"[0-9]{17}[0-9Xx]", fullmatch=True),
+    st.from_regex(r"[0-9]{15}", fullmatch=True),
+    st.text(alphabet="0123456789Xx- \u3000\uff10\uff11\u0661", min_size=14, max_size=20),
+    st.text(max_size=20),
+)
+
+
+@given(cnid_like, st.sampled_from(TYPES))
+def test_the_normalizer_of_a_type_gives_what_normalize_gives_for_every_input(raw, id_type):
+    assert outcome(id_type, raw, fast) == outcome(id_type, raw)
 
 
 @given(st.sampled_from(TYPES), st.text(max_size=40))
