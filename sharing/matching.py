@@ -10,9 +10,11 @@ decides what a member may see (``visible_categories``).
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from accounts.models import Institution
 from sharing.choices import PROTECTIVE_CATEGORIES, FlagStatus
@@ -31,17 +33,45 @@ def visible_categories(institution: Institution, now: datetime) -> frozenset[str
 
     Raises ``NotReciprocal`` when it has contributed nothing for ``MATCH_RECIPROCITY_DAYS``.
     """
-    since = now - timedelta(days=settings.MATCH_RECIPROCITY_DAYS)
-    contributed = frozenset(
-        ContributedCategory.objects.filter(institution=institution, last_contributed_at__gte=since).values_list(
-            "category", flat=True
-        )
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTRIBUTED, _since(institution, now))
+        return _visible(frozenset(category for (category,) in cursor.fetchall()))
+
+
+def _visible(contributed: frozenset[str]) -> frozenset[str] | None:
     if not contributed:
         raise NotReciprocal()
     if not settings.MATCH_OWN_CATEGORIES_ONLY:
         return None
     return contributed | PROTECTIVE_CATEGORIES
+
+
+def _since(institution: Institution, now: datetime) -> list[Any]:
+    since = now - timedelta(days=settings.MATCH_RECIPROCITY_DAYS)
+    return [institution.pk, connection.ops.adapt_datetimefield_value(since)]
+
+
+# The SQL of every query request is built once rather than by the ORM each time: building a
+# queryset's SQL costs more than running it.
+_CONTRIBUTED = (
+    f"SELECT category FROM {ContributedCategory._meta.db_table}"  # noqa: S608
+    " WHERE institution_id = %s AND last_contributed_at >= %s"
+)
+
+
+@lru_cache(maxsize=128)
+def _lookup_sql(tokens: int) -> str:
+    """The shared flags on ``tokens`` platform tokens and, in the same round trip, the categories the
+    caller has contributed lately: rows with no token. Parameters: the tokens, SHARED_STATUSES, then
+    the institution and the start of the reciprocity window."""
+    places = ", ".join(["%s"] * tokens)
+    statuses = ", ".join(["%s"] * len(SHARED_STATUSES))
+    return (
+        "SELECT token, institution_id, category, event_date, disputed, status"  # noqa: S608
+        f" FROM {Flag._meta.db_table} WHERE token IN ({places}) AND status IN ({statuses})"
+        " UNION ALL SELECT NULL, NULL, category, NULL, NULL, NULL"
+        f" FROM {ContributedCategory._meta.db_table} WHERE institution_id = %s AND last_contributed_at >= %s"
+    )
 
 
 @dataclass
@@ -68,16 +98,25 @@ class Found:
     own: dict[str, CategoryHits] = field(default_factory=dict)
 
 
-def find(institution: Institution, tokens: Iterable[bytes], visible: frozenset[str] | None) -> dict[bytes, Found]:
-    """Every shared flag on ``tokens``, grouped by token and category, with what the caller may not see left out."""
+def find(
+    institution: Institution, tokens: Iterable[bytes], now: datetime
+) -> tuple[dict[bytes, Found], frozenset[str] | None]:
+    """Every shared flag on ``tokens``, grouped by token and category, with what the caller may not see
+    left out; and what it may see (``visible_categories``), learnt in the same round trip."""
+    tokens = list(set(tokens))
+    if not tokens:
+        return {}, visible_categories(institution, now)
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_sql(len(tokens)), [*tokens, *SHARED_STATUSES, *_since(institution, now)])
+        rows = cursor.fetchall()
+    visible = _visible(frozenset(category for token, _, category, *_ in rows if token is None))
     found: dict[bytes, Found] = {}
-    rows = (
-        Flag.objects.filter(token__in=set(tokens), status__in=SHARED_STATUSES)
-        .values_list("token", "institution_id", "category", "event_date", "disputed", "status")
-        .order_by()
-    )
     for token, institution_id, category, event_date, disputed, status in rows:
+        if token is None:
+            continue
         token = bytes(token)
+        if not isinstance(event_date, date):  # SQLite gives a date as text, and a boolean as 0 or 1
+            event_date, disputed = date.fromisoformat(event_date), bool(disputed)
         if institution_id == institution.pk:
             groups = found.setdefault(token, Found()).own
         elif visible is None or category in visible:
@@ -85,7 +124,7 @@ def find(institution: Institution, tokens: Iterable[bytes], visible: frozenset[s
         else:
             continue
         groups.setdefault(category, CategoryHits()).add(institution_id, event_date, disputed, status)
-    return found
+    return found, visible
 
 
 def answer(correlation_id: str, found: Found | None) -> dict[str, Any]:
@@ -122,7 +161,6 @@ def query(
     institution: Institution, subjects: Sequence[tuple[str, bytes]], now: datetime
 ) -> tuple[list[dict[str, Any]], int]:
     """Answers for (correlation id, platform token) pairs, in their order, and how many are hits."""
-    visible = visible_categories(institution, now)
-    found = find(institution, (token for _, token in subjects), visible)
+    found, _ = find(institution, (token for _, token in subjects), now)
     answers = [answer(correlation_id, found.get(token)) for correlation_id, token in subjects]
     return answers, sum(1 for item in answers if item["hit"])

@@ -231,13 +231,18 @@ class UsageCounter(models.Model):
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     period = models.CharField(_("period"), max_length=8)
     starts_at = models.DateTimeField(_("window start"))
+    # Each web process counts in a row of its own (sharing.quotas), so that two requests of one
+    # member never wait for each other's row lock; the window's count is the sum of its shards.
+    shard = models.PositiveSmallIntegerField(_("shard"), default=0)
     subjects = models.PositiveIntegerField(_("subjects"), default=0)
 
     class Meta:
         verbose_name = _("usage counter")
         verbose_name_plural = _("usage counters")
         constraints = [
-            models.UniqueConstraint(fields=["institution", "period", "starts_at"], name="one_counter_per_period")
+            models.UniqueConstraint(
+                fields=["institution", "period", "starts_at", "shard"], name="one_counter_per_period_and_shard"
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,20 @@
 """Quotas and rate limits on matching, counted in subjects per institution.
 
 Each query adds its subjects to two counters, the current minute's and the current
-day's (in the platform's time zone), with one upsert each. The counters live in the
-database, so every web process shares them; they are written in the request's own
-transaction, so a refused or failed query counts for nothing.
+day's (in the platform's time zone). The counters live in the database, so every web
+process shares them; they are written in the request's own transaction, so a refused
+or failed query counts for nothing.
+
+A counter is split into shards, one per web process (its process id modulo
+``SHARDS``): a query locks its own process's rows until it commits, so two
+processes answering the same member never wait for each other. The window's count
+is the sum of its shards: the caller's own, as updated, and the others' as last
+committed. Queries in flight in other processes are therefore not seen until they
+commit, which can let a window overrun its limit by what the other processes are
+answering at that moment (at most 100 subjects each).
 """
 
+import os
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -16,13 +25,28 @@ from rest_framework.exceptions import Throttled
 from accounts.models import Institution
 from sharing.models import UsageCounter
 
+SHARDS = 64
 TABLE = UsageCounter._meta.db_table
-# Both counters in one statement, which returns their new totals: one round trip per query.
 UPSERT = (
-    f"INSERT INTO {TABLE} (institution_id, period, starts_at, subjects) VALUES (%s, %s, %s, %s), (%s, %s, %s, %s)"  # noqa: S608
-    f" ON CONFLICT (institution_id, period, starts_at) DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects"
+    f"INSERT INTO {TABLE} (institution_id, period, starts_at, shard, subjects)"  # noqa: S608
+    " VALUES (%s, 'minute', %s, %s, %s), (%s, 'day', %s, %s, %s)"
+    " ON CONFLICT (institution_id, period, starts_at, shard)"
+    f" DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects"
 )
-READ = f"SELECT period, subjects FROM {TABLE} WHERE institution_id = %s AND starts_at IN (%s, %s)"  # noqa: S608
+# Both windows' totals, the caller's shards included.
+READ = (
+    f"SELECT period, SUM(subjects) FROM {TABLE}"  # noqa: S608
+    " WHERE institution_id = %s AND ((period = 'minute' AND starts_at = %s) OR (period = 'day' AND starts_at = %s))"
+    " GROUP BY period"
+)
+# On PostgreSQL, the upsert and the other shards' sum in one statement: one round trip per query.
+UPSERT_AND_READ = (
+    f"WITH mine AS ({UPSERT} RETURNING period, starts_at, subjects)"  # noqa: S608
+    " SELECT mine.period, mine.subjects + COALESCE("
+    f"(SELECT SUM(other.subjects) FROM {TABLE} other WHERE other.institution_id = %s"
+    " AND other.period = mine.period AND other.starts_at = mine.starts_at AND other.shard <> %s), 0)"
+    " FROM mine"
+)
 
 
 class QuotaExceeded(Throttled):
@@ -50,17 +74,15 @@ def charge(institution: Institution, subjects: int, now: datetime | None = None)
 def _add(institution: Institution, minute: datetime, day: datetime, subjects: int) -> dict[str, int]:
     """Add to the minute's and the day's counters; their new totals by period."""
     adapt = connection.ops.adapt_datetimefield_value
-    pk = institution.pk
+    pk, shard = institution.pk, os.getpid() % SHARDS
+    upsert = [pk, adapt(minute), shard, subjects, pk, adapt(day), shard, subjects]
     with connection.cursor() as cursor:
-        if connection.features.can_return_columns_from_insert:
-            cursor.execute(
-                UPSERT + " RETURNING period, subjects",
-                [pk, "minute", adapt(minute), subjects, pk, "day", adapt(day), subjects],
-            )
-        else:  # SQLite before 3.35
-            cursor.execute(UPSERT, [pk, "minute", adapt(minute), subjects, pk, "day", adapt(day), subjects])
+        if connection.vendor == "postgresql":
+            cursor.execute(UPSERT_AND_READ, [*upsert, pk, shard])
+        else:  # SQLite: no INSERT inside WITH
+            cursor.execute(UPSERT, upsert)
             cursor.execute(READ, [pk, adapt(minute), adapt(day)])
-        return dict(cursor.fetchall())
+        return {period: int(total) for period, total in cursor.fetchall()}
 
 
 def prune(now: datetime | None = None) -> int:

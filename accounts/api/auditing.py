@@ -28,6 +28,8 @@ class AuditedMixin(APIView):
     audit_subjects: int | None = None
     # What a query records besides: purpose, consent_reference, hits (accounts.audit.record's keywords).
     audit_details: Mapping[str, Any] | None = None
+    # A view whose POST only reads (its question is the body) says so: its event is recorded as a read's.
+    reads_only = False
 
     def get_object(self) -> Any:
         self.audit_target = super().get_object()  # type: ignore[misc]
@@ -39,7 +41,7 @@ class AuditedMixin(APIView):
         audit_action = self.audit_action or self.audit_actions.get(action)
         if audit_action is not None and response.status_code < 400:
             # A read changed nothing but its own event: it need not wait for the log flush.
-            durable = request.method not in SAFE_METHODS
+            durable = request.method not in SAFE_METHODS and not self.reads_only
             # A retry answered from its Idempotency-Key is recorded too, as the replay it is.
             reason = "idempotent_replay" if response.get("Idempotent-Replayed") else ""
             record(

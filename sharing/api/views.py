@@ -185,6 +185,7 @@ class QueryView(AuditedMixin, APIView):
     permission_classes = [ActionAllowed]
     allow = {"post": MATCHERS}
     audit_actions = {"post": AuditAction.QUERY}
+    reads_only = True  # it changes nothing but the usage counters and its own event
 
     @extend_schema(request=QueryRequestSerializer, responses=QueryAnswerSerializer)
     def post(self, request: Request) -> Response:

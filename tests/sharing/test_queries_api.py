@@ -1,6 +1,7 @@
 """POST /api/v1/queries: other members' flags on a borrower, by category, never by contributor."""
 
 import json
+import os
 from collections import defaultdict
 from datetime import timedelta
 
@@ -302,11 +303,30 @@ def test_old_counters_are_pruned(analyst_client):
     assert list(UsageCounter.objects.values_list("period", "subjects")) == [("day", 2)]
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL always has RETURNING")
-def test_quotas_hold_where_inserts_return_nothing(analyst_client, settings, monkeypatch):
-    """SQLite before 3.35 has no RETURNING: the counters are read back instead."""
-    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
-    settings.MATCH_DAILY_QUOTA = 3
+def test_the_quota_counts_what_every_web_process_has_answered(cast, analyst_client, settings):
+    """Each process counts in a shard of its own; the window's count is the sum over the shards."""
+    from sharing import quotas
+    from sharing.models import UsageCounter
 
-    assert ask(analyst_client, PEOPLE[:2]).status_code == 200
-    assert ask(analyst_client, PEOPLE[:2]).json()["code"] == "quota_exceeded"
+    settings.MATCH_DAILY_QUOTA = 3
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    another_process = (os.getpid() + 1) % quotas.SHARDS
+    UsageCounter.objects.create(
+        institution=cast.alpha.institution, period="day", starts_at=today, shard=another_process, subjects=2
+    )
+
+    assert ask(analyst_client, PEOPLE[:1]).status_code == 200
+    assert ask(analyst_client, PEOPLE[:1]).json()["code"] == "quota_exceeded"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+def test_a_query_commits_as_a_read_does(analyst_client):
+    """Within the test's own transaction, the setting a request made is still visible after it."""
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    assert ask(analyst_client, PEOPLE[:1]).status_code == 200
+    assert synchronous_commit() == "off"
