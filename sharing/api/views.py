@@ -39,6 +39,7 @@ from sharing.api.serializers import (
     QueryRequestSerializer,
     UploadCreateSerializer,
     UploadSerializer,
+    plain_query,
 )
 from sharing.choices import FileFormat, FlagStatus, UploadStatus
 from sharing.filters import FlagFilter, UploadFilter
@@ -189,9 +190,11 @@ class QueryView(AuditedMixin, APIView):
 
     @extend_schema(request=QueryRequestSerializer, responses=QueryAnswerSerializer)
     def post(self, request: Request) -> Response:
-        form = QueryRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        data = plain_query(request.data)
+        if data is None:
+            form = QueryRequestSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            data = form.validated_data
         institution = caller_institution(request)
         keyer = Keyer(settings.PLATFORM_PEPPERS)  # the serializer has checked every token
         subjects = [(subject["correlation_id"], keyer(subject["token"])) for subject in data["subjects"]]
