@@ -170,3 +170,27 @@ def test_no_credentials_answers_401_with_the_api_key_challenge(anonymous, db):
 
     assert_problem(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"] == "Api-Key"
+
+
+def test_the_key_lookup_reads_a_key_and_its_institution_as_the_orm_does(cast):
+    from accounts.authentication import INSTITUTION_FIELDS, KEY_FIELDS, key_by_prefix
+
+    key, _secret = services.issue_api_key(
+        institution=cast.alpha.institution,
+        name="lookup",
+        scopes=[Scope.MATCH, Scope.INSPECTIONS],
+        allowed_networks=["10.0.0.0/8"],
+        expires_at=timezone.now() + timedelta(days=3),
+    )
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now() - timedelta(minutes=5))
+    expected = ApiKey.objects.select_related("institution").get(pk=key.pk)
+
+    found = key_by_prefix(key.prefix)
+
+    assert found is not None
+    assert [getattr(found, name) for name in KEY_FIELDS] == [getattr(expected, name) for name in KEY_FIELDS]
+    assert [getattr(found.institution, name) for name in INSTITUTION_FIELDS] == [
+        getattr(expected.institution, name) for name in INSTITUTION_FIELDS
+    ]
+    assert found.name == "lookup"  # a field left out loads when asked for
+    assert key_by_prefix("rs_nosuch00") is None
