@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Institution
+from sharing import quotas
 from sharing.choices import PROTECTIVE_CATEGORIES, FlagStatus
 from sharing.models import ContributedCategory, Flag
 
@@ -59,19 +60,30 @@ _CONTRIBUTED = (
 )
 
 
-@lru_cache(maxsize=128)
-def _lookup_sql(tokens: int) -> str:
+@lru_cache(maxsize=256)
+def _lookup_sql(tokens: int, counted: bool) -> str:
     """The shared flags on ``tokens`` platform tokens and, in the same round trip, the categories the
-    caller has contributed lately: rows with no token. Parameters: the tokens, SHARED_STATUSES, then
-    the institution and the start of the reciprocity window."""
+    caller has contributed lately (rows with no token and no status) and, if ``counted``, the query's
+    subjects counted against its windows (rows with no token, the status ``counted``, the total in
+    the institution's column and the window in the category's). Parameters: ``quotas.COUNTED``'s if
+    counted, the tokens, SHARED_STATUSES, then the institution and the start of the reciprocity window."""
     places = ", ".join(["%s"] * tokens)
     statuses = ", ".join(["%s"] * len(SHARED_STATUSES))
-    return (
+    sql = (
         "SELECT token, institution_id, category, event_date, disputed, status"  # noqa: S608
         f" FROM {Flag._meta.db_table} WHERE token IN ({places}) AND status IN ({statuses})"
         " UNION ALL SELECT NULL, NULL, category, NULL, NULL, NULL"
         f" FROM {ContributedCategory._meta.db_table} WHERE institution_id = %s AND last_contributed_at >= %s"
     )
+    if counted:
+        sql = (
+            f"WITH {quotas.COUNTED} {sql}"  # noqa: S608
+            f" UNION ALL SELECT NULL, subjects, period, NULL, NULL, '{_COUNTED_ROW}' FROM counted"
+        )
+    return sql
+
+
+_COUNTED_ROW = "counted"
 
 
 @dataclass
@@ -99,17 +111,26 @@ class Found:
 
 
 def find(
-    institution: Institution, tokens: Iterable[bytes], now: datetime
-) -> tuple[dict[bytes, Found], frozenset[str] | None]:
+    institution: Institution, tokens: Iterable[bytes], now: datetime, charge: quotas.Charge | None = None
+) -> tuple[dict[bytes, Found], frozenset[str] | None, dict[str, int] | None]:
     """Every shared flag on ``tokens``, grouped by token and category, with what the caller may not see
-    left out; and what it may see (``visible_categories``), learnt in the same round trip."""
+    left out; what it may see (``visible_categories``), learnt in the same round trip; and, on
+    PostgreSQL, the windows' totals once ``charge`` is counted, in that round trip too (else None)."""
     tokens = list(set(tokens))
     if not tokens:
-        return {}, visible_categories(institution, now)
+        return {}, visible_categories(institution, now), None
+    counted = charge is not None and connection.vendor == "postgresql"
+    params = [*tokens, *SHARED_STATUSES, *_since(institution, now)]
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(len(tokens)), [*tokens, *SHARED_STATUSES, *_since(institution, now)])
+        cursor.execute(_lookup_sql(len(tokens), counted), [*charge.params(), *params] if charge and counted else params)
         rows = cursor.fetchall()
-    visible = _visible(frozenset(category for token, _, category, *_ in rows if token is None))
+    contributed = frozenset(category for token, _, category, _, _, status in rows if token is None and status is None)
+    visible = _visible(contributed)
+    totals = (
+        {period: int(total) for token, total, period, _, _, status in rows if status == _COUNTED_ROW}
+        if counted
+        else None
+    )
     found: dict[bytes, Found] = {}
     for token, institution_id, category, event_date, disputed, status in rows:
         if token is None:
@@ -124,7 +145,7 @@ def find(
         else:
             continue
         groups.setdefault(category, CategoryHits()).add(institution_id, event_date, disputed, status)
-    return found, visible
+    return found, visible, totals
 
 
 def answer(correlation_id: str, found: Found | None) -> dict[str, Any]:
@@ -158,9 +179,14 @@ def answer(correlation_id: str, found: Found | None) -> dict[str, Any]:
 
 
 def query(
-    institution: Institution, subjects: Sequence[tuple[str, bytes]], now: datetime
+    institution: Institution, subjects: Sequence[tuple[str, bytes]], now: datetime, charge: quotas.Charge
 ) -> tuple[list[dict[str, Any]], int]:
-    """Answers for (correlation id, platform token) pairs, in their order, and how many are hits."""
-    found, _ = find(institution, (token for _, token in subjects), now)
+    """Answers for (correlation id, platform token) pairs, in their order, and how many are hits.
+
+    The subjects are counted against the institution's quota and rate (``charge``), in the lookup's
+    own statement where the database allows; over a limit, it raises and the request rolls back.
+    """
+    found, _, totals = find(institution, (token for _, token in subjects), now, charge)
+    charge.judge(totals if totals is not None else charge.add())
     answers = [answer(correlation_id, found.get(token)) for correlation_id, token in subjects]
     return answers, sum(1 for item in answers if item["hit"])

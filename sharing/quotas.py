@@ -15,7 +15,9 @@ answering at that moment (at most 100 subjects each).
 """
 
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -39,13 +41,14 @@ READ = (
     " WHERE institution_id = %s AND ((period = 'minute' AND starts_at = %s) OR (period = 'day' AND starts_at = %s))"
     " GROUP BY period"
 )
-# On PostgreSQL, the upsert and the other shards' sum in one statement: one round trip per query.
-UPSERT_AND_READ = (
-    f"WITH mine AS ({UPSERT} RETURNING period, starts_at, subjects)"  # noqa: S608
-    " SELECT mine.period, mine.subjects + COALESCE("
+# On PostgreSQL, the upsert and the windows' totals as common table expressions ("counted":
+# period, subjects), which the query's flags lookup takes in (sharing.matching): one round trip.
+COUNTED = (
+    f"mine AS ({UPSERT} RETURNING period, starts_at, subjects),"  # noqa: S608
+    " counted AS (SELECT mine.period, mine.subjects + COALESCE("
     f"(SELECT SUM(other.subjects) FROM {TABLE} other WHERE other.institution_id = %s"
-    " AND other.period = mine.period AND other.starts_at = mine.starts_at AND other.shard <> %s), 0)"
-    " FROM mine"
+    " AND other.period = mine.period AND other.starts_at = mine.starts_at AND other.shard <> %s), 0) AS subjects"
+    " FROM mine)"
 )
 
 
@@ -57,32 +60,56 @@ class RateExceeded(Throttled):
     default_code = "rate_exceeded"
 
 
+@dataclass(frozen=True)
+class Charge:
+    """``subjects`` to count against an institution's windows at ``now``."""
+
+    institution_id: int
+    subjects: int
+    now: datetime
+
+    @classmethod
+    def of(cls, institution: Institution, subjects: int, now: datetime | None = None) -> "Charge":
+        return cls(institution.pk, subjects, timezone.localtime(now))
+
+    @property
+    def minute(self) -> datetime:
+        return self.now.replace(second=0, microsecond=0)
+
+    @property
+    def day(self) -> datetime:
+        return self.now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def params(self) -> list[Any]:
+        """The parameters of ``COUNTED``, in its order: this process's shard of each window."""
+        adapt, pk, shard = connection.ops.adapt_datetimefield_value, self.institution_id, os.getpid() % SHARDS
+        return [pk, adapt(self.minute), shard, self.subjects, pk, adapt(self.day), shard, self.subjects, pk, shard]
+
+    def add(self) -> dict[str, int]:
+        """Count the subjects on their own (where no other statement takes ``COUNTED`` in); the new totals."""
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"WITH {COUNTED} SELECT period, subjects FROM counted", self.params())  # noqa: S608
+            else:  # SQLite: no INSERT inside WITH
+                adapt = connection.ops.adapt_datetimefield_value
+                cursor.execute(UPSERT, self.params()[:8])
+                cursor.execute(READ, [self.institution_id, adapt(self.minute), adapt(self.day)])
+            return {period: int(total) for period, total in cursor.fetchall()}
+
+    def judge(self, totals: dict[str, int]) -> None:
+        """Refuse with 429 if, with these subjects, a window is over its limit (the request then rolls back)."""
+        if totals["minute"] > settings.MATCH_RATE_PER_MINUTE:
+            wait = (self.minute + timedelta(minutes=1) - self.now).total_seconds()
+            raise RateExceeded(wait, f"More than {settings.MATCH_RATE_PER_MINUTE:,} subjects a minute; slow down.")
+        if totals["day"] > settings.MATCH_DAILY_QUOTA:
+            wait = (self.day + timedelta(days=1) - self.now).total_seconds()
+            raise QuotaExceeded(wait, f"The daily quota of {settings.MATCH_DAILY_QUOTA:,} subjects is used up.")
+
+
 def charge(institution: Institution, subjects: int, now: datetime | None = None) -> None:
     """Count ``subjects`` against the institution's minute rate and daily quota, or refuse with 429."""
-    now = timezone.localtime(now)
-    minute = now.replace(second=0, microsecond=0)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    totals = _add(institution, minute, day, subjects)
-    if totals["minute"] > settings.MATCH_RATE_PER_MINUTE:
-        wait = (minute + timedelta(minutes=1) - now).total_seconds()
-        raise RateExceeded(wait, f"More than {settings.MATCH_RATE_PER_MINUTE:,} subjects a minute; slow down.")
-    if totals["day"] > settings.MATCH_DAILY_QUOTA:
-        wait = (day + timedelta(days=1) - now).total_seconds()
-        raise QuotaExceeded(wait, f"The daily quota of {settings.MATCH_DAILY_QUOTA:,} subjects is used up.")
-
-
-def _add(institution: Institution, minute: datetime, day: datetime, subjects: int) -> dict[str, int]:
-    """Add to the minute's and the day's counters; their new totals by period."""
-    adapt = connection.ops.adapt_datetimefield_value
-    pk, shard = institution.pk, os.getpid() % SHARDS
-    upsert = [pk, adapt(minute), shard, subjects, pk, adapt(day), shard, subjects]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(UPSERT_AND_READ, [*upsert, pk, shard])
-        else:  # SQLite: no INSERT inside WITH
-            cursor.execute(UPSERT, upsert)
-            cursor.execute(READ, [pk, adapt(minute), adapt(day)])
-        return {period: int(total) for period, total in cursor.fetchall()}
+    counting = Charge.of(institution, subjects, now)
+    counting.judge(counting.add())
 
 
 def prune(now: datetime | None = None) -> int:

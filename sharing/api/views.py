@@ -198,11 +198,13 @@ class QueryView(AuditedMixin, APIView):
         institution = caller_institution(request)
         keyer = Keyer(settings.PLATFORM_PEPPERS)  # the serializer has checked every token
         subjects = [(subject["correlation_id"], keyer(subject["token"])) for subject in data["subjects"]]
+        now = timezone.now()
         try:
-            answers, hits = matching.query(institution, subjects, timezone.now())
+            answers, hits = matching.query(
+                institution, subjects, now, quotas.Charge.of(institution, len(subjects), now)
+            )
         except matching.NotReciprocal:
             raise NotReciprocalError.to("query") from None
-        quotas.charge(institution, len(subjects))
         consent = data.get("consent_reference", "").strip()
         self.audit_subjects = len(subjects)
         self.audit_details = {"purpose": data["purpose"], "consent_reference": consent, "hits": hits}

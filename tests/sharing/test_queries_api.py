@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.choices import AuditAction, InstitutionKind, Scope
 from accounts.models import AuditEvent
 from sharing import services
-from sharing.models import ContributedCategory, Flag
+from sharing.models import ContributedCategory, Flag, UsageCounter
 from tests.factories import InstitutionFactory, flag_item, member_token_of
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +174,7 @@ def test_an_institution_that_has_not_contributed_may_not_query(cast, client_for,
 
     assert response.status_code == 403
     assert response.json()["code"] == "not_reciprocal"
+    assert not UsageCounter.objects.exists(), "a refused query counts for nothing"
 
 
 def test_contributions_older_than_the_window_do_not_count(cast, client_for, dataset, settings):
