@@ -21,20 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from sharing.client import api
-from sharing.client.progress import size
 from sharing.client.querying import JSONL_SUFFIXES, check_purpose
-from sharing.client.uploading import (
-    ANSWER_TIMEOUT_SECONDS,
-    FINISHED,
-    LOCAL_HOSTS,
-    Multipart,
-    Screen,
-    content_digest,
-    explain,
-    follow,
-    format_of,
-    load_api_key,
-)
+from sharing.client.uploading import FINISHED, Screen, connect, explain, follow, format_of, post_file
 
 INSPECTIONS_PATH = "/api/v1/inspections"
 PORTFOLIO_MAX = 100
@@ -170,22 +158,7 @@ def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspe
     options.check()
     fields = options.fields(format_of(options.file, options.file_format))
 
-    def sent(done: int, length: int) -> None:
-        bar = screen.bar
-        bar.draw(done, length, f"sending {size(done)} of {size(length)}  {size(int(bar.rate(done)))}/s")
-
-    # Made before hashing: it notes the file's size and time, so a change from here to the last byte sent is seen.
-    body = Multipart(options.file, fields, sent)
-    key = idempotency_key(content_digest(options.file, screen.new_bar()), fields)
-    bar = screen.new_bar()
-    answer = client.send(
-        "POST",
-        client.url(INSPECTIONS_PATH),
-        body=body,
-        headers={"Idempotency-Key": key},
-        answer_timeout=ANSWER_TIMEOUT_SECONDS,
-    )
-    bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)
+    answer = post_file(client, INSPECTIONS_PATH, options.file, fields, idempotency_key, screen)
     job = Inspection.from_answer(answer)
     if job.replayed:
         screen.note(f"this portfolio was sent before: following inspection {job.id}")
@@ -220,10 +193,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     screen = Screen(options.quiet)
     try:
         options.check()
-        key = load_api_key(options.api_key_file, environ)
-        client = api.Client(options.url, key, ca_file=options.ca_file, notify=screen.note)
-        if not client.encrypted and client.host not in LOCAL_HOSTS:
-            screen.note(f"warning: {client.host} over plain http: the API key and the tokens travel unencrypted")
+        client = connect(options.url, options.api_key_file, options.ca_file, environ, screen, "the tokens")
         job, report = inspect(client, options, screen)
     except (api.ApiError, OSError, ValueError) as error:
         screen.note(explain(error, NOTES))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sharing.client import api
-from sharing.client.uploading import LOCAL_HOSTS, Screen, explain, load_api_key
+from sharing.client.uploading import Screen, connect, explain
 from sharing.identifiers import TYPES
 
 QUERIES_PATH = "/api/v1/queries"
@@ -439,12 +439,15 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     outcome = Outcome()
     try:
         options.check()
-        key = load_api_key(options.api_key_file, environ)
-        client = api.Client(
-            options.url, key, ca_file=options.ca_file, retry_after_cap=RATE_WAIT_CAP_SECONDS, notify=screen.note
+        client = connect(
+            options.url,
+            options.api_key_file,
+            options.ca_file,
+            environ,
+            screen,
+            "the tokens",
+            retry_after_cap=RATE_WAIT_CAP_SECONDS,
         )
-        if not client.encrypted and client.host not in LOCAL_HOSTS:
-            screen.note(f"warning: {client.host} over plain http: the API key and the tokens travel unencrypted")
         query(client, options, screen, outcome)
     except (api.ApiError, OSError, ValueError) as error:
         screen.note(explain(error, NOTES))

@@ -195,9 +195,51 @@ def format_of(path: Path, given: str | None) -> str:
     return found
 
 
-def idempotency_key(path: Path, bar: Bar) -> str:
+def idempotency_key(digest: str, fields: Mapping[str, str]) -> str:
     """``upload-sha256-<hex>``: the same content always gets the same key, whatever the run."""
-    return f"upload-sha256-{content_digest(path, bar)}"
+    return f"upload-sha256-{digest}"
+
+
+def post_file(
+    client: api.Client,
+    path: str,
+    file: Path,
+    fields: Mapping[str, str],
+    key_of: Callable[[str, Mapping[str, str]], str],
+    screen: Screen,
+) -> api.Answer:
+    """POST ``file`` with ``fields`` as a job's form, under the Idempotency-Key that ``key_of`` makes
+    of the file's SHA-256 and the fields, drawing the hashing and the sending."""
+
+    def sent(done: int, length: int) -> None:
+        bar = screen.bar
+        bar.draw(done, length, f"sending {size(done)} of {size(length)}  {size(int(bar.rate(done)))}/s")
+
+    # Made before hashing: it notes the file's size and time, so a change from here to the last byte sent is seen.
+    body = Multipart(file, fields, sent)
+    key = key_of(content_digest(file, screen.new_bar()), fields)
+    bar = screen.new_bar()
+    answer = client.send(
+        "POST", client.url(path), body=body, headers={"Idempotency-Key": key}, answer_timeout=ANSWER_TIMEOUT_SECONDS
+    )
+    bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)
+    return answer
+
+
+def connect(
+    url: str,
+    api_key_file: Path | None,
+    ca_file: Path | None,
+    environ: Mapping[str, str],
+    screen: Screen,
+    carried: str,
+    **options: Any,
+) -> api.Client:
+    """A client for the platform at ``url`` with the member's API key, warning when ``carried`` travels in clear."""
+    client = api.Client(url, load_api_key(api_key_file, environ), ca_file=ca_file, notify=screen.note, **options)
+    if not client.encrypted and client.host not in LOCAL_HOSTS:
+        screen.note(f"warning: {client.host} over plain http: the API key and {carried} travel unencrypted")
+    return client
 
 
 def content_digest(path: Path, bar: Bar) -> str:
@@ -223,22 +265,8 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
         raise ValueError(f"no such file: {options.file}")
     file_format = format_of(options.file, options.file_format)
 
-    def sent(done: int, length: int) -> None:
-        bar = screen.bar
-        bar.draw(done, length, f"sending {size(done)} of {size(length)}  {size(int(bar.rate(done)))}/s")
-
-    # Made before hashing: it notes the file's size and time, so a change from here to the last byte sent is seen.
-    body = Multipart(options.file, {"format": file_format}, sent)
-    key = idempotency_key(options.file, screen.new_bar())
-    bar = screen.new_bar()
     try:
-        answer = client.send(
-            "POST",
-            client.url(UPLOADS_PATH),
-            body=body,
-            headers={"Idempotency-Key": key},
-            answer_timeout=ANSWER_TIMEOUT_SECONDS,
-        )
+        answer = post_file(client, UPLOADS_PATH, options.file, {"format": file_format}, idempotency_key, screen)
     except api.ApiError as error:
         if error.code == "idempotency_key_reused":
             error.add_note(
@@ -246,7 +274,6 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
                 "its flags are stored already. Upload it with its first format to follow that job."
             )
         raise
-    bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)
     job = Job.from_answer(answer)
     if job.replayed:
         screen.note(f"this file was sent before: following upload {job.id}")
@@ -326,10 +353,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     """The command: 0 when every row was stored, 1 when some were rejected, 2 when it failed."""
     screen = Screen(options.quiet)
     try:
-        key = load_api_key(options.api_key_file, environ)
-        client = api.Client(options.url, key, ca_file=options.ca_file, notify=screen.note)
-        if not client.encrypted and client.host not in LOCAL_HOSTS:
-            screen.note(f"warning: {client.host} over plain http: the API key and the file travel unencrypted")
+        client = connect(options.url, options.api_key_file, options.ca_file, environ, screen, "the file")
         job, report = upload(client, options, screen)
     except (api.ApiError, OSError, ValueError) as error:
         screen.note(explain(error))
