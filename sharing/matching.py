@@ -60,6 +60,9 @@ _CONTRIBUTED = (
 )
 
 
+_COUNTED_ROW = "counted"
+
+
 @lru_cache(maxsize=256)
 def _lookup_sql(tokens: int, counted: bool) -> str:
     """The shared flags on ``tokens`` platform tokens and, in the same round trip, the categories the
@@ -81,9 +84,6 @@ def _lookup_sql(tokens: int, counted: bool) -> str:
             f" UNION ALL SELECT NULL, subjects, period, NULL, NULL, '{_COUNTED_ROW}' FROM counted"
         )
     return sql
-
-
-_COUNTED_ROW = "counted"
 
 
 @dataclass
@@ -119,10 +119,12 @@ def find(
     tokens = list(set(tokens))
     if not tokens:
         return {}, visible_categories(institution, now), None
-    counted = charge is not None and connection.vendor == "postgresql"
-    params = [*tokens, *SHARED_STATUSES, *_since(institution, now)]
+    # SQLite has no INSERT inside WITH: there, the caller counts in statements of their own.
+    counting = charge.params() if charge is not None and connection.vendor == "postgresql" else []
+    counted = bool(counting)
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(len(tokens), counted), [*charge.params(), *params] if charge and counted else params)
+        params = [*counting, *tokens, *SHARED_STATUSES, *_since(institution, now)]
+        cursor.execute(_lookup_sql(len(tokens), counted), params)
         rows = cursor.fetchall()
     contributed = frozenset(category for token, _, category, _, _, status in rows if token is None and status is None)
     visible = _visible(contributed)
