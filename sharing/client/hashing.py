@@ -109,10 +109,11 @@ def token_rows(
     refused: list[Refusal] = []
     # CSV rows are lists and every field is text; JSON objects may lack a key or hold a number.
     lists = all(isinstance(place, int) for place, _name, _type in columns)
-    if lists and len(functions) == 1:
-        _token_column(rows, first_number, functions[0], good, refused)
-        return good, refused
-    for number, row in enumerate(rows, start=first_number):
+    start = 0
+    if lists and len(functions) == 1:  # the usual file: rows tokenized in place, in a short loop, until one fails
+        start = _tokenized_until_refused(rows, functions[0])
+        good.extend(rows[:start])
+    for number, row in enumerate(rows[start:], start=first_number + start):
         try:
             for place, name, token in functions:  # noqa: B007 - name reports a refusal below
                 if lists:
@@ -129,39 +130,19 @@ def token_rows(
     return good, refused
 
 
-def _token_column(
-    rows: list[Row],
-    first_number: int,
-    column: tuple[Any, str, Callable[[str], str]],
-    good: list[Row],
-    refused: list[Refusal],
-) -> None:
-    """``token_rows`` for the usual file, CSV with one identifier column: the same result, a shorter loop.
+def _tokenized_until_refused(rows: list[Row], column: tuple[Any, str, Callable[[str], str]]) -> int:
+    """Tokenize one CSV column in place; how many rows were done before the first that fails (all, if none).
 
-    Rows are tokenized in place until one fails; from that row on, each is checked on its own.
+    The failing row is left as it was, for ``token_rows`` to check and report with the rest.
     """
-    place, name, token = column
-    index = 0
-    try:
-        for index, row in enumerate(rows):  # noqa: B007 - the except clause reads it
+    place, _name, token = column
+    for index, row in enumerate(rows):
+        try:
             if value := row[place]:  # an empty field: no identifier of this type
                 row[place] = token(value)
-    except (identifiers.InvalidIdentifier, IndexError):
-        pass
-    else:
-        good.extend(rows)
-        return
-    good.extend(rows[:index])
-    for number, row in enumerate(rows[index:], start=first_number + index):
-        try:
-            if value := row[place]:
-                row[place] = token(value)
-        except identifiers.InvalidIdentifier as error:
-            refused.append((number, name, error.reason))
-        except IndexError:
-            refused.append((number, name, "missing_field"))
-        else:
-            good.append(row)
+        except (identifiers.InvalidIdentifier, IndexError):
+            return index
+    return len(rows)
 
 
 def hash_file(
