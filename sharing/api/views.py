@@ -252,20 +252,8 @@ class UploadViewSet(
         )
 
     def _accept(self, request: Request, file: Any, file_format: str) -> Response:
-        caller = request.user
-        upload = Upload.objects.create(
-            institution=caller_institution(request),
-            created_by=caller if isinstance(caller, User) else None,
-            created_by_key=getattr(caller, "key", None),
-            file=file,
-            file_name=file.name[:255],
-            file_format=file_format,
-            size_bytes=file.size,
-        )
-        self.audit_target = upload
-        transaction.on_commit(lambda: tasks.process_upload.delay(upload.pk))
-        data = self.get_serializer(upload).data
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["links"]["self"]})
+        upload = Upload.objects.create(**_sent_file(request, file, file_format))
+        return _accepted(self, upload, tasks.process_upload)
 
     @extend_schema(
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="row,field,code,message")}
@@ -344,25 +332,15 @@ class InspectionViewSet(
         return accept_once(self, "inspections", fingerprint, lambda: self._accept(request, data, visible))
 
     def _accept(self, request: Request, data: dict[str, Any], visible: frozenset[str] | None) -> Response:
-        caller = request.user
-        file = data["file"]
-        self.audit_target = inspection = Inspection.objects.create(
-            institution=caller_institution(request),
-            created_by=caller if isinstance(caller, User) else None,
-            created_by_key=getattr(caller, "key", None),
+        inspection = Inspection.objects.create(
+            **_sent_file(request, data["file"], data["format"]),
             portfolio=data["portfolio"],
             purpose=data["purpose"],
             consent_reference=data["consent_reference"],
             visible_categories=sorted(visible) if visible is not None else None,
-            file=file,
-            file_name=file.name[:255],
-            file_format=data["format"],
-            size_bytes=file.size,
         )
         self.audit_details = {"purpose": inspection.purpose, "consent_reference": inspection.consent_reference}
-        transaction.on_commit(lambda: tasks.run_inspection.delay(inspection.pk))
-        body = self.get_serializer(inspection).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})
+        return _accepted(self, inspection, tasks.run_inspection)
 
     @extend_schema(
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="row,field,code,message")}
@@ -451,6 +429,28 @@ def _content_fingerprint(file: Any, file_format: str, asked: str = "") -> str:
         digest.update(chunk)
     file.seek(0)
     return digest.hexdigest()
+
+
+def _sent_file(request: Request, file: Any, file_format: str) -> dict[str, Any]:
+    """What every file job (an upload, an inspection) records of its file and of who sent it."""
+    caller = request.user
+    return {
+        "institution": caller_institution(request),
+        "created_by": caller if isinstance(caller, User) else None,
+        "created_by_key": getattr(caller, "key", None),
+        "file": file,
+        "file_name": file.name[:255],
+        "file_format": file_format,
+        "size_bytes": file.size,
+    }
+
+
+def _accepted(view: Any, job: Upload | Inspection, task: Any) -> Response:
+    """202 with the job to poll, the job as the view's audit target, and its task sent once the request commits."""
+    view.audit_target = job
+    transaction.on_commit(lambda: task.delay(job.pk))
+    body = view.get_serializer(job).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})
 
 
 def accept_once(
