@@ -54,10 +54,11 @@ def _since(institution: Institution, now: datetime) -> list[Any]:
 
 # The SQL of every query request is built once rather than by the ORM each time: building a
 # queryset's SQL costs more than running it.
-_CONTRIBUTED = (
-    f"SELECT category FROM {ContributedCategory._meta.db_table}"  # noqa: S608
-    " WHERE institution_id = %s AND last_contributed_at >= %s"
+# The institution's contribution stamps within the window: parameters _since(...).
+_CONTRIBUTED_SINCE = (
+    f" FROM {ContributedCategory._meta.db_table} WHERE institution_id = %s AND last_contributed_at >= %s"
 )
+_CONTRIBUTED = "SELECT category" + _CONTRIBUTED_SINCE
 
 
 _COUNTED_ROW = "counted"
@@ -75,8 +76,7 @@ def _lookup_sql(tokens: int, counted: bool) -> str:
     sql = (
         "SELECT token, institution_id, category, event_date, disputed, status"  # noqa: S608
         f" FROM {Flag._meta.db_table} WHERE token IN ({places}) AND status IN ({statuses})"
-        " UNION ALL SELECT NULL, NULL, category, NULL, NULL, NULL"
-        f" FROM {ContributedCategory._meta.db_table} WHERE institution_id = %s AND last_contributed_at >= %s"
+        " UNION ALL SELECT NULL, NULL, category, NULL, NULL, NULL" + _CONTRIBUTED_SINCE
     )
     if counted:
         sql = (
