@@ -30,17 +30,11 @@ about the difference between the two "client" figures.
 """
 
 import argparse
-import http.client
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 # Run as a script from the repository root: tests/bench is on the path, the root is not.
@@ -51,13 +45,14 @@ from tests.bench.serving import (
     DATABASE_URL,
     KEY_PATTERN,
     REPO,
-    Load,
+    Request,
     Run,
     audit_event_count,
+    drive,
     drop_database,
-    free_port,
+    gunicorn,
     machine_busy_share,
-    machine_jiffies,
+    print_run,
     recreate_database,
 )
 
@@ -65,12 +60,6 @@ PATH = "/api/v1/me"
 SETTINGS = {"on": "config.settings", "off": "tests.bench.settings_no_audit"}
 WORKERS = 2
 WARMUP_SECONDS = 3.0
-# Busier than this before a run, with nothing of ours running, and something else shares the cores.
-BACKGROUND_WARNING = 0.05
-# How long gunicorn may take to answer its first request, and to stop after SIGTERM
-# (its graceful_timeout is 30 s).
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 40.0
 
 
 def main() -> None:
@@ -100,7 +89,7 @@ def main() -> None:
                     background = machine_busy_share(1.0)
                     run = measure(mode, env, Path(var_dir), key, args.seconds, args.connections)
                     runs.append(run)
-                    print_run(run, cores, background)
+                    print_run(f"recording {run.mode:<3}", run, cores, background)
             report(runs, args.connections)
         finally:
             drop_database()
@@ -135,119 +124,15 @@ def prepare(env: dict[str, str]) -> str:
 
 def measure(mode: str, env: dict[str, str], var_dir: Path, key: str, seconds: float, connections: int) -> Run:
     log = var_dir / f"gunicorn-{mode}.log"
-    with gunicorn(SETTINGS[mode], env, log) as port:
-        drive(port, key, connections, WARMUP_SECONDS)
+    requests: list[Request] = [("GET", PATH, None, {"Authorization": f"Api-Key {key}"})]
+    with gunicorn({**env, "DJANGO_SETTINGS_MODULE": SETTINGS[mode]}, log) as port:
+        drive(port, requests, connections, WARMUP_SECONDS)
         before = audit_event_count()
-        load = drive(port, key, connections, seconds)
+        load = drive(port, requests, connections, seconds)
         events = audit_event_count() - before
     # Every start boots WORKERS workers; more boots are max_requests recycling workers mid-run.
     boots = log.read_text().count("Booting worker")
     return Run(mode, load, events, boots - WORKERS)
-
-
-@contextmanager
-def gunicorn(settings_module: str, env: dict[str, str], log: Path) -> Iterator[int]:
-    """Gunicorn as platform/Procfile starts it, on a free loopback port; stopped with SIGTERM on exit."""
-    port = free_port()
-    command = [str(BIN / "gunicorn"), "--config", "platform/gunicorn.conf.py", "config.wsgi:application"]
-    server_env = {**env, "DJANGO_SETTINGS_MODULE": settings_module, "RISKSHARE_BIND": f"127.0.0.1:{port}"}
-    with log.open("w") as output:
-        server = subprocess.Popen(  # noqa: S603  (our own gunicorn and arguments)
-            command, cwd=REPO, env=server_env, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_until_serving(server, port, log)
-        yield port
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            raise SystemExit(f"gunicorn did not stop within {STOP_TIMEOUT:g} s of SIGTERM; killed it") from None
-
-
-def wait_until_serving(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with status {server.returncode}:\n{log.read_text()[-3000:]}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer /healthz within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
-
-
-def drive(port: int, key: str, connections: int, seconds: float) -> Load:
-    """GET /api/v1/me from ``connections`` threads for ``seconds``; every answer must be 200.
-
-    A request in flight at the deadline is finished and counted, and the clock stops when the
-    last thread has finished, so the count matches the audit rows written exactly.
-    """
-    headers = {"Authorization": f"Api-Key {key}"}
-    latencies: list[list[float]] = [[] for _ in range(connections)]
-    failures: list[str] = []
-    start = threading.Barrier(connections + 1)
-    deadline = 0.0
-
-    def client(mine: list[float]) -> None:
-        # Gunicorn's sync workers close the connection after each answer ("Connection: close");
-        # http.client then opens a new one for the next request, as a real client would.
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        start.wait()
-        try:
-            while not failures and time.perf_counter() < deadline:
-                sent = time.perf_counter()
-                connection.request("GET", PATH, headers=headers)
-                response = connection.getresponse()
-                body = response.read()
-                if response.status != 200:
-                    failures.append(f"HTTP {response.status}: {body[:300]!r}")
-                    return
-                mine.append(time.perf_counter() - sent)
-        except (OSError, http.client.HTTPException) as error:
-            failures.append(f"{type(error).__name__}: {error}")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(mine,)) for mine in latencies]
-    for thread in threads:
-        thread.start()
-    busy_before, total_before = machine_jiffies()
-    cpu_before = time.process_time()
-    began = time.perf_counter()
-    deadline = began + seconds
-    start.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    client_cpu = time.process_time() - cpu_before
-    busy_after, total_after = machine_jiffies()
-    if failures:
-        raise SystemExit(f"GET {PATH} failed under load: {failures[0]}")
-    every = [latency for mine in latencies for latency in mine]
-    machine_busy = (busy_after - busy_before) / max(total_after - total_before, 1)
-    return Load(len(every), elapsed, every, client_cpu / elapsed, machine_busy)
-
-
-def print_run(run: Run, cores: int, background: float) -> None:
-    load = run.load
-    print(
-        f"  recording {run.mode:<3}  {load.requests:>6} requests  {load.rate:6.1f} req/s  "
-        f"p50 {load.percentile(50):5.1f} ms  p95 {load.percentile(95):5.1f} ms  "
-        f"CPU busy {load.machine_busy:4.0%} (client {load.client_cpu / cores:3.0%}, before {background:3.0%})  "
-        f"audit events +{run.events}  worker restarts {run.worker_boots}"
-    )
-    if background > BACKGROUND_WARNING:
-        print(f"    the machine was {background:.0%} busy before this run: other work disturbs its figures")
 
 
 def report(runs: list[Run], connections: int) -> None:

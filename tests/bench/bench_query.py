@@ -43,18 +43,13 @@ the faster mode (bare), so the share printed is, if anything, slightly overstate
 import argparse
 import hashlib
 import hmac
-import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,14 +63,16 @@ from tests.bench.serving import (
     DATABASE_URL,
     KEY_PATTERN,
     REPO,
-    Load,
+    Request,
     Run,
     audit_event_count,
+    drive,
     drop_database,
-    free_port,
+    gunicorn,
     machine_busy_share,
-    machine_jiffies,
+    print_run,
     recreate_database,
+    send,
 )
 
 SETTINGS_MODULE = "tests.bench.settings_bare_query"
@@ -92,9 +89,6 @@ BATCH = 1_000
 ASKED = 1_000
 # Far above anything a run reaches, so that the quota and the rate limit never refuse.
 UNLIMITED = 1_000_000_000
-BACKGROUND_WARNING = 0.05
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 40.0
 
 
 def member_token(label: str) -> str:
@@ -113,10 +107,6 @@ def miss_token(n: int) -> str:
 def platform_token_hex(token: str) -> str:
     """The platform token the server derives from a member token under the benchmark's pepper."""
     return hmac.digest(PEPPER, bytes.fromhex(token), "sha256").hex()
-
-
-# A request as the client sends it: method, path, body, headers.
-Request = tuple[str, str, bytes | None, dict[str, str]]
 
 
 def main() -> None:
@@ -146,7 +136,7 @@ def main() -> None:
                     background = machine_busy_share(1.0)
                     run = measure(mode, env, Path(var_dir), requests[mode], args.seconds, args.connections)
                     runs.append(run)
-                    print_run(run, cores, background)
+                    print_run(f"{run.mode:<5}", run, cores, background)
             report(runs)
         finally:
             drop_database()
@@ -262,121 +252,6 @@ def check_answers(mode: str, port: int, requests: list[Request]) -> None:
         hit = answer["subjects"][0]["hit"] if mode == "query" else answer["hit"]
         if hit is not expect_hit:
             raise SystemExit(f"{mode}: expected hit={expect_hit}, got {answer}")
-
-
-def send(port: int, request: Request) -> tuple[int, bytes]:
-    method, path, body, headers = request
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], log: Path) -> Iterator[int]:
-    """Gunicorn as platform/Procfile starts it, on a free loopback port; stopped with SIGTERM on exit."""
-    port = free_port()
-    command = [str(BIN / "gunicorn"), "--config", "platform/gunicorn.conf.py", "config.wsgi:application"]
-    server_env = {**env, "RISKSHARE_BIND": f"127.0.0.1:{port}"}
-    with log.open("w") as output:
-        server = subprocess.Popen(  # noqa: S603  (our own gunicorn and arguments)
-            command, cwd=REPO, env=server_env, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_until_serving(server, port, log)
-        yield port
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            raise SystemExit(f"gunicorn did not stop within {STOP_TIMEOUT:g} s of SIGTERM; killed it") from None
-
-
-def wait_until_serving(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with status {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if send(port, ("GET", "/healthz", None, {}))[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer /healthz within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
-
-
-def drive(port: int, requests: list[Request], connections: int, seconds: float) -> Load:
-    """Send ``requests`` round and round from ``connections`` threads for ``seconds``; every answer must be 200.
-
-    A request in flight at the deadline is finished and counted, and the clock stops when the
-    last thread has finished, so the count matches the audit rows written exactly.
-    """
-    latencies: list[list[float]] = [[] for _ in range(connections)]
-    failures: list[str] = []
-    start = threading.Barrier(connections + 1)
-    deadline = 0.0
-
-    def client(number: int, mine: list[float]) -> None:
-        # Gunicorn's sync workers close the connection after each answer ("Connection: close");
-        # http.client then opens a new one for the next request, as a real client would.
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        # Each thread starts elsewhere in the list, always on a hit, so hits and misses stay even.
-        index = (number * len(requests) // connections) & ~1
-        start.wait()
-        try:
-            while not failures and time.perf_counter() < deadline:
-                method, path, body, headers = requests[index]
-                index = (index + 1) % len(requests)
-                sent = time.perf_counter()
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                answer = response.read()
-                if response.status != 200:
-                    failures.append(f"HTTP {response.status}: {answer[:300]!r}")
-                    return
-                mine.append(time.perf_counter() - sent)
-        except (OSError, http.client.HTTPException) as error:
-            failures.append(f"{type(error).__name__}: {error}")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(number, mine)) for number, mine in enumerate(latencies)]
-    for thread in threads:
-        thread.start()
-    busy_before, total_before = machine_jiffies()
-    cpu_before = time.process_time()
-    began = time.perf_counter()
-    deadline = began + seconds
-    start.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    client_cpu = time.process_time() - cpu_before
-    busy_after, total_after = machine_jiffies()
-    if failures:
-        raise SystemExit(f"{requests[0][0]} {requests[0][1].split('?')[0]} failed under load: {failures[0]}")
-    every = [latency for mine in latencies for latency in mine]
-    machine_busy = (busy_after - busy_before) / max(total_after - total_before, 1)
-    return Load(len(every), elapsed, every, client_cpu / elapsed, machine_busy)
-
-
-def print_run(run: Run, cores: int, background: float) -> None:
-    load = run.load
-    print(
-        f"  {run.mode:<5}  {load.requests:>6} requests  {load.rate:6.1f} req/s  "
-        f"p50 {load.percentile(50):5.1f} ms  p95 {load.percentile(95):5.1f} ms  "
-        f"CPU busy {load.machine_busy:4.0%} (client {load.client_cpu / cores:3.0%}, before {background:3.0%})  "
-        f"audit events +{run.events}  worker restarts {run.worker_boots}"
-    )
-    if background > BACKGROUND_WARNING:
-        print(f"    the machine was {background:.0%} busy before this run: other work disturbs its figures")
 
 
 def report(runs: list[Run]) -> None:

@@ -1,14 +1,20 @@
-"""What the load benchmarks share: the benchmark database, a run's figures, ports, the machine's load.
+"""What the load benchmarks share: the benchmark database, gunicorn, the load, a run's figures, the machine's load.
 
 ``bench_audit_overhead.py`` and ``bench_query.py`` drive gunicorn with client threads; the pieces
 that are the same for both live here.
 """
 
+import http.client
 import re
+import signal
 import socket
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,14 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 KEY_PATTERN = re.compile(r"rs_[a-z0-9]{8}\.[A-Za-z0-9_-]{43}")
+# How long gunicorn may take to answer its first request, and to stop after SIGTERM
+# (its graceful_timeout is 30 s).
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 40.0
+# Busier than this before a run, with nothing of ours running, and something else shares the cores.
+BACKGROUND_WARNING = 0.05
+# A request as the client sends it: method, path, body, headers.
+Request = tuple[str, str, bytes | None, dict[str, str]]
 
 
 @dataclass
@@ -87,3 +101,122 @@ def machine_jiffies() -> tuple[int, int]:
     idle = fields[3] + fields[4]  # idle + iowait
     total = sum(fields[:8])  # guest time is already counted in user time
     return total - idle, total
+
+
+def send(port: int, request: Request) -> tuple[int, bytes]:
+    method, path, body, headers = request
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log: Path) -> Iterator[int]:
+    """Gunicorn as platform/Procfile starts it, on a free loopback port; stopped with SIGTERM on exit.
+
+    ``env`` names the settings module (DJANGO_SETTINGS_MODULE) along with the rest.
+    """
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "--config", "platform/gunicorn.conf.py", "config.wsgi:application"]
+    server_env = {**env, "RISKSHARE_BIND": f"127.0.0.1:{port}"}
+    with log.open("w") as output:
+        server = subprocess.Popen(  # noqa: S603  (our own gunicorn and arguments)
+            command, cwd=REPO, env=server_env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_serving(server, port, log)
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            raise SystemExit(f"gunicorn did not stop within {STOP_TIMEOUT:g} s of SIGTERM; killed it") from None
+
+
+def wait_until_serving(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if send(port, ("GET", "/healthz", None, {}))[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer /healthz within {START_TIMEOUT:g} s:\n{log.read_text()[-3000:]}")
+
+
+def drive(port: int, requests: list[Request], connections: int, seconds: float) -> Load:
+    """Send ``requests`` round and round from ``connections`` threads for ``seconds``; every answer must be 200.
+
+    A request in flight at the deadline is finished and counted, and the clock stops when the
+    last thread has finished, so the count matches the audit rows written exactly.
+    """
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    failures: list[str] = []
+    start = threading.Barrier(connections + 1)
+    deadline = 0.0
+
+    def client(number: int, mine: list[float]) -> None:
+        # Gunicorn's sync workers close the connection after each answer ("Connection: close");
+        # http.client then opens a new one for the next request, as a real client would.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        # Each thread starts elsewhere in the list, always on a hit, so hits and misses stay even.
+        index = (number * len(requests) // connections) & ~1
+        start.wait()
+        try:
+            while not failures and time.perf_counter() < deadline:
+                method, path, body, headers = requests[index]
+                index = (index + 1) % len(requests)
+                sent = time.perf_counter()
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    failures.append(f"HTTP {response.status}: {answer[:300]!r}")
+                    return
+                mine.append(time.perf_counter() - sent)
+        except (OSError, http.client.HTTPException) as error:
+            failures.append(f"{type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(number, mine)) for number, mine in enumerate(latencies)]
+    for thread in threads:
+        thread.start()
+    busy_before, total_before = machine_jiffies()
+    cpu_before = time.process_time()
+    began = time.perf_counter()
+    deadline = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    client_cpu = time.process_time() - cpu_before
+    busy_after, total_after = machine_jiffies()
+    if failures:
+        raise SystemExit(f"{requests[0][0]} {requests[0][1].split('?')[0]} failed under load: {failures[0]}")
+    every = [latency for mine in latencies for latency in mine]
+    machine_busy = (busy_after - busy_before) / max(total_after - total_before, 1)
+    return Load(len(every), elapsed, every, client_cpu / elapsed, machine_busy)
+
+
+def print_run(label: str, run: Run, cores: int, background: float) -> None:
+    """One run's line: ``label`` (the mode, as each benchmark names it), rate, latencies, the machine's load."""
+    load = run.load
+    print(
+        f"  {label}  {load.requests:>6} requests  {load.rate:6.1f} req/s  "
+        f"p50 {load.percentile(50):5.1f} ms  p95 {load.percentile(95):5.1f} ms  "
+        f"CPU busy {load.machine_busy:4.0%} (client {load.client_cpu / cores:3.0%}, before {background:3.0%})  "
+        f"audit events +{run.events}  worker restarts {run.worker_boots}"
+    )
+    if background > BACKGROUND_WARNING:
+        print(f"    the machine was {background:.0%} busy before this run: other work disturbs its figures")
