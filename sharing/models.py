@@ -112,7 +112,41 @@ class Flag(models.Model):
         return f"flag {self.pk} ({self.category}) of institution {self.institution_id}"
 
 
-class Upload(models.Model):
+class FileJob(models.Model):
+    """A member's file that a worker processes: who sent it, the file, and the job's progress.
+
+    The file waits in upload storage until the job ends, and is deleted then. Each kind of job
+    names its own institution field, file field and heartbeat: their related names, folders
+    and labels differ.
+    """
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("format"), max_length=8, choices=FileFormat.choices)
+    size_bytes = models.BigIntegerField(_("size in bytes"))
+    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rows rejected"), default=0)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+
+
+class Upload(FileJob):
     """A file of flags processed by a worker in chunks, each chunk committed with its checkpoint.
 
     ``rows_done`` is the checkpoint: a resumed job skips that many records; the counts
@@ -120,28 +154,11 @@ class Upload(models.Model):
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="uploads")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_by_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     file = models.FileField(_("file"), storage=uploads_storage, upload_to="flags/%Y/%m/%d/", blank=True)
-    file_name = models.CharField(_("file name"), max_length=255)
-    file_format = models.CharField(_("format"), max_length=8, choices=FileFormat.choices)
-    size_bytes = models.BigIntegerField(_("size in bytes"))
-    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
-    rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
-    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
     created_count = models.PositiveIntegerField(_("flags created"), default=0)
     updated_count = models.PositiveIntegerField(_("flags updated"), default=0)
     superseded_count = models.PositiveIntegerField(_("rows superseded"), default=0)
-    rejected_count = models.PositiveIntegerField(_("rows rejected"), default=0)
-    error_code = models.CharField(_("error code"), max_length=64, blank=True)
-    error = models.TextField(_("error"), blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    started_at = models.DateTimeField(_("started"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("last checkpoint"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("upload")
@@ -150,10 +167,6 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"upload {self.pk} ({self.file_name})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
 
 
 class RowError(models.Model):
@@ -251,7 +264,7 @@ class UsageCounter(models.Model):
         )
 
 
-class Inspection(models.Model):
+class Inspection(FileJob):
     """A post-loan self-inspection: a portfolio's member tokens matched against other members' flags.
 
     The file is split into parts that workers match in parallel; each part commits its
@@ -261,36 +274,19 @@ class Inspection(models.Model):
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="inspections")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_by_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     portfolio = models.CharField(_("portfolio"), max_length=100)
     purpose = models.CharField(_("purpose"), max_length=32, choices=QueryPurpose.choices)
     consent_reference = models.CharField(_("consent reference"), max_length=128, blank=True)
     # What the institution may see, fixed when the inspection is accepted (sharing.matching); null means all.
     visible_categories = models.JSONField(_("visible categories"), null=True, blank=True)
     file = models.FileField(_("file"), storage=uploads_storage, upload_to="inspections/%Y/%m/%d/", blank=True)
-    file_name = models.CharField(_("file name"), max_length=255)
-    file_format = models.CharField(_("format"), max_length=8, choices=FileFormat.choices)
-    size_bytes = models.BigIntegerField(_("size in bytes"))
-    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
-    rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
-    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
-    rejected_count = models.PositiveIntegerField(_("rows rejected"), default=0)
     parts = models.PositiveIntegerField(_("parts"), default=0)
     parts_done = models.PositiveIntegerField(_("parts done"), default=0)
     hits_count = models.PositiveIntegerField(_("subjects hit"), null=True, blank=True)
     new_hits_count = models.PositiveIntegerField(_("subjects newly hit"), null=True, blank=True)
     counts_by_category = models.JSONField(_("subjects by category"), default=dict, blank=True)
     previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    error_code = models.CharField(_("error code"), max_length=64, blank=True)
-    error = models.TextField(_("error"), blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    started_at = models.DateTimeField(_("started"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("last part done"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("inspection")
@@ -299,10 +295,6 @@ class Inspection(models.Model):
 
     def __str__(self) -> str:
         return f"inspection {self.pk} of {self.portfolio}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
 
 
 class InspectionPart(models.Model):
