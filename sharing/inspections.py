@@ -286,8 +286,7 @@ def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspect
             inspection.status = UploadStatus.FAILED
             inspection.error_code, inspection.error = failed
         inspection.finished_at = timezone.now()
-        name = inspection.file.name
-        inspection.file = ""
+        inspection.release_file()
         inspection.save()
         record(
             AuditAction.INSPECTION_RUN,
@@ -300,7 +299,4 @@ def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspect
             subjects=inspection.rows_done,
             hits=inspection.hits_count,
         )
-        if name:
-            storage = inspection.file.storage
-            transaction.on_commit(lambda: storage.delete(name))
     return inspection

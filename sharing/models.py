@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
-from django.db import models
+from django.db import models, transaction
+from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, Institution
@@ -138,12 +139,24 @@ class FileJob(models.Model):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
+    file: FieldFile  # each kind of job declares its own, for its own folder
+
     class Meta:
         abstract = True
 
     @property
     def is_finished(self) -> bool:
         return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+
+    def release_file(self) -> None:
+        """Forget the stored file, and delete it once the transaction commits: it holds member tokens.
+
+        Call it inside the transaction that saves the job's end; the caller saves ``file``.
+        """
+        name, storage = self.file.name, self.file.storage
+        self.file = ""  # type: ignore[assignment]
+        if name:
+            transaction.on_commit(lambda: storage.delete(name))
 
 
 class Upload(FileJob):

@@ -235,8 +235,7 @@ def finish(upload: Upload, status: str, code: str = "", message: str = "") -> Up
         upload.status = status
         upload.error_code, upload.error = code, message
         upload.finished_at = timezone.now()
-        name = upload.file.name
-        upload.file = ""
+        upload.release_file()
         upload.save(update_fields=["status", "error_code", "error", "finished_at", "file"])
         record(
             AuditAction.UPLOAD_PROCESS,
@@ -246,7 +245,4 @@ def finish(upload: Upload, status: str, code: str = "", message: str = "") -> Up
             reason=code,
             subjects=upload.rows_done,
         )
-        if name:
-            storage = upload.file.storage
-            transaction.on_commit(lambda: storage.delete(name))
     return upload

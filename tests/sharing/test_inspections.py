@@ -313,3 +313,16 @@ def test_another_inspection_under_a_used_key_is_refused_and_stores_no_file(analy
     assert response.json()["code"] == "idempotency_key_reused"
     assert Inspection.objects.count() == 1
     assert stored.storage.listdir(folder)[1] == files_before, "the refused request left a file behind"
+
+
+def test_the_file_is_deleted_once_the_inspection_has_ended(analyst, owners, django_capture_on_commit_callbacks):
+    response = inspect(analyst, portfolio(LOANS))
+    stored = Inspection.objects.get(pk=response.json()["id"]).file
+    storage, name = stored.storage, stored.name
+    assert storage.exists(name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        inspection = run(response.json()["id"])
+
+    assert inspection.file.name == ""
+    assert not storage.exists(name), "the file holds member tokens"

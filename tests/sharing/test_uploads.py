@@ -430,3 +430,16 @@ def test_a_job_that_keeps_failing_is_given_up_after_five_starts(contributor):
     upload = Upload.objects.get(pk=response.json()["id"])
     assert (upload.status, upload.error_code) == ("failed", "too_many_attempts")
     assert not upload.file
+
+
+def test_the_file_is_deleted_once_its_job_has_ended(contributor, django_capture_on_commit_callbacks):
+    response = upload_file(contributor, csv_bytes([row("A-1")]))
+    stored = Upload.objects.get(pk=response.json()["id"]).file
+    storage, name = stored.storage, stored.name
+    assert storage.exists(name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = run(response)
+
+    assert upload.file.name == ""
+    assert not storage.exists(name), "the file holds member tokens"
