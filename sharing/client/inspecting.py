@@ -154,8 +154,8 @@ def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspe
     """Send the portfolio (or find the job it started before), follow it, download results and any errors.
 
     Returns the finished inspection and where its error report was written (None if every row was matched).
+    ``options`` are checked already (``Options.check``), as ``run`` does first.
     """
-    options.check()
     fields = options.fields(format_of(options.file, options.file_format))
 
     answer = post_file(client, INSPECTIONS_PATH, options.file, fields, idempotency_key, screen)
