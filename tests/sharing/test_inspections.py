@@ -318,7 +318,7 @@ def test_another_inspection_under_a_used_key_is_refused_and_stores_no_file(analy
 def test_the_file_is_deleted_once_the_inspection_has_ended(analyst, owners, django_capture_on_commit_callbacks):
     response = inspect(analyst, portfolio(LOANS))
     stored = Inspection.objects.get(pk=response.json()["id"]).file
-    storage, name = stored.storage, stored.name
+    storage, name = stored.storage, str(stored.name)
     assert storage.exists(name)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -435,7 +435,7 @@ def test_a_job_that_keeps_failing_is_given_up_after_five_starts(contributor):
 def test_the_file_is_deleted_once_its_job_has_ended(contributor, django_capture_on_commit_callbacks):
     response = upload_file(contributor, csv_bytes([row("A-1")]))
     stored = Upload.objects.get(pk=response.json()["id"]).file
-    storage, name = stored.storage, stored.name
+    storage, name = stored.storage, str(stored.name)
     assert storage.exists(name)
 
     with django_capture_on_commit_callbacks(execute=True):
