@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -137,9 +138,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = codes if isinstance(codes, str) else exc.default_code
         body = problem_body(exc.status_code, code, str(exc.detail), request)
 
-    set_rollback()
+    if _in_request_transaction(request):
+        set_rollback()
     if request is not None:
         # An error is a problem document whatever the view renders (YAML schema, HTML docs).
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = CONTENT_TYPE
     return Response(body, status=exc.status_code, headers=headers, content_type=CONTENT_TYPE)
+
+
+def _in_request_transaction(request: Any) -> bool:
+    """Whether the request runs in a transaction of its own (ATOMIC_REQUESTS), which an error rolls
+    back; a view marked ``non_atomic_requests`` has none, and a transaction around it is not its own."""
+    match = getattr(request, "resolver_match", None)
+    return connection.alias not in getattr(getattr(match, "func", None), "_non_atomic_requests", ())

@@ -68,21 +68,21 @@ _COUNTED_ROW = "counted"
 def _lookup_sql(tokens: int, counted: bool) -> str:
     """The shared flags on ``tokens`` platform tokens and, in the same round trip, the categories the
     caller has contributed lately (rows with no token and no status) and, if ``counted``, the query's
-    subjects counted against its windows (rows with no token, the status ``counted``, the total in
-    the institution's column and the window in the category's). Parameters: ``quotas.COUNTED``'s if
-    counted, the tokens, SHARED_STATUSES, then the institution and the start of the reciprocity window."""
+    subjects counted against its windows unless the caller is not reciprocal (rows with no token,
+    the status ``counted``, the total in the institution's column and the window in the category's).
+    Parameters: the institution and the start of the reciprocity window, ``Charge.params()`` if
+    counted, the tokens, then SHARED_STATUSES."""
     places = ", ".join(["%s"] * tokens)
     statuses = ", ".join(["%s"] * len(SHARED_STATUSES))
+    counting = f", {quotas.counted(requires='EXISTS (SELECT FROM contributed)')}" if counted else ""
     sql = (
-        "SELECT token, institution_id, category, event_date, disputed, status"  # noqa: S608
+        f"WITH contributed AS (SELECT category {_CONTRIBUTED_SINCE}){counting}"  # noqa: S608
+        " SELECT token, institution_id, category, event_date, disputed, status"
         f" FROM {Flag._meta.db_table} WHERE token IN ({places}) AND status IN ({statuses})"
-        " UNION ALL SELECT NULL, NULL, category, NULL, NULL, NULL" + _CONTRIBUTED_SINCE
+        " UNION ALL SELECT NULL, NULL, category, NULL, NULL, NULL FROM contributed"
     )
     if counted:
-        sql = (
-            f"WITH {quotas.COUNTED} {sql}"  # noqa: S608
-            f" UNION ALL SELECT NULL, subjects, period, NULL, NULL, '{_COUNTED_ROW}' FROM counted"
-        )
+        sql += f" UNION ALL SELECT NULL, subjects, period, NULL, NULL, '{_COUNTED_ROW}' FROM counted"  # noqa: S608
     return sql
 
 
@@ -123,7 +123,7 @@ def find(
     counting = charge.params() if charge is not None and connection.vendor == "postgresql" else []
     counted = bool(counting)
     with connection.cursor() as cursor:
-        params = [*counting, *tokens, *SHARED_STATUSES, *_since(institution, now)]
+        params = [*_since(institution, now), *counting, *tokens, *SHARED_STATUSES]
         cursor.execute(_lookup_sql(len(tokens), counted), params)
         rows = cursor.fetchall()
     contributed = frozenset(category for token, _, category, _, _, status in rows if token is None and status is None)

@@ -2,16 +2,16 @@
 
 Each query adds its subjects to two counters, the current minute's and the current
 day's (in the platform's time zone). The counters live in the database, so every web
-process shares them; they are written in the request's own transaction, so a refused
-or failed query counts for nothing.
+process shares them. A query is counted only if neither window would go over its
+limit with it, in the statement that reads the windows' totals, so a refused query
+counts for nothing without a transaction around it.
 
 A counter is split into shards, one per web process (its process id modulo
-``SHARDS``): a query locks its own process's rows until it commits, so two
-processes answering the same member never wait for each other. The window's count
-is the sum of its shards: the caller's own, as updated, and the others' as last
-committed. Queries in flight in other processes are therefore not seen until they
-commit, which can let a window overrun its limit by what the other processes are
-answering at that moment (at most 100 subjects each).
+``SHARDS``), so two processes answering the same member never wait for each other's
+row lock. The window's count is the sum of its shards as last committed: queries in
+flight in other processes are not seen until they commit, which can let a window
+overrun its limit by what the other processes are answering at that moment (at most
+100 subjects each).
 """
 
 import os
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
 
@@ -29,26 +29,43 @@ from sharing.models import UsageCounter
 
 SHARDS = 64
 TABLE = UsageCounter._meta.db_table
-UPSERT = (
-    f"INSERT INTO {TABLE} (institution_id, period, starts_at, shard, subjects)"  # noqa: S608
-    " VALUES (%s, 'minute', %s, %s, %s), (%s, 'day', %s, %s, %s)"
-    " ON CONFLICT (institution_id, period, starts_at, shard)"
-    f" DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects"
-)
-# Both windows' totals, the caller's shards included.
+
+
+def counted(requires: str = "TRUE") -> str:
+    """Common table expressions: the windows' totals with this charge's subjects (``counted``: period,
+    subjects), and the subjects added to this process's shard of both windows if no total is over
+    its window's limit and the SQL condition ``requires`` holds. Parameters: ``Charge.params()``.
+
+    The count commits without waiting for the log flush: a count lost to a database crash is
+    harmless. On PostgreSQL the query's flags lookup takes these in (sharing.matching): one round trip.
+    """
+    # The table's name and the caller's fixed condition go into the text; values are parameters.
+    return (
+        "windows (period, starts_at, most) AS (SELECT * FROM (VALUES ('minute', %s::timestamptz, %s::bigint),"  # noqa: S608
+        " ('day', %s::timestamptz, %s::bigint)) AS w WHERE set_config('synchronous_commit', 'off', true) = 'off'),"
+        " counted AS (SELECT windows.period, windows.starts_at, windows.most, %s::bigint + COALESCE("
+        f"(SELECT SUM(other.subjects) FROM {TABLE} other WHERE other.institution_id = %s"
+        " AND other.period = windows.period AND other.starts_at = windows.starts_at), 0) AS subjects FROM windows),"
+        f" mine AS (INSERT INTO {TABLE} (institution_id, period, starts_at, shard, subjects)"
+        " SELECT %s, period, starts_at, %s, %s FROM counted"
+        f" WHERE NOT EXISTS (SELECT FROM counted WHERE subjects > most) AND {requires}"
+        " ON CONFLICT (institution_id, period, starts_at, shard)"
+        f" DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects)"
+    )
+
+
+ADD = f"WITH {counted()} SELECT period, subjects FROM counted"  # noqa: S608
+# SQLite, which has no INSERT inside WITH: the totals, then the upsert, in a transaction.
 READ = (
     f"SELECT period, SUM(subjects) FROM {TABLE}"  # noqa: S608
     " WHERE institution_id = %s AND ((period = 'minute' AND starts_at = %s) OR (period = 'day' AND starts_at = %s))"
     " GROUP BY period"
 )
-# On PostgreSQL, the upsert and the windows' totals as common table expressions ("counted":
-# period, subjects), which the query's flags lookup takes in (sharing.matching): one round trip.
-COUNTED = (
-    f"mine AS ({UPSERT} RETURNING period, starts_at, subjects),"  # noqa: S608
-    " counted AS (SELECT mine.period, mine.subjects + COALESCE("
-    f"(SELECT SUM(other.subjects) FROM {TABLE} other WHERE other.institution_id = %s"
-    " AND other.period = mine.period AND other.starts_at = mine.starts_at AND other.shard <> %s), 0) AS subjects"
-    " FROM mine)"
+UPSERT = (
+    f"INSERT INTO {TABLE} (institution_id, period, starts_at, shard, subjects)"  # noqa: S608
+    " VALUES (%s, 'minute', %s, %s, %s), (%s, 'day', %s, %s, %s)"
+    " ON CONFLICT (institution_id, period, starts_at, shard)"
+    f" DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects"
 )
 
 
@@ -81,29 +98,53 @@ class Charge:
         return self.now.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def params(self) -> list[Any]:
-        """The parameters of ``COUNTED``, in its order: this process's shard of each window."""
-        adapt, pk, shard = connection.ops.adapt_datetimefield_value, self.institution_id, os.getpid() % SHARDS
-        return [pk, adapt(self.minute), shard, self.subjects, pk, adapt(self.day), shard, self.subjects, pk, shard]
+        """The parameters of ``counted``'s expressions, in their order."""
+        minute, day = self.windows()
+        rate, quota = settings.MATCH_RATE_PER_MINUTE, settings.MATCH_DAILY_QUOTA
+        pk, subjects = self.institution_id, self.subjects
+        return [minute, rate, day, quota, subjects, pk, pk, self.shard, subjects]
+
+    def windows(self) -> tuple[Any, Any]:
+        """The starts of its minute and of its day, as the database takes them."""
+        adapt = connection.ops.adapt_datetimefield_value
+        return adapt(self.minute), adapt(self.day)
+
+    @property
+    def shard(self) -> int:
+        return os.getpid() % SHARDS
 
     def add(self) -> dict[str, int]:
-        """Count the subjects on their own (where no other statement takes ``COUNTED`` in); the new totals."""
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"WITH {COUNTED} SELECT period, subjects FROM counted", self.params())  # noqa: S608
-            else:  # SQLite: no INSERT inside WITH
-                adapt = connection.ops.adapt_datetimefield_value
-                cursor.execute(UPSERT, self.params()[:8])
-                cursor.execute(READ, [self.institution_id, adapt(self.minute), adapt(self.day)])
-            return {period: int(total) for period, total in cursor.fetchall()}
+        """Count the subjects unless a window would go over its limit (where no other statement takes
+        ``counted`` in); the windows' totals with them either way, for ``judge``."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(ADD, self.params())
+                return {period: int(total) for period, total in cursor.fetchall()}
+        (minute, day), pk, subjects = self.windows(), self.institution_id, self.subjects
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(READ, [pk, minute, day])
+            totals = {"minute": subjects, "day": subjects}
+            for period, total in cursor.fetchall():
+                totals[period] += int(total)
+            if self.refusal(totals) is None:
+                cursor.execute(UPSERT, [pk, minute, self.shard, subjects, pk, day, self.shard, subjects])
+        return totals
 
-    def judge(self, totals: dict[str, int]) -> None:
-        """Refuse with 429 if, with these subjects, a window is over its limit (the request then rolls back)."""
+    def refusal(self, totals: dict[str, int]) -> Throttled | None:
+        """What to answer if, with these subjects, a window is over its limit."""
         if totals["minute"] > settings.MATCH_RATE_PER_MINUTE:
             wait = (self.minute + timedelta(minutes=1) - self.now).total_seconds()
-            raise RateExceeded(wait, f"More than {settings.MATCH_RATE_PER_MINUTE:,} subjects a minute; slow down.")
+            return RateExceeded(wait, f"More than {settings.MATCH_RATE_PER_MINUTE:,} subjects a minute; slow down.")
         if totals["day"] > settings.MATCH_DAILY_QUOTA:
             wait = (self.day + timedelta(days=1) - self.now).total_seconds()
-            raise QuotaExceeded(wait, f"The daily quota of {settings.MATCH_DAILY_QUOTA:,} subjects is used up.")
+            return QuotaExceeded(wait, f"The daily quota of {settings.MATCH_DAILY_QUOTA:,} subjects is used up.")
+        return None
+
+    def judge(self, totals: dict[str, int]) -> None:
+        """Refuse with 429 if, with these subjects, a window is over its limit (they were then not counted)."""
+        refusal = self.refusal(totals)
+        if refusal is not None:
+            raise refusal
 
 
 def charge(institution: Institution, subjects: int, now: datetime | None = None) -> None:

@@ -331,3 +331,28 @@ def test_a_query_commits_as_a_read_does(analyst_client):
 
     assert ask(analyst_client, PEOPLE[:1]).status_code == 200
     assert synchronous_commit() == "off"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_query_commits_without_a_request_transaction(cast, analyst_client, client_for, gamma, settings):
+    """The endpoint runs without a transaction of its own: each write is one statement that commits.
+
+    An answered query has committed its counts and its event; a refused one, nothing at all.
+    """
+    from tests.factories import UserFactory
+
+    def committed() -> tuple[list[tuple[str, int]], int]:
+        counts = sorted(UsageCounter.objects.values_list("period", "subjects"))
+        return counts, AuditEvent.objects.filter(action=AuditAction.QUERY).count()
+
+    settings.MATCH_DAILY_QUOTA = 3
+    assert ask(analyst_client, PEOPLE[:2]).status_code == 200
+    assert committed() == ([("day", 2), ("minute", 2)], 1)
+
+    assert ask(analyst_client, PEOPLE[:2]).json()["code"] == "quota_exceeded"
+    idle = UserFactory.create(institution=gamma, roles=["analyst"])
+    assert ask(client_for(idle), PEOPLE[:1]).json()["code"] == "not_reciprocal"
+    assert committed() == ([("day", 2), ("minute", 2)], 1), "a refused query commits nothing"
+
+    assert ask(analyst_client, PEOPLE[:1]).status_code == 200
+    assert committed() == ([("day", 3), ("minute", 3)], 2)
