@@ -11,6 +11,14 @@ class InstitutionKind(models.TextChoices):
     OPERATOR = "operator", _("Platform operator")
 
 
+class Sector(models.TextChoices):
+    """What kind of lender a member is; reports group members by it."""
+
+    BANK = "bank", _("Bank")
+    CONSUMER_FINANCE = "consumer_finance", _("Consumer finance company")
+    MICROLENDER = "microlender", _("Micro-lender")
+
+
 class InstitutionStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     SUSPENDED = "suspended", _("Suspended")
@@ -89,6 +97,11 @@ class AuditAction(models.TextChoices):
     INSPECTION_RESULTS = "inspection.results", _("Downloaded an inspection's results")
     INSPECTION_RUN = "inspection.run", _("Ran a portfolio inspection")
     INSPECTION_ERRORS = "inspection.errors", _("Downloaded an inspection's error report")
+    REPORT_REQUEST = "report.request", _("Requested a report")
+    REPORT_LIST = "report.list", _("Listed reports")
+    REPORT_VIEW = "report.view", _("Viewed a report")
+    REPORT_DOWNLOAD = "report.download", _("Downloaded a report file")
+    REPORT_BUILD = "report.build", _("Built a report")
     DATA_KEY_REWRAP = "datakey.rewrap", _("Re-wrapped data keys under a new master key")
     TOKEN_REKEY = "token.rekey", _("Re-keyed platform tokens to a new pepper")
 

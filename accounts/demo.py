@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from accounts.choices import InstitutionKind, Role, Scope
+from accounts.choices import InstitutionKind, Role, Scope, Sector
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class DemoInstitution:
     kind: str
     people: tuple[tuple[str, tuple[str, ...]], ...]
     key_scopes: tuple[str, ...] = ()
+    sector: str = ""
 
 
 MEMBER_SCOPES = (Scope.FLAGS_WRITE, Scope.MATCH, Scope.INSPECTIONS, Scope.REPORTS_READ, Scope.AUDIT_READ)
@@ -41,6 +42,7 @@ CAST = (
             ("alpha-auditor", (Role.AUDITOR,)),
         ),
         MEMBER_SCOPES,
+        Sector.CONSUMER_FINANCE,
     ),
     DemoInstitution(
         "91440300MA5EXK7R13",
@@ -54,6 +56,7 @@ CAST = (
             ("beta-auditor", (Role.AUDITOR,)),
         ),
         MEMBER_SCOPES,
+        Sector.MICROLENDER,
     ),
     DemoInstitution(
         "11100000MB0143D410",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # DRF's views import the default permission classes, which li
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-from accounts.choices import Role
+from accounts.choices import InstitutionKind, Role
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,14 @@ def can_grant_role(caller: Any, role: str) -> bool:
 def can_read_audit_trail(caller: Any) -> bool:
     """Auditors read their institution's trail, regulator staff the whole of it (in the portal)."""
     return has_role(caller, Role.AUDITOR, Role.REGULATOR_STAFF)
+
+
+def reads_whole_reports(caller: Any) -> bool:
+    """Regulator staff, their institution's keys and operators read whole reports; anyone else allowed
+    to read reports reads only their own institution's slice of each."""
+    if caller.is_api_key:
+        return bool(caller.institution.kind == InstitutionKind.REGULATOR)
+    return has_role(caller, Role.REGULATOR_STAFF, Role.OPERATOR)
 
 
 def can_use_admin(caller: Any) -> bool:

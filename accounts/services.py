@@ -27,8 +27,8 @@ PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 PREFIX_LENGTH = 8
 
 
-def create_institution(*, code: str, name_zh: str, name_en: str, kind: str) -> Institution:
-    institution = Institution(code=code.strip().upper(), name_zh=name_zh, name_en=name_en, kind=kind)
+def create_institution(*, code: str, name_zh: str, name_en: str, kind: str, sector: str = "") -> Institution:
+    institution = Institution(code=code.strip().upper(), name_zh=name_zh, name_en=name_en, kind=kind, sector=sector)
     institution.full_clean()
     institution.save()
     return institution

@@ -160,6 +160,23 @@ if not re.fullmatch(r"[0-9a-fA-F]{64}", AUDIT_SIGNING_KEY):
     raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
 AUDIT_SEAL_MINUTES = env_int("AUDIT_SEAL_MINUTES", 5, minimum=1, maximum=60)
 
+# Regulators' reports (docs/reports.md). The Ed25519 key that signs report files, a key of its
+# own so that it can be published and replaced apart from the audit trail's: 64 hex characters.
+REPORT_SIGNING_KEY = env_secret(
+    "REPORT_SIGNING_KEY", generate_into=GENERATED_SECRETS_DIR, generator=lambda: secrets.token_hex(32)
+)
+if not re.fullmatch(r"[0-9a-fA-F]{64}", REPORT_SIGNING_KEY):
+    raise ImproperlyConfigured("REPORT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
+# When the monthly report of the month before is built: a crontab line (minute hour day month weekday).
+REPORT_SCHEDULE = env_str("REPORT_SCHEDULE", "30 6 1 * *")
+try:
+    _minute, _hour, _day, _month, _weekday = REPORT_SCHEDULE.split()  # crontab's order, not Celery's
+    _report_schedule = crontab(
+        minute=_minute, hour=_hour, day_of_month=_day, month_of_year=_month, day_of_week=_weekday
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(f"REPORT_SCHEDULE must be a crontab line of five fields: {error}.") from None
+
 
 # Flags. The platform pepper keys every member token again (docs/identifiers.md, section 4);
 # the master key wraps each institution's data key for flag details (docs/architecture.md).
@@ -385,6 +402,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sharing.tasks.prune_idempotency_keys",
         "schedule": crontab(minute=37, hour=3),
         "options": {"expires": 3600},
+    },
+    "build-monthly-report": {
+        "task": "sharing.tasks.build_monthly_report",
+        "schedule": _report_schedule,
+        "options": {"expires": 6 * 3600},
     },
     "prune-sign-in-logs": {
         "task": "accounts.tasks.prune_sign_in_logs",

@@ -107,3 +107,13 @@ class QueryPurpose(models.TextChoices):
 CONSENT_PURPOSES = frozenset({QueryPurpose.LOAN_APPLICATION, QueryPurpose.CREDIT_REVIEW})
 # Shown to every member whatever it contributes: these flags exist to protect the borrower.
 PROTECTIVE_CATEGORIES = frozenset({Category.IDENTITY_THEFT})
+
+
+class ReportTrigger(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    REQUESTED = "requested", _("Requested")
+
+
+class ReportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "XLSX"

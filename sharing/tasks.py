@@ -1,4 +1,4 @@
-"""The work of flags that runs outside requests: uploads, and the daily retention."""
+"""The work that runs outside requests: uploads, inspections, reports, and the daily housekeeping."""
 
 from datetime import timedelta
 
@@ -103,3 +103,21 @@ def finish_inspection(inspection_id: int) -> str | None:
 
     inspection = inspections.finish(inspection_id)
     return inspection.status if inspection is not None else None
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
+def build_report(report_id: int) -> str | None:
+    """Build a requested or scheduled report (sharing.reports)."""
+    from sharing import reports
+
+    report = reports.build(report_id)
+    return report.status if report is not None else None
+
+
+@shared_task(time_limit=600, soft_time_limit=590)
+def build_monthly_report() -> int | None:
+    """Queue the report of the month before (beat: ``REPORT_SCHEDULE``); the id, or None if it exists."""
+    from sharing import reports
+
+    report = reports.schedule_month_before(timezone.localdate())
+    return report.pk if report is not None else None

@@ -7,7 +7,7 @@ import factory
 import factory.django
 from stdnum.cn import uscc
 
-from accounts.choices import InstitutionKind, Role
+from accounts.choices import InstitutionKind, Role, Sector
 from accounts.models import Institution, User
 
 _serials = itertools.count(1)
@@ -27,6 +27,7 @@ class InstitutionFactory(factory.django.DjangoModelFactory[Institution]):
     name_zh = factory.Sequence(lambda n: f"测试机构{n}")
     name_en = factory.Sequence(lambda n: f"Test Institution {n}")
     kind = InstitutionKind.MEMBER
+    sector = factory.LazyAttribute(lambda o: Sector.BANK if o.kind == InstitutionKind.MEMBER else "")
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):

@@ -16,6 +16,7 @@ PRODUCTION = {
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
     "NUM_PROXIES": "1",
     "AUDIT_SIGNING_KEY": "5e" * 32,
+    "REPORT_SIGNING_KEY": "6f" * 32,
     "PLATFORM_PEPPER": "1 " + "7a" * 32,
     "DETAILS_MASTER_KEY": "1 " + "3c" * 32,
 }
@@ -26,7 +27,10 @@ def run(code: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Comp
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("DATABASE_URL", "CELERY_", "SECRET_KEY", "NUM_PROXIES", "AUDIT_", "PLATFORM_PEPPER", "DETAILS_MASTER")
+            (
+                *("DATABASE_URL", "CELERY_", "SECRET_KEY", "NUM_PROXIES", "AUDIT_", "REPORT_"),
+                *("PLATFORM_PEPPER", "DETAILS_MASTER"),
+            )
         )
     }
     return subprocess.run(  # noqa: S603  (our own interpreter and arguments)
@@ -57,6 +61,7 @@ def test_python_platform_module_is_not_shadowed_by_the_platform_folder(tmp_path)
         "CELERY_BROKER_URL",
         "NUM_PROXIES",
         "AUDIT_SIGNING_KEY",
+        "REPORT_SIGNING_KEY",
         "PLATFORM_PEPPER",
         "DETAILS_MASTER_KEY",
     ],
@@ -92,6 +97,14 @@ def test_a_bad_value_stops_the_start_with_its_name(tmp_path):
 
     assert result.returncode != 0
     assert "CONN_MAX_AGE must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize("schedule", ["monthly", "30 6 1 *", "30 6 32 * *"])
+def test_a_report_schedule_that_is_no_crontab_line_stops_the_start(schedule, tmp_path):
+    result = run(["manage.py", "check"], {"REPORT_SCHEDULE": schedule}, tmp_path)
+
+    assert result.returncode != 0
+    assert "REPORT_SCHEDULE must be a crontab line" in result.stderr
 
 
 def test_embedded_default_needs_no_configuration(tmp_path):

@@ -26,23 +26,23 @@ class InstitutionSerializer(serializers.ModelSerializer[Institution]):
 
     class Meta:
         model = Institution
-        fields = ["id", "code", "name_zh", "name_en", "kind", "status", "created_at", "updated_at"]
+        fields = ["id", "code", "name_zh", "name_en", "kind", "sector", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
 
 
 class InstitutionUpdateSerializer(serializers.ModelSerializer[Institution]):
-    """Operators rename and suspend or reactivate; the code and kind never change."""
+    """Operators rename, set a member's sector, and suspend or reactivate; the code and kind never change."""
 
     class Meta:
         model = Institution
-        fields = ["id", "code", "name_zh", "name_en", "kind", "status", "created_at", "updated_at"]
+        fields = ["id", "code", "name_zh", "name_en", "kind", "sector", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "code", "kind", "created_at", "updated_at"]
 
 
 class InstitutionSummarySerializer(serializers.ModelSerializer[Institution]):
     class Meta:
         model = Institution
-        fields = ["id", "code", "name_zh", "name_en", "kind", "status"]
+        fields = ["id", "code", "name_zh", "name_en", "kind", "sector", "status"]
         read_only_fields = fields
 
 

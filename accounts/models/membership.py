@@ -5,11 +5,12 @@ import hmac
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import InstitutionKind, InstitutionStatus, Role
+from accounts.choices import InstitutionKind, InstitutionStatus, Role, Sector
 from accounts.validators import field_errors, validate_networks, validate_roles, validate_scopes, validate_uscc
 
 
@@ -24,6 +25,8 @@ class Institution(models.Model):
     name_zh = models.CharField(_("name (Chinese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
     kind = models.CharField(_("kind"), max_length=16, choices=InstitutionKind.choices)
+    # Members only; reports group members by it, and count a member without one as unspecified.
+    sector = models.CharField(_("sector"), max_length=24, choices=Sector.choices, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=InstitutionStatus.choices, default=InstitutionStatus.ACTIVE
     )
@@ -37,6 +40,11 @@ class Institution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name_en} ({self.code})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.sector and self.kind != InstitutionKind.MEMBER:
+            raise ValidationError({"sector": _("Only member institutions have a sector.")}, code="not_a_member")
 
     @property
     def is_active(self) -> bool:

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -18,9 +19,12 @@ from sharing.choices import (
     IdType,
     NoticeChannel,
     QueryPurpose,
+    ReportFormat,
 )
-from sharing.models import Flag, Inspection, Upload
+from sharing.models import Flag, Inspection, Report, Upload
 from sharing.tokens import MEMBER_TOKEN
+
+REPORT_MAX_DAYS = 5 * 366  # a report spans at most five years: the flags' retention
 
 CONSENT_MAX = 128
 CORRELATION_MAX = 64
@@ -373,3 +377,67 @@ class InspectionSerializer(serializers.ModelSerializer[Inspection]):
     def get_links(self, inspection: Inspection) -> dict[str, str]:
         names = {"self": "inspection-detail", "results": "inspection-results", "errors": "inspection-errors"}
         return links(self.context, names, inspection.pk)
+
+
+class ReportSerializer(serializers.ModelSerializer[Report]):
+    """A report job: its period, progress and links; the figures only in ``ReportDetailSerializer``."""
+
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = [
+            "id",
+            "starts_on",
+            "ends_on",
+            "trigger",
+            "status",
+            "steps_done",
+            "steps_total",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_links(self, report: Report) -> dict[str, str]:
+        paths = {"self": reverse("report-detail", args=[report.pk])}
+        for file_format in ReportFormat.values:
+            paths[file_format] = reverse("report-download", args=[report.pk, file_format])
+            paths[f"{file_format}_signature"] = reverse("report-signature", args=[report.pk, file_format])
+        request = self.context.get("request")
+        return {name: request.build_absolute_uri(path) if request else path for name, path in paths.items()}
+
+
+class ReportDetailSerializer(ReportSerializer):
+    figures = serializers.SerializerMethodField(
+        help_text="The tables as published (suppressed cells null); a member sees only its own rows."
+    )
+
+    class Meta(ReportSerializer.Meta):
+        fields = [*ReportSerializer.Meta.fields, "figures"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_figures(self, report: Report) -> dict[str, Any] | None:
+        figures: dict[str, Any] | None = self.context["figures"]
+        return figures
+
+
+class ReportRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    starts_on = serializers.DateField(help_text="The period's first day.")
+    ends_on = serializers.DateField(help_text="The period's last day, included; today at the latest.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["starts_on"] > attrs["ends_on"]:
+            raise serializers.ValidationError({"ends_on": "The period ends before it starts."}, code="end_before_start")
+        if attrs["ends_on"] > timezone.localdate():
+            raise serializers.ValidationError({"ends_on": "The period cannot end in the future."}, code="future_date")
+        if (attrs["ends_on"] - attrs["starts_on"]).days >= REPORT_MAX_DAYS:
+            raise serializers.ValidationError(
+                {"ends_on": f"A report covers at most {REPORT_MAX_DAYS} days."}, code="period_too_long"
+            )
+        return attrs

@@ -1,11 +1,18 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from sharing.api.reports import ReportPublicKeyView, ReportViewSet
 from sharing.api.views import FlagViewSet, InspectionViewSet, QueryView, UploadViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("flags", FlagViewSet, basename="flag")
 router.register("uploads", UploadViewSet, basename="upload")
 router.register("inspections", InspectionViewSet, basename="inspection")
+router.register("reports", ReportViewSet, basename="report")
 
-urlpatterns = [path("queries", QueryView.as_view(), name="query"), *router.urls]
+urlpatterns = [
+    path("queries", QueryView.as_view(), name="query"),
+    # Before the router's reports/{id}, which would take "public-key" for an id.
+    path("reports/public-key", ReportPublicKeyView.as_view(), name="report-public-key"),
+    *router.urls,
+]

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sharing.client import hashing, inspecting, querying, uploading
+from sharing.client import hashing, inspecting, querying, uploading, verifying
 from sharing.identifiers import TYPES
 
 
@@ -101,7 +101,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the rows that could not be matched, if any (default: OUTPUT.errors.csv)",
     )
     _format_arguments(inspect_parser)
+    verify_parser = commands.add_parser(
+        "verify", help="check a downloaded report file against its signature and the platform's public key"
+    )
+    verify_parser.add_argument("file", type=Path, help="the report file (.csv or .xlsx), as downloaded")
+    verify_parser.add_argument(
+        "--signature", type=Path, metavar="PATH", help="its signature, as downloaded (default: FILE.sig)"
+    )
+    verify_parser.add_argument(
+        "--public-key", type=Path, required=True, metavar="PATH", help="the platform's report key (PEM)"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "verify":
+        return verifying.run(args.file, args.signature, args.public_key)
 
     if args.command == "query":
         return querying.run(

@@ -13,7 +13,7 @@ from accounts.audit import record
 from accounts.choices import AuditAction, Role, Scope
 from accounts.permissions import ActionAllowed, DenyAll
 from sharing import services as sharing_services
-from sharing.models import Flag, Inspection, Upload
+from sharing.models import Flag, Inspection, Report, Upload
 from tests.factories import flag_item
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,13 @@ EVERYONE = {f"{team}:{role}" for team, role in PEOPLE} | {"key"}
 ADMINS = {"alpha:institution_admin", "regulator:institution_admin"}
 FLAG_WRITERS = {"alpha:contributor", "key"}
 FLAG_READERS = {"alpha:contributor", "alpha:auditor", "key"}
+REPORT_READERS = {
+    "alpha:analyst",
+    "alpha:auditor",
+    "regulator:regulator_staff",
+    "operator:operator",
+    "key",
+}
 
 # (method, path, who may, status when allowed)
 MATRIX = [
@@ -68,8 +75,14 @@ MATRIX = [
     # Allowed callers learn the inspection has not finished (409); the others are refused first.
     ("get", "/api/v1/inspections/{alpha_inspection}/results", {"alpha:analyst", "key"}, 409),
     ("get", "/api/v1/inspections/{alpha_inspection}/errors", {"alpha:analyst", "key"}, 200),
+    ("get", "/api/v1/reports", REPORT_READERS, 200),
+    ("post", "/api/v1/reports", {"regulator:regulator_staff", "operator:operator"}, 400),
+    ("get", "/api/v1/reports/{report}", REPORT_READERS, 200),
+    # Allowed callers learn the report is not built yet (409); the others are refused first.
+    ("get", "/api/v1/reports/{report}/files/csv", REPORT_READERS, 409),
+    ("get", "/api/v1/reports/{report}/files/xlsx/signature", REPORT_READERS, 409),
 ]
-PUBLIC_VIEWS = {"AuditPublicKeyView"}
+PUBLIC_VIEWS = {"AuditPublicKeyView", "ReportPublicKeyView"}
 
 
 def callers(cast, client_for, key_client):
@@ -99,6 +112,7 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
         file_format="csv",
         size_bytes=0,
     )
+    report = Report.objects.create(starts_on="2026-10-01", ends_on="2026-10-31", trigger="requested")
     for name, institution, client in callers(cast, client_for, key_client):
         own_user = institution.users.order_by("id").first()
         own_key, _secret = services.issue_api_key(institution=institution, name="target", scopes=[Scope.AUDIT_READ])
@@ -112,6 +126,7 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
             alpha_flag=alpha_flag.pk,
             alpha_upload=alpha_upload.pk,
             alpha_inspection=alpha_inspection.pk,
+            report=report.pk,
         )
         response = getattr(client, method)(url, {}, format="json")
         outcomes[name] = response.status_code

@@ -68,6 +68,7 @@ def test_beat_schedules_housekeeping_with_expiries_shorter_than_the_interval():
         "sharing.tasks.resume_stalled_uploads",
         "sharing.tasks.prune_idempotency_keys",
         "sharing.tasks.prune_usage_counters",
+        "sharing.tasks.build_monthly_report",
     }
     for entry in schedule.values():
         assert entry["task"] in app.tasks

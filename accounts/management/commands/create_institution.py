@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
-from accounts.choices import InstitutionKind
+from accounts.choices import InstitutionKind, Sector
 
 
 class Command(BaseCommand):
@@ -15,11 +15,16 @@ class Command(BaseCommand):
         parser.add_argument("--name-zh", required=True)
         parser.add_argument("--name-en", required=True)
         parser.add_argument("--kind", required=True, choices=InstitutionKind.values)
+        parser.add_argument("--sector", default="", choices=["", *Sector.values], help="members only")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             institution = services.create_institution(
-                code=options["code"], name_zh=options["name_zh"], name_en=options["name_en"], kind=options["kind"]
+                code=options["code"],
+                name_zh=options["name_zh"],
+                name_en=options["name_en"],
+                kind=options["kind"],
+                sector=options["sector"],
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             for cast in demo.CAST:
                 institution = Institution.objects.filter(code=cast.code).first() or services.create_institution(
-                    code=cast.code, name_zh=cast.name_zh, name_en=cast.name_en, kind=cast.kind
+                    code=cast.code, name_zh=cast.name_zh, name_en=cast.name_en, kind=cast.kind, sector=cast.sector
                 )
                 for username, roles in cast.people:
                     person = User.objects.filter(username=username).first()

@@ -1,0 +1,185 @@
+"""Regulators' reports over the API: request, list, read, and download signed files."""
+
+import base64
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import auditproof
+from accounts.api.auditing import AuditedMixin
+from accounts.api.serializers import AuditPublicKeySerializer
+from accounts.authentication import caller_institution
+from accounts.choices import AuditAction, Role, Scope
+from accounts.models import User
+from accounts.permissions import ActionAllowed, Allow, reads_whole_reports
+from config.pagination import NewestFirstCursorPagination
+from sharing import report_files, reporting, reports
+from sharing.api.serializers import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
+from sharing.choices import ReportFormat, UploadStatus
+from sharing.models import Report, ReportFile
+
+# Regulator staff and operators read whole reports; a member's analysts and auditors its own slice.
+REPORT_READERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ)
+REPORT_REQUESTERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR)
+MEDIA_TYPES = {
+    ReportFormat.CSV: "text/csv; charset=utf-8",
+    ReportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class AnyFileRenderer(BaseRenderer):
+    """Lets a download be asked for with any Accept header; the view answers with the file itself."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> Any:
+        return data
+
+
+class NotBuilt(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_finished"
+    default_detail = "The report has not been built yet; its figures and files exist once it has."
+
+
+class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Report]):
+    """Aggregated reports for regulators, built by workers; members read their own institution's slice."""
+
+    queryset = Report.objects.order_by("-id")
+    serializer_class = ReportSerializer
+    permission_classes = [ActionAllowed]
+    allow = {
+        "list": REPORT_READERS,
+        "retrieve": REPORT_READERS,
+        "create": REPORT_REQUESTERS,
+        "download": REPORT_READERS,
+        "signature": REPORT_READERS,
+    }
+    audit_actions = {
+        "list": AuditAction.REPORT_LIST,
+        "retrieve": AuditAction.REPORT_VIEW,
+        "create": AuditAction.REPORT_REQUEST,
+        "download": AuditAction.REPORT_DOWNLOAD,
+    }
+    http_method_names = ["get", "post", "head", "options"]
+    pagination_class = NewestFirstCursorPagination
+    filterset_fields = ["status", "trigger"]
+
+    def get_object(self) -> Report:
+        report: Report = super().get_object()
+        self.audit_target = report
+        return report
+
+    @extend_schema(request=ReportRequestSerializer, responses={202: ReportSerializer})
+    def create(self, request: Request) -> Response:
+        """Ask for a report of any period; a worker builds it (poll ``links.self``)."""
+        form = ReportRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        person = request.user
+        assert isinstance(person, User)  # only people may ask (REPORT_REQUESTERS)
+        report = reports.request(form.validated_data["starts_on"], form.validated_data["ends_on"], by=person)
+        self.audit_target = report
+        body = ReportSerializer(report, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})
+
+    @extend_schema(responses=ReportDetailSerializer)
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        """The report with its figures: the whole of it for regulators and operators, else the caller's slice."""
+        report = self.get_object()
+        figures = None
+        if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
+            whole = reads_whole_reports(request.user)
+            figures = report.figures if whole else reporting.member_slice(report.figures, self._own_code())
+        context = {**self.get_serializer_context(), "figures": figures}
+        return Response(ReportDetailSerializer(report, context=context).data)
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one line per cell"),
+            (200, MEDIA_TYPES[ReportFormat.XLSX]): OpenApiResponse(
+                OpenApiTypes.BINARY, description="a sheet per table"
+            ),
+        }
+    )
+    @action(
+        detail=True,
+        url_path=r"files/(?P<file_format>csv|xlsx)",
+        renderer_classes=[AnyFileRenderer, JSONRenderer],
+    )
+    def download(self, request: Request, file_format: str, pk: str | None = None) -> HttpResponse:
+        """The report as a file (the caller's slice for a member), signed: see ``.../signature``."""
+        stored = self._file(file_format)
+        response = HttpResponse(bytes(stored.content), content_type=MEDIA_TYPES[ReportFormat(file_format)])
+        response["Content-Disposition"] = f'attachment; filename="{self._file_name(stored)}"'
+        response["Riskshare-Signature"] = "ed25519=" + base64.b64encode(bytes(stored.signature)).decode()
+        return response
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="the 64-byte Ed25519 signature of the file"
+            )
+        }
+    )
+    @action(
+        detail=True,
+        url_path=r"files/(?P<file_format>csv|xlsx)/signature",
+        renderer_classes=[AnyFileRenderer, JSONRenderer],
+    )
+    def signature(self, request: Request, file_format: str, pk: str | None = None) -> HttpResponse:
+        """The file's detached Ed25519 signature, for ``python -m sharing.client verify`` or OpenSSL."""
+        stored = self._file(file_format)
+        response = HttpResponse(bytes(stored.signature), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{self._file_name(stored)}.sig"'
+        return response
+
+    def _own_code(self) -> str:
+        return caller_institution(self.request).code
+
+    def _file(self, file_format: str) -> ReportFile:
+        report = self.get_object()
+        if report.status != UploadStatus.SUCCEEDED:
+            raise NotBuilt()
+        whole = reads_whole_reports(self.request.user)
+        files = ReportFile.objects.filter(report=report, file_format=file_format)
+        files = files.filter(institution__isnull=True) if whole else files.filter(institution__code=self._own_code())
+        stored = files.select_related("institution").first()
+        if stored is None:  # an institution that was no member when the report was built has no slice
+            raise exceptions.NotFound("This report has no figures of your institution.")
+        return stored
+
+    def _file_name(self, stored: ReportFile) -> str:
+        report = stored.report
+        slice_ = f"-{stored.institution.code}" if stored.institution else ""
+        return f"riskshare-report-{report.pk}-{report.starts_on}-{report.ends_on}{slice_}.{stored.file_format}"
+
+
+class ReportPublicKeyView(APIView):
+    """The public half of the key that signs report files: anyone may fetch it to verify a file."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type[Any]] = []
+
+    @extend_schema(responses=AuditPublicKeySerializer)
+    def get(self, request: Request) -> Response:
+        key = report_files.signing_key().public_key()
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return Response(
+            {
+                "algorithm": "Ed25519",
+                "key_id": auditproof.key_id(key),
+                "public_key_pem": report_files.public_key_pem(),
+                "public_key_hex": raw.hex(),
+            }
+        )
