@@ -392,3 +392,58 @@ def test_beat_sends_the_monthly_report_and_a_real_worker_builds_it(celery_worker
     assert report.ends_on == date.today().replace(day=1) - timedelta(days=1)
     assert ReportFile.objects.filter(report=report, institution__isnull=True).count() == 2
     assert AuditEvent.objects.filter(action=AuditAction.REPORT_BUILD, target_id=str(report.pk)).exists()
+
+
+# The portal's report pages.
+
+
+def test_regulators_see_the_reports_in_the_portal_with_charts_in_chinese(built, members, cast, client):
+    client.force_login(cast.regulator["regulator_staff"])
+
+    listing = client.get("/reports/")
+    page = client.get(f"/reports/{built.pk}/")
+
+    assert listing.status_code == 200
+    assert f"/reports/{built.pk}/" in listing.text
+    assert page.status_code == 200
+    text = page.text
+    assert text.count("<svg") == 2  # by category and by sector; no monthly reports for a trend yet
+    assert "按类别统计的新增标记" in text  # zh-Hans is the portal's first language
+    assert "逾期90天及以上" in text
+    assert members["c"].name_zh in text
+    assert ">x<" in text  # suppressed cells show as x, never their values
+    assert f"/api/v1/reports/{built.pk}/files/csv" in text
+    assert AuditEvent.objects.filter(action=AuditAction.REPORT_VIEW, target_id=str(built.pk)).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.REPORT_LIST).count() == 1
+
+
+def test_the_portal_speaks_english_on_request(built, cast, client):
+    client.force_login(cast.operator["operator"])
+
+    page = client.get(f"/reports/{built.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert "New flags by category" in page.text
+    assert "Flags contributed" in page.text
+
+
+def test_the_month_by_month_chart_draws_the_monthly_reports(members, cast, client):
+    september = reports.schedule_month_before(date(2026, 10, 1))
+    october = reports.schedule_month_before(date(2026, 11, 1))
+    assert september is not None
+    assert october is not None
+    reports.build(september.pk)
+    reports.build(october.pk)
+    client.force_login(cast.regulator["regulator_staff"])
+
+    text = client.get(f"/reports/{october.pk}/").text
+
+    assert "2026-09" in text
+    assert "2026-10" in text
+    assert "<title>2026-10: 145</title>" in text  # October's new flags
+
+
+def test_members_have_no_report_pages_in_the_portal(built, cast, client):
+    client.force_login(cast.alpha["analyst"])
+
+    assert client.get("/reports/").status_code == 403
+    assert client.get(f"/reports/{built.pk}/").status_code == 403

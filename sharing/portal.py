@@ -1,0 +1,61 @@
+"""The portal's report pages: the list of reports, and one report with its charts and tables.
+
+For the people who read whole reports (regulator staff and operators); members read their
+slice over the API. Viewing is recorded as the API records it.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from accounts.audit import record
+from accounts.authentication import caller_person
+from accounts.choices import AuditAction
+from accounts.permissions import reads_whole_reports
+from sharing import charts
+from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
+from sharing.models import Report
+
+LIST_SIZE = 100
+TREND_MONTHS = 12
+
+
+def _reader(request: HttpRequest) -> None:
+    if not reads_whole_reports(caller_person(request)):
+        raise PermissionDenied
+
+
+@login_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    _reader(request)
+    reports = list(Report.objects.order_by("-id")[:LIST_SIZE])
+    record(AuditAction.REPORT_LIST, request=request)
+    return render(request, "sharing/report_list.html", {"reports": reports})
+
+
+@login_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    report = get_object_or_404(Report, pk=pk)
+    context: dict[str, object] = {"report": report, "formats": ReportFormat.values}
+    if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
+        monthly = (
+            Report.objects.filter(
+                trigger=ReportTrigger.SCHEDULED, status=UploadStatus.SUCCEEDED, ends_on__lte=report.ends_on
+            )
+            .order_by("-ends_on")
+            .values_list("starts_on", "figures")[:TREND_MONTHS]
+        )
+        months = [(f"{starts:%Y-%m}", figures) for starts, figures in reversed(list(monthly)) if figures is not None]
+        trend_flags, trend_subjects = charts.trend(months)
+        context |= {
+            "by_category": charts.new_flags_by_category(report.figures),
+            "by_sector": charts.new_flags_by_sector(report.figures),
+            "trend_flags": trend_flags,
+            "trend_subjects": trend_subjects,
+            "tables": charts.tables(report.figures),
+            "notes": report.figures["notes"],
+        }
+    record(AuditAction.REPORT_VIEW, request=request, target=report)
+    return render(request, "sharing/report_detail.html", context)
