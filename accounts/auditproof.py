@@ -126,6 +126,18 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def published_key(public_key: Ed25519PublicKey) -> dict[str, str]:
+    """An Ed25519 public key as the platform publishes it: its id, PEM and raw hex."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {
+        "algorithm": "Ed25519",
+        "key_id": key_id(public_key),
+        "public_key_pem": pem.decode(),
+        "public_key_hex": raw.hex(),
+    }
+
+
 def sign_checkpoint(checkpoint: dict[str, Any], private_key: Ed25519PrivateKey) -> str:
     return private_key.sign(checkpoint_message(checkpoint)).hex()
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.db import connection, transaction
@@ -36,12 +35,6 @@ def signing_key() -> Ed25519PrivateKey:
 
 def public_key() -> Ed25519PublicKey:
     return signing_key().public_key()
-
-
-def public_key_pem() -> str:
-    return (
-        public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    )
 
 
 def _timestamp(moment: datetime) -> str:

@@ -11,7 +11,6 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from openpyxl import Workbook
@@ -24,11 +23,6 @@ CSV_HEADER = ["starts_on", "ends_on", "table", "row", "column", "value", "suppre
 
 def signing_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(settings.REPORT_SIGNING_KEY))
-
-
-def public_key_pem() -> str:
-    public = signing_key().public_key()
-    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def sign(content: bytes) -> bytes:

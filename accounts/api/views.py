@@ -1,6 +1,5 @@
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -236,13 +235,4 @@ class AuditPublicKeyView(APIView):
 
     @extend_schema(responses=AuditPublicKeySerializer)
     def get(self, request: Request) -> Response:
-        key = sealing.public_key()
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return Response(
-            {
-                "algorithm": "Ed25519",
-                "key_id": auditproof.key_id(key),
-                "public_key_pem": sealing.public_key_pem(),
-                "public_key_hex": raw.hex(),
-            }
-        )
+        return Response(auditproof.published_key(sealing.public_key()))

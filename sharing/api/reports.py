@@ -3,7 +3,6 @@
 import base64
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -120,8 +119,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     def download(self, request: Request, file_format: str, pk: str | None = None) -> HttpResponse:
         """The report as a file (the caller's slice for a member), signed: see ``.../signature``."""
         stored = self._file(file_format)
-        response = HttpResponse(bytes(stored.content), content_type=MEDIA_TYPES[ReportFormat(file_format)])
-        response["Content-Disposition"] = f'attachment; filename="{self._file_name(stored)}"'
+        response = _attachment(bytes(stored.content), MEDIA_TYPES[ReportFormat(file_format)], _file_name(stored))
         response["Riskshare-Signature"] = "ed25519=" + base64.b64encode(bytes(stored.signature)).decode()
         return response
 
@@ -140,9 +138,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     def signature(self, request: Request, file_format: str, pk: str | None = None) -> HttpResponse:
         """The file's detached Ed25519 signature, for ``python -m sharing.client verify`` or OpenSSL."""
         stored = self._file(file_format)
-        response = HttpResponse(bytes(stored.signature), content_type="application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="{self._file_name(stored)}.sig"'
-        return response
+        return _attachment(bytes(stored.signature), "application/octet-stream", f"{_file_name(stored)}.sig")
 
     def _own_code(self) -> str:
         return caller_institution(self.request).code
@@ -159,10 +155,17 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
             raise exceptions.NotFound("This report has no figures of your institution.")
         return stored
 
-    def _file_name(self, stored: ReportFile) -> str:
-        report = stored.report
-        slice_ = f"-{stored.institution.code}" if stored.institution else ""
-        return f"riskshare-report-{report.pk}-{report.starts_on}-{report.ends_on}{slice_}.{stored.file_format}"
+
+def _file_name(stored: ReportFile) -> str:
+    report = stored.report
+    slice_ = f"-{stored.institution.code}" if stored.institution else ""
+    return f"riskshare-report-{report.pk}-{report.starts_on}-{report.ends_on}{slice_}.{stored.file_format}"
+
+
+def _attachment(content: bytes, content_type: str, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 class ReportPublicKeyView(APIView):
@@ -173,13 +176,4 @@ class ReportPublicKeyView(APIView):
 
     @extend_schema(responses=AuditPublicKeySerializer)
     def get(self, request: Request) -> Response:
-        key = report_files.signing_key().public_key()
-        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return Response(
-            {
-                "algorithm": "Ed25519",
-                "key_id": auditproof.key_id(key),
-                "public_key_pem": report_files.public_key_pem(),
-                "public_key_hex": raw.hex(),
-            }
-        )
+        return Response(auditproof.published_key(report_files.signing_key().public_key()))
