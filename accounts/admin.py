@@ -100,7 +100,7 @@ class InstitutionForm(forms.ModelForm[Institution]):
 
     class Meta:
         model = Institution
-        fields = ["code", "name_zh", "name_en", "kind", "status"]
+        fields = ["code", "name_zh", "name_en", "kind", "sector", "status"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -114,8 +114,8 @@ class InstitutionAdmin(OperatorOnly, AuditedAdmin):
     form = InstitutionForm
     audit_create = AuditAction.INSTITUTION_CREATE
     audit_update = AuditAction.INSTITUTION_UPDATE
-    list_display = ["code", "name_zh", "name_en", "kind", "status", "created_at"]
-    list_filter = ["kind", "status"]
+    list_display = ["code", "name_zh", "name_en", "kind", "sector", "status", "created_at"]
+    list_filter = ["kind", "sector", "status"]
     search_fields = ["code", "name_zh", "name_en"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Institution | None = None) -> list[str]:

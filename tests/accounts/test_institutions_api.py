@@ -49,6 +49,23 @@ def test_operator_registers_an_institution(cast, client_for):
     assert Institution.objects.filter(code=code).exists()
 
 
+def test_operators_set_a_members_sector_and_only_a_members(cast, client_for):
+    operator = client_for(cast.operator["operator"])
+
+    member = operator.patch(f"/api/v1/institutions/{cast.beta.institution.pk}", {"sector": "microlender"})
+    regulator = operator.patch(f"/api/v1/institutions/{cast.regulator.institution.pk}", {"sector": "bank"})
+    unknown = operator.patch(f"/api/v1/institutions/{cast.beta.institution.pk}", {"sector": "pawnshop"})
+
+    assert member.status_code == 200, member.content
+    assert member.json()["sector"] == "microlender"
+    assert regulator.status_code == 400
+    assert regulator.json()["errors"][0]["field"] == "sector"
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["field"] == "sector"
+    cast.regulator.institution.refresh_from_db()
+    assert cast.regulator.institution.sector == ""
+
+
 @pytest.mark.parametrize(
     ("code", "error"),
     [
