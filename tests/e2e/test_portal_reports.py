@@ -1,0 +1,85 @@
+"""Regulators read reports in the portal, in a real browser; members cannot."""
+
+import pytest
+from playwright.sync_api import expect
+
+from sharing import reports
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import screenshot, sign_in
+from tests.sharing.october import known_october
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def regulator(cast):
+    person = cast.regulator["regulator_staff"]
+    person.set_password(PASSWORD)
+    person.save()
+    return person
+
+
+@pytest.fixture
+def monthly(cast, regulator):
+    """September and October built as the scheduler builds them, for the month-by-month chart."""
+    from datetime import date
+
+    known_october(cast)
+    built = []
+    for today in (date(2026, 10, 1), date(2026, 11, 1)):
+        report = reports.schedule_month_before(today)
+        assert report is not None
+        reports.build(report.pk)
+        built.append(report)
+    return built
+
+
+def test_a_regulator_opens_a_report_and_sees_its_charts(page, regulator, monthly):
+    sign_in(page, regulator, PASSWORD)
+    page.click("text=报表")
+    page.click(f"a[href='/reports/{monthly[-1].pk}/']")
+
+    expect(page.get_by_role("img", name="按类别统计的新增标记")).to_be_visible()
+    charts = page.locator("figure.chart svg")
+    assert charts.count() == 4  # by category, by sector; new flags and subjects month by month
+    assert page.locator("figure.chart rect.bar").count() >= 6
+    assert page.locator("td.suppressed").first.inner_text() == "x"
+    screenshot(page, "report-zh")
+
+
+def test_switching_the_language_switches_every_visible_string(page, regulator, monthly):
+    sign_in(page, regulator, PASSWORD)
+    page.goto(f"/reports/{monthly[-1].pk}/")
+    chinese = page.locator("main").inner_text()
+
+    page.select_option("#language", "en")  # submitted by the portal's script, not inline code
+    page.wait_for_load_state("networkidle")
+    english = page.locator("main").inner_text()
+
+    assert "按类别统计的新增标记" in chinese
+    assert "New flags by category" in english
+    leftover = [word for word in ("报表", "按类别", "机构类型", "合计", "下载", "说明", "逐月") if word in english]
+    assert not leftover, leftover
+    screenshot(page, "report-en")
+
+
+def test_every_page_carries_a_strict_content_security_policy(page, regulator):
+    response = page.goto("/sign-in/")
+
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+def test_a_member_cannot_open_the_report_pages(page, cast, monthly):
+    analyst = cast.alpha["analyst"]
+    analyst.set_password(PASSWORD)
+    analyst.save()
+    sign_in(page, analyst, PASSWORD)
+
+    response = page.goto(f"/reports/{monthly[-1].pk}/")
+
+    assert response.status == 403
+    assert "无权访问" in page.locator("main").inner_text()
+    assert "2026-10-01" not in page.content()
