@@ -37,7 +37,7 @@ urlpatterns = [
     path("readyz", ReadinessView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("reports/", include("sharing.urls")),
+    path("", include("sharing.urls")),
     path("", include("accounts.urls")),
 ]
 

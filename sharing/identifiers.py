@@ -206,3 +206,27 @@ def _passport(text: str) -> str:
 
 
 _NORMALIZERS = {"cnid": _cnid, "mobile": _mobile, "uscc": _uscc, "passport": _passport}
+
+
+@lru_cache(maxsize=1)
+def phone_table() -> dict[str, dict[str, object]]:
+    """Per country calling code, what ``_mobile`` takes from phonenumbers' metadata of the code's main
+    region: the possible lengths of a national number (local-only ones included, as
+    ``is_possible_number`` counts them) and the national prefix pattern, for the browser's copy."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    table: dict[str, dict[str, object]] = {}
+    for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        region = phonenumbers.region_code_for_country_code(code)
+        if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+            metadata = PhoneMetadata.metadata_for_nongeo_region(code)
+        else:
+            metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None or metadata.general_desc is None:
+            continue
+        general = metadata.general_desc
+        lengths = sorted({n for n in (*general.possible_length, *general.possible_length_local_only) if n > 0})
+        prefix = metadata.national_prefix_for_parsing or metadata.national_prefix or ""
+        table[str(code)] = {"lengths": lengths, "prefix": prefix}
+    return table

@@ -6,14 +6,14 @@ slice over the API. Viewing is recorded as the API records it.
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction
 from accounts.permissions import reads_whole_reports
-from sharing import charts
+from sharing import charts, identifiers
 from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
 from sharing.models import Report
 
@@ -59,3 +59,12 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         }
     record(AuditAction.REPORT_VIEW, request=request, target=report)
     return render(request, "sharing/report_detail.html", context)
+
+
+@login_required
+def phone_lengths(request: HttpRequest) -> JsonResponse:
+    """What the browser needs of phonenumbers' metadata to normalize mobile numbers as the Python
+    standard does (sharing/static/sharing/identifiers.js)."""
+    response = JsonResponse({"codes": identifiers.phone_table()})
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -2,9 +2,10 @@ from django.urls import path
 
 from sharing import portal
 
-app_name = "reports"
+app_name = "sharing"
 
 urlpatterns = [
-    path("", portal.report_list, name="list"),
-    path("<int:pk>/", portal.report_detail, name="detail"),
+    path("reports/", portal.report_list, name="report_list"),
+    path("reports/<int:pk>/", portal.report_detail, name="report_detail"),
+    path("identifiers/phones.json", portal.phone_lengths, name="phones"),
 ]
