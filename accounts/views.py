@@ -17,7 +17,7 @@ from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
 from accounts.filters import AuditEventFilter
-from accounts.permissions import can_read_audit_trail, reads_whole_reports, roles_of
+from accounts.permissions import can_read_audit_trail, has_role, reads_whole_reports, roles_of
 
 
 class SignInView(auth_views.LoginView):
@@ -85,5 +85,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "role_labels": [labels[role] for role in roles],
             "can_read_audit": can_read_audit_trail(request.user),
             "can_read_reports": reads_whole_reports(request.user),
+            "can_query": has_role(request.user, Role.ANALYST),
         },
     )

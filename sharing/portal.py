@@ -8,13 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 
 from accounts.audit import record
 from accounts.authentication import caller_person
-from accounts.choices import AuditAction
-from accounts.permissions import reads_whole_reports
+from accounts.choices import AuditAction, Role
+from accounts.permissions import has_role, reads_whole_reports
 from sharing import charts, identifiers
-from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
+from sharing.choices import CONSENT_PURPOSES, Category, IdType, QueryPurpose, ReportFormat, ReportTrigger, UploadStatus
 from sharing.models import Report
 
 LIST_SIZE = 100
@@ -68,3 +69,40 @@ def phone_lengths(request: HttpRequest) -> JsonResponse:
     response = JsonResponse({"codes": identifiers.phone_table()})
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+QUERY_TYPES = ("cnid", "mobile", "uscc")
+
+
+@login_required
+def query(request: HttpRequest) -> HttpResponse:
+    """One borrower, looked up from the browser: the page keys the identifier into its member token
+    (sharing/static/sharing/query.js) and sends only that to ``POST /api/v1/queries``."""
+    if not has_role(caller_person(request), Role.ANALYST):
+        raise PermissionDenied
+    id_types = dict(IdType.choices)
+    words = {
+        "categories": {str(value): str(label) for value, label in Category.choices},
+        "yes": _("Yes"),
+        "no": _("No"),
+        "hit": _("Other members have flagged this borrower."),
+        "no_hit": _("No other member has flagged this borrower."),
+        "own": _("Your own flags"),
+        "reasons": {
+            "bad_length": _("The identifier has the wrong number of characters."),
+            "bad_characters": _("The identifier has characters it cannot have."),
+            "bad_checksum": _("The check character is wrong: please check the identifier."),
+            "bad_date": _("The birth date in this resident identity number is not possible."),
+            "not_mobile": _("This is not a Chinese mobile number."),
+            "unsupported": _("The browser cannot read this number as typed; use the member client."),
+            "bad_key": _("The key file must hold the 64 hexadecimal characters of the consortium key."),
+            "other": _("The lookup failed; please try again."),
+        },
+    }
+    context = {
+        "id_types": [(value, id_types[value]) for value in QUERY_TYPES],
+        "purposes": QueryPurpose.choices,
+        "consent_purposes": sorted(CONSENT_PURPOSES),
+        "words": words,
+    }
+    return render(request, "sharing/query.html", context)

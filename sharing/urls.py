@@ -7,5 +7,6 @@ app_name = "sharing"
 urlpatterns = [
     path("reports/", portal.report_list, name="report_list"),
     path("reports/<int:pk>/", portal.report_detail, name="report_detail"),
+    path("query/", portal.query, name="query"),
     path("identifiers/phones.json", portal.phone_lengths, name="phones"),
 ]
