@@ -86,5 +86,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "can_read_audit": can_read_audit_trail(request.user),
             "can_read_reports": reads_whole_reports(request.user),
             "can_query": has_role(request.user, Role.ANALYST),
+            "can_upload": has_role(request.user, Role.CONTRIBUTOR, Role.AUDITOR),
         },
     )

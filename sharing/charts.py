@@ -8,7 +8,7 @@ without length, marked ``x``).
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Sector
@@ -39,7 +39,7 @@ WORDS = {
     "flags_contributed": _("Flags contributed"),
     "subjects_per_flag": _("Subjects asked per flag contributed"),
     "inspections": _("Inspections"),
-    "uploads": _("Uploads"),
+    "uploads": pgettext_lazy("report column", "Uploads"),
     "rows": _("Rows"),
     "rejected": _("Rows rejected"),
     "rejected_rate": _("Rejection rate"),

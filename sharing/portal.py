@@ -13,10 +13,11 @@ from django.utils.translation import gettext as _
 from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
+from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
 from sharing import charts, identifiers
 from sharing.choices import CONSENT_PURPOSES, Category, IdType, QueryPurpose, ReportFormat, ReportTrigger, UploadStatus
-from sharing.models import Report
+from sharing.models import Report, Upload
 
 LIST_SIZE = 100
 TREND_MONTHS = 12
@@ -106,3 +107,37 @@ def query(request: HttpRequest) -> HttpResponse:
         "words": words,
     }
     return render(request, "sharing/query.html", context)
+
+
+def _flag_reader(request: HttpRequest) -> User:
+    person = caller_person(request)
+    if not has_role(person, Role.CONTRIBUTOR, Role.AUDITOR):
+        raise PermissionDenied
+    return person
+
+
+@login_required
+def uploads(request: HttpRequest) -> HttpResponse:
+    """The institution's uploads of flags, and (for contributors) the form that sends a new one."""
+    person = _flag_reader(request)
+    recent = Upload.objects.filter(institution=person.institution).order_by("-id")[:LIST_SIZE]
+    record(AuditAction.UPLOAD_LIST, request=request)
+    context = {"uploads": list(recent), "can_upload": has_role(person, Role.CONTRIBUTOR)}
+    return render(request, "sharing/uploads.html", context)
+
+
+@login_required
+def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One upload of the caller's own institution (another's is 404), following its progress."""
+    person = _flag_reader(request)
+    upload = get_object_or_404(Upload, pk=pk, institution=person.institution)
+    record(AuditAction.UPLOAD_VIEW, request=request, target=upload)
+    done = upload.rows_total and upload.status == UploadStatus.SUCCEEDED
+    percent = 100 if done else (100 * upload.rows_done // upload.rows_total if upload.rows_total else 0)
+    context = {
+        "upload": upload,
+        "finished": upload.is_finished,
+        "percent": percent,
+        "statuses": {str(value): str(label) for value, label in UploadStatus.choices},
+    }
+    return render(request, "sharing/upload_detail.html", context)

@@ -8,5 +8,7 @@ urlpatterns = [
     path("reports/", portal.report_list, name="report_list"),
     path("reports/<int:pk>/", portal.report_detail, name="report_detail"),
     path("query/", portal.query, name="query"),
+    path("uploads/", portal.uploads, name="uploads"),
+    path("uploads/<int:pk>/", portal.upload_detail, name="upload_detail"),
     path("identifiers/phones.json", portal.phone_lengths, name="phones"),
 ]
