@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from accounts import services
-from accounts.choices import InstitutionStatus
+from accounts.choices import AuditAction, InstitutionStatus
 from accounts.models import AuditEvent
 from tests.conftest import PASSWORD
 
@@ -198,3 +198,32 @@ def test_a_failed_audit_verification_is_shown_on_the_admin_home(cast):
     operator.force_login(cast.operator["operator"])
 
     assert "event 7 (entry 7) was changed" in operator.get("/admin/").text
+
+
+def test_a_session_idle_for_longer_than_the_limit_is_signed_out(analyst, client, settings):
+    from accounts.idle import LAST_SEEN
+
+    client.force_login(analyst)
+    assert client.get("/").status_code == 200
+    session = client.session
+    session[LAST_SEEN] -= settings.SESSION_IDLE_MINUTES * 60 + 1
+    session.save()
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/sign-in/")
+    assert AuditEvent.objects.filter(action=AuditAction.LOGOUT, actor_user=analyst).exists()
+
+
+def test_a_session_in_use_stays_signed_in(analyst, client, settings):
+    from accounts.idle import LAST_SEEN
+
+    client.force_login(analyst)
+    client.get("/")
+    session = client.session
+    session[LAST_SEEN] -= settings.SESSION_IDLE_MINUTES * 60 - 5
+    session.save()
+
+    assert client.get("/").status_code == 200
+    assert client.session[LAST_SEEN] >= session[LAST_SEEN] + settings.SESSION_IDLE_MINUTES * 60 - 5
