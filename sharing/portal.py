@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import record
@@ -15,7 +16,7 @@ from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
 from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
-from sharing import charts, identifiers
+from sharing import activity, charts, identifiers
 from sharing.choices import CONSENT_PURPOSES, Category, IdType, QueryPurpose, ReportFormat, ReportTrigger, UploadStatus
 from sharing.models import Report, Upload
 
@@ -141,3 +142,15 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "statuses": {str(value): str(label) for value, label in UploadStatus.choices},
     }
     return render(request, "sharing/upload_detail.html", context)
+
+
+ACTIVITY_DAYS = 30
+
+
+@login_required
+def institutions(request: HttpRequest) -> HttpResponse:
+    """Regulator staff and operators: every member's recent contributions against its queries."""
+    _reader(request)
+    rows = activity.member_activity(timezone.now(), ACTIVITY_DAYS)
+    record(AuditAction.INSTITUTION_LIST, request=request)
+    return render(request, "sharing/institutions.html", {"activity": rows, "days": ACTIVITY_DAYS})

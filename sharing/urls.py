@@ -7,6 +7,7 @@ app_name = "sharing"
 urlpatterns = [
     path("reports/", portal.report_list, name="report_list"),
     path("reports/<int:pk>/", portal.report_detail, name="report_detail"),
+    path("institutions/", portal.institutions, name="institutions"),
     path("query/", portal.query, name="query"),
     path("uploads/", portal.uploads, name="uploads"),
     path("uploads/<int:pk>/", portal.upload_detail, name="upload_detail"),

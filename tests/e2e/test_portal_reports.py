@@ -83,3 +83,12 @@ def test_a_member_cannot_open_the_report_pages(page, cast, monthly):
     assert response.status == 403
     assert "无权访问" in page.locator("main").inner_text()
     assert "2026-10-01" not in page.content()
+
+
+def test_a_regulator_sees_each_members_activity(page, regulator, monthly, cast):
+    sign_in(page, regulator, PASSWORD)
+    page.click("text=会员活动")
+
+    expect(page.locator("table.figures")).to_contain_text(cast.alpha.institution.code)
+    expect(page.locator("h1")).to_have_text("会员活动")
+    screenshot(page, "activity-zh")
