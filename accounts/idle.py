@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -26,9 +27,14 @@ class IdleTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             now = int(time.time())
-            seen = request.session.get(LAST_SEEN)
-            if seen is not None and now - seen > settings.SESSION_IDLE_MINUTES * 60:
+            last = request.session.get(LAST_SEEN)
+            if last is not None and now - last > settings.SESSION_IDLE_MINUTES * 60:
                 logout(request)
-            elif seen is None or now - seen >= RESOLUTION_SECONDS:
+            elif last is None or now - last >= RESOLUTION_SECONDS:
                 request.session[LAST_SEEN] = now
         return self.get_response(request)
+
+
+def seen(session: Any) -> None:
+    """Note a request now (sign-in calls it, so a new session starts its idle clock at once)."""
+    session[LAST_SEEN] = int(time.time())

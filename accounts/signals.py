@@ -7,6 +7,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from accounts import idle
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from accounts.models import User
@@ -15,6 +16,8 @@ from accounts.models import User
 @receiver(user_logged_in)
 def record_sign_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     record(AuditAction.LOGIN, request=request, actor=user)
+    if request is not None and hasattr(request, "session"):
+        idle.seen(request.session)  # the idle clock starts at sign-in, saved with the new session
 
 
 @receiver(user_logged_out)
