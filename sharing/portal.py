@@ -5,9 +5,10 @@ slice over the API. Viewing is recorded as the API records it.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,9 +17,10 @@ from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
 from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
-from sharing import activity, charts, identifiers
+from sharing import activity, charts, flag_forms, identifiers, keys, services
 from sharing.choices import CONSENT_PURPOSES, Category, IdType, QueryPurpose, ReportFormat, ReportTrigger, UploadStatus
-from sharing.models import Report, Upload
+from sharing.filters import FlagFilter
+from sharing.models import Flag, Report, Upload
 
 LIST_SIZE = 100
 TREND_MONTHS = 12
@@ -154,3 +156,63 @@ def institutions(request: HttpRequest) -> HttpResponse:
     rows = activity.member_activity(timezone.now(), ACTIVITY_DAYS)
     record(AuditAction.INSTITUTION_LIST, request=request)
     return render(request, "sharing/institutions.html", {"activity": rows, "days": ACTIVITY_DAYS})
+
+
+FLAGS_PAGE_SIZE = 50
+
+
+@login_required
+def flags(request: HttpRequest) -> HttpResponse:
+    """The institution's own flags, newest first, with the API's filters; never their details."""
+    person = _flag_reader(request)
+    found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
+    page = found.qs.defer("details", "token")
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        page = page.filter(id__lt=int(before))
+    rows = list(page[: FLAGS_PAGE_SIZE + 1])
+    older = rows[FLAGS_PAGE_SIZE - 1].pk if len(rows) > FLAGS_PAGE_SIZE else None
+    query = request.GET.copy()
+    query.pop("before", None)
+    record(AuditAction.FLAG_LIST, request=request)
+    context = {"filters": found.form, "flags": rows[:FLAGS_PAGE_SIZE], "older": older, "query": query.urlencode()}
+    return render(request, "sharing/flags.html", context)
+
+
+@login_required
+def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of the institution's flags with its details; contributors resolve or withdraw it here."""
+    person = _flag_reader(request)
+    flag = get_object_or_404(Flag.objects.select_related("details_key"), pk=pk, institution=person.institution)
+    can_change = has_role(person, Role.CONTRIBUTOR)
+    shown = {name: form() for name, form in flag_forms.FORMS.items()}
+    if request.method == "POST":
+        change = request.POST.get("change", "")
+        if not can_change or change not in flag_forms.FORMS:
+            raise PermissionDenied
+        form = shown[change] = flag_forms.FORMS[change](request.POST)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    locked = Flag.objects.select_for_update().get(pk=flag.pk)
+                    if change == "resolve":
+                        services.resolve(locked, form.cleaned_data["end_date"])
+                        action = AuditAction.FLAG_RESOLVE
+                    else:
+                        services.withdraw(locked, form.cleaned_data["reason"])
+                        action = AuditAction.FLAG_WITHDRAW
+                    record(action, request=request, target=locked)
+            except ValidationError as error:
+                for field, messages in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages)
+            else:
+                return redirect("sharing:flag_detail", pk=flag.pk)
+    record(AuditAction.FLAG_VIEW, request=request, target=flag)
+    context = {
+        "flag": flag,
+        "details": keys.details_of(flag),
+        "can_change": can_change,
+        "resolve": shown["resolve"],
+        "withdraw": shown["withdraw"],
+    }
+    return render(request, "sharing/flag_detail.html", context)

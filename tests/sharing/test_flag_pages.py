@@ -1,0 +1,91 @@
+"""A member's flags in the portal: its own only, with details; contributors resolve and withdraw."""
+
+from datetime import date
+
+import pytest
+
+from accounts.choices import AuditAction
+from accounts.models import AuditEvent
+from sharing import services
+from sharing.models import Flag
+from tests.factories import flag_item
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flags(cast):
+    services.contribute(cast.alpha.institution, [flag_item("ALPHA-1"), flag_item("ALPHA-2", category="fraud_confirmed")])
+    services.contribute(cast.beta.institution, [flag_item("BETA-1")])
+    return {flag.reference: flag for flag in Flag.objects.all()}
+
+
+def test_the_list_shows_the_institutions_own_flags_filtered(flags, cast, client):
+    client.force_login(cast.alpha["auditor"])
+
+    everything = client.get("/flags/").text
+    frauds = client.get("/flags/", {"category": "fraud_confirmed"}).text
+
+    assert "ALPHA-1" in everything
+    assert "ALPHA-2" in everything
+    assert "BETA-1" not in everything
+    assert "ALPHA-2" in frauds
+    assert "ALPHA-1" not in frauds
+    assert AuditEvent.objects.filter(action=AuditAction.FLAG_LIST).count() == 2
+
+
+def test_a_flag_shows_its_details_to_its_own_institution_and_is_404_to_others(flags, cast, client):
+    client.force_login(cast.alpha["contributor"])
+
+    own = client.get(f"/flags/{flags['ALPHA-1'].pk}/")
+    theirs = client.get(f"/flags/{flags['BETA-1'].pk}/")
+
+    assert own.status_code == 200
+    assert "consumer loan" in own.text  # the sealed details, opened for their owner
+    assert theirs.status_code == 404
+    assert AuditEvent.objects.filter(action=AuditAction.FLAG_VIEW, target_id=str(flags["ALPHA-1"].pk)).exists()
+
+
+def test_a_contributor_resolves_and_withdraws(flags, cast, client):
+    client.force_login(cast.alpha["contributor"])
+    url = f"/flags/{flags['ALPHA-1'].pk}/"
+
+    resolved = client.post(url, {"change": "resolve", "end_date": "2026-05-01"})
+    withdrawn = client.post(url, {"change": "withdraw", "reason": "filed in error"})
+
+    assert resolved.status_code == 302
+    assert withdrawn.status_code == 302
+    flag = Flag.objects.get(pk=flags["ALPHA-1"].pk)
+    assert (flag.status, flag.end_date, flag.withdrawal_reason, flag.details) == (
+        "withdrawn",
+        date(2026, 5, 1),
+        "filed in error",
+        None,
+    )
+    assert AuditEvent.objects.filter(action=AuditAction.FLAG_RESOLVE).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.FLAG_WITHDRAW).count() == 1
+
+
+def test_a_bad_end_date_is_shown_on_the_form_and_nothing_changes(flags, cast, client):
+    client.force_login(cast.alpha["contributor"])
+
+    page = client.post(f"/flags/{flags['ALPHA-1'].pk}/", {"change": "resolve", "end_date": "2099-01-01"})
+
+    assert page.status_code == 200
+    assert "The date is in the future." in page.text
+    assert Flag.objects.get(pk=flags["ALPHA-1"].pk).status == "active"
+
+
+def test_auditors_read_but_cannot_change_a_flag(flags, cast, client):
+    client.force_login(cast.alpha["auditor"])
+
+    response = client.post(f"/flags/{flags['ALPHA-1'].pk}/", {"change": "withdraw", "reason": "no"})
+
+    assert response.status_code == 403
+    assert Flag.objects.get(pk=flags["ALPHA-1"].pk).status == "active"
+
+
+def test_analysts_have_no_flag_pages(flags, cast, client):
+    client.force_login(cast.alpha["analyst"])
+
+    assert client.get("/flags/").status_code == 403
