@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def flags(cast):
-    services.contribute(cast.alpha.institution, [flag_item("ALPHA-1"), flag_item("ALPHA-2", category="fraud_confirmed")])
+    services.contribute(
+        cast.alpha.institution, [flag_item("ALPHA-1"), flag_item("ALPHA-2", category="fraud_confirmed")]
+    )
     services.contribute(cast.beta.institution, [flag_item("BETA-1")])
     return {flag.reference: flag for flag in Flag.objects.all()}
 
