@@ -31,10 +31,10 @@ class IdleTimeoutMiddleware:
             if last is not None and now - last > settings.SESSION_IDLE_MINUTES * 60:
                 logout(request)
             elif last is None or now - last >= RESOLUTION_SECONDS:
-                request.session[LAST_SEEN] = now
+                seen(request.session, now)
         return self.get_response(request)
 
 
-def seen(session: Any) -> None:
-    """Note a request now (sign-in calls it, so a new session starts its idle clock at once)."""
-    session[LAST_SEEN] = int(time.time())
+def seen(session: Any, now: int | None = None) -> None:
+    """Note a request at ``now`` (sign-in calls it, so a new session starts its idle clock at once)."""
+    session[LAST_SEEN] = int(time.time()) if now is None else now

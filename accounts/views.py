@@ -18,6 +18,7 @@ from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
 from accounts.filters import AuditEventFilter
 from accounts.permissions import can_read_audit_trail, has_role, reads_whole_reports, roles_of
+from config.pagination import newest_first_page
 
 
 class SignInView(auth_views.LoginView):
@@ -58,19 +59,12 @@ def audit_events(request: HttpRequest) -> HttpResponse:
     if not can_read_audit_trail(person):
         raise PermissionDenied
     events = AuditEventFilter(request.GET, queryset=selectors.audit_events_visible_to(person))
-    page = events.qs
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        page = page.filter(id__lt=int(before))
-    rows = list(page.select_related("institution")[: AUDIT_PAGE_SIZE + 1])
-    older = rows[AUDIT_PAGE_SIZE - 1].pk if len(rows) > AUDIT_PAGE_SIZE else None
-    query = request.GET.copy()
-    query.pop("before", None)
+    page = newest_first_page(request, events.qs.select_related("institution"), AUDIT_PAGE_SIZE)
     record(AuditAction.AUDIT_LIST, request=request)
     return render(
         request,
         "accounts/audit_events.html",
-        {"form": events.form, "events": rows[:AUDIT_PAGE_SIZE], "older": older, "query": query.urlencode()},
+        {"form": events.form, "events": page.rows, "older": page.older, "query": page.query},
     )
 
 

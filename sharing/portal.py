@@ -6,7 +6,6 @@ slice over the API. Viewing is recorded as the API records it.
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,8 +16,18 @@ from accounts.authentication import caller_person
 from accounts.choices import AuditAction, Role
 from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
+from config.pagination import newest_first_page
 from sharing import activity, charts, flag_forms, identifiers, keys, services
-from sharing.choices import CONSENT_PURPOSES, Category, IdType, QueryPurpose, ReportFormat, ReportTrigger, UploadStatus
+from sharing.choices import (
+    CONSENT_PURPOSES,
+    Category,
+    FlagStatus,
+    IdType,
+    QueryPurpose,
+    ReportFormat,
+    ReportTrigger,
+    UploadStatus,
+)
 from sharing.filters import FlagFilter
 from sharing.models import Flag, Report, Upload
 
@@ -166,16 +175,9 @@ def flags(request: HttpRequest) -> HttpResponse:
     """The institution's own flags, newest first, with the API's filters; never their details."""
     person = _flag_reader(request)
     found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
-    page = found.qs.defer("details", "token")
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        page = page.filter(id__lt=int(before))
-    rows = list(page[: FLAGS_PAGE_SIZE + 1])
-    older = rows[FLAGS_PAGE_SIZE - 1].pk if len(rows) > FLAGS_PAGE_SIZE else None
-    query = request.GET.copy()
-    query.pop("before", None)
+    page = newest_first_page(request, found.qs.defer("details", "token"), FLAGS_PAGE_SIZE)
     record(AuditAction.FLAG_LIST, request=request)
-    context = {"filters": found.form, "flags": rows[:FLAGS_PAGE_SIZE], "older": older, "query": query.urlencode()}
+    context = {"filters": found.form, "flags": page.rows, "older": page.older, "query": page.query}
     return render(request, "sharing/flags.html", context)
 
 
@@ -192,20 +194,14 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied
         form = shown[change] = flag_forms.FORMS[change](request.POST)
         if form.is_valid():
+            status = FlagStatus.RESOLVED if change == "resolve" else FlagStatus.WITHDRAWN
             try:
-                with transaction.atomic():
-                    locked = Flag.objects.select_for_update().get(pk=flag.pk)
-                    if change == "resolve":
-                        services.resolve(locked, form.cleaned_data["end_date"])
-                        action = AuditAction.FLAG_RESOLVE
-                    else:
-                        services.withdraw(locked, form.cleaned_data["reason"])
-                        action = AuditAction.FLAG_WITHDRAW
-                    record(action, request=request, target=locked)
+                changed, action = services.change(flag, status, **form.cleaned_data)
             except ValidationError as error:
                 for field, messages in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, messages)
             else:
+                record(action, request=request, target=changed)
                 return redirect("sharing:flag_detail", pk=flag.pk)
     record(AuditAction.FLAG_VIEW, request=request, target=flag)
     context = {

@@ -88,6 +88,17 @@ def withdraw(flag: Flag, reason: str) -> Flag:
     return flag
 
 
+@transaction.atomic
+def change(flag: Flag, status: str, *, end_date: date | None = None, reason: str = "") -> tuple[Flag, AuditAction]:
+    """Resolve (``status`` resolved, with ``end_date``) or withdraw (with ``reason``) a flag under a row
+    lock, so two changes of one flag never interleave; the flag as changed, and its audit action."""
+    locked = Flag.objects.select_related("details_key").select_for_update(of=("self",)).get(pk=flag.pk)
+    if status == FlagStatus.RESOLVED:
+        assert end_date is not None  # a resolution comes with its end date (the forms require it)
+        return resolve(locked, end_date), AuditAction.FLAG_RESOLVE
+    return withdraw(locked, reason), AuditAction.FLAG_WITHDRAW
+
+
 def _shred(flag: Flag) -> None:
     if flag.details is not None:
         flag.details, flag.details_key, flag.details_destroyed_at = None, None, timezone.now()

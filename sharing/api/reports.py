@@ -75,11 +75,6 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     pagination_class = NewestFirstCursorPagination
     filterset_fields = ["status", "trigger"]
 
-    def get_object(self) -> Report:
-        report: Report = super().get_object()
-        self.audit_target = report
-        return report
-
     @extend_schema(request=ReportRequestSerializer, responses={202: ReportSerializer})
     def create(self, request: Request) -> Response:
         """Ask for a report of any period; a worker builds it (poll ``links.self``)."""

@@ -32,8 +32,12 @@ CORRELATION_MAX = 64
 
 def links(context: Mapping[str, Any], routes: dict[str, str], pk: int) -> dict[str, str]:
     """A job's links by name, absolute when the serializer has the request."""
+    return absolute(context, {name: reverse(route, args=[pk]) for name, route in routes.items()})
+
+
+def absolute(context: Mapping[str, Any], paths: dict[str, str]) -> dict[str, str]:
+    """Paths by name, made absolute URLs when the serializer has the request."""
     request = context.get("request")
-    paths = {name: reverse(route, args=[pk]) for name, route in routes.items()}
     if request is None:
         return paths
     return {name: request.build_absolute_uri(path) for name, path in paths.items()}
@@ -408,8 +412,7 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
         for file_format in ReportFormat.values:
             paths[file_format] = reverse("report-download", args=[report.pk, file_format])
             paths[f"{file_format}_signature"] = reverse("report-signature", args=[report.pk, file_format])
-        request = self.context.get("request")
-        return {name: request.build_absolute_uri(path) if request else path for name, path in paths.items()}
+        return absolute(self.context, paths)
 
 
 class ReportDetailSerializer(ReportSerializer):

@@ -154,14 +154,10 @@ class FlagViewSet(
         """Resolve (``status: resolved`` with ``end_date``) or withdraw (``status: withdrawn`` with ``reason``)."""
         change = FlagChangeSerializer(data=request.data)
         change.is_valid(raise_exception=True)
-        with transaction.atomic():
-            flag = self.get_queryset().select_for_update(of=("self",)).get(pk=self.get_object().pk)
-            if change.validated_data["status"] == FlagStatus.RESOLVED:
-                flag = services.resolve(flag, change.validated_data["end_date"])
-                self.audit_action = AuditAction.FLAG_RESOLVE
-            else:
-                flag = services.withdraw(flag, change.validated_data["reason"])
-                self.audit_action = AuditAction.FLAG_WITHDRAW
+        data = change.validated_data
+        flag, self.audit_action = services.change(
+            self.get_object(), data["status"], end_date=data.get("end_date"), reason=data.get("reason", "")
+        )
         return Response(FlagDetailSerializer(flag, context=self.get_serializer_context()).data)
 
 
