@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PASSWORD
+
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -66,10 +68,19 @@ def page(browser, live_server) -> Iterator[object]:
     assert not problems, problems
 
 
-def sign_in(page, person, password) -> None:
+def with_password(person):
+    """The cast member, who can now sign in with ``PASSWORD``."""
+    person.set_password(PASSWORD)
+    person.save(update_fields=["password"])
+    return person
+
+
+def sign_in(page, person) -> None:
+    """Sign ``person`` in through the portal's form (giving them ``PASSWORD`` first)."""
+    with_password(person)
     page.goto("/sign-in/")
     page.fill("input[name=username]", person.username)
-    page.fill("input[name=password]", password)
+    page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/")
 

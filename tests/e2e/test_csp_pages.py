@@ -4,16 +4,14 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, with_password
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_swagger_ui_loads_the_schema_under_the_policy(page, cast):
     person = cast.alpha["institution_admin"]
-    person.set_password(PASSWORD)
-    person.save()
-    sign_in(page, person, PASSWORD)
+    sign_in(page, person)
 
     page.goto("/api/docs/")
 
@@ -28,9 +26,7 @@ def test_the_admin_sign_in_works_under_the_policy(page, cast):
 
 
 def test_an_operator_works_in_the_admin_under_the_policy(page, cast):
-    operator = cast.operator["operator"]
-    operator.set_password(PASSWORD)
-    operator.save()
+    operator = with_password(cast.operator["operator"])
     page.goto("/admin/login/")
     page.fill("#id_username", operator.username)
     page.fill("#id_password", PASSWORD)

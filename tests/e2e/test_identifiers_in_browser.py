@@ -5,7 +5,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sharing.identifiers import InvalidIdentifier, member_token, normalize
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
 from tests.factories import CONSORTIUM_KEY
 from tests.sharing.test_identifiers import vectors
@@ -27,9 +26,7 @@ TOKEN = """async ([type, raw]) => {
 @pytest.fixture
 def standard(page, cast):
     person = cast.alpha["analyst"]
-    person.set_password(PASSWORD)
-    person.save()
-    sign_in(page, person, PASSWORD)
+    sign_in(page, person)
     page.evaluate(SETUP, CONSORTIUM_KEY.hex())
 
     def browser_token(id_type: str, raw: str) -> dict[str, str]:

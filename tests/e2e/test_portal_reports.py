@@ -4,7 +4,6 @@ import pytest
 from playwright.sync_api import expect
 
 from sharing import reports
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot, sign_in
 from tests.sharing.october import known_october
 
@@ -13,10 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def regulator(cast):
-    person = cast.regulator["regulator_staff"]
-    person.set_password(PASSWORD)
-    person.save()
-    return person
+    return cast.regulator["regulator_staff"]
 
 
 @pytest.fixture
@@ -35,7 +31,7 @@ def monthly(cast, regulator):
 
 
 def test_a_regulator_opens_a_report_and_sees_its_charts(page, regulator, monthly):
-    sign_in(page, regulator, PASSWORD)
+    sign_in(page, regulator)
     page.click("text=报表")
     page.click(f"a[href='/reports/{monthly[-1].pk}/']")
 
@@ -48,7 +44,7 @@ def test_a_regulator_opens_a_report_and_sees_its_charts(page, regulator, monthly
 
 
 def test_switching_the_language_switches_every_visible_string(page, regulator, monthly):
-    sign_in(page, regulator, PASSWORD)
+    sign_in(page, regulator)
     page.goto(f"/reports/{monthly[-1].pk}/")
     chinese = page.locator("main").inner_text()
 
@@ -74,9 +70,7 @@ def test_every_page_carries_a_strict_content_security_policy(page, regulator):
 
 def test_a_member_cannot_open_the_report_pages(page, cast, monthly):
     analyst = cast.alpha["analyst"]
-    analyst.set_password(PASSWORD)
-    analyst.save()
-    sign_in(page, analyst, PASSWORD)
+    sign_in(page, analyst)
 
     response = page.goto(f"/reports/{monthly[-1].pk}/")
 
@@ -86,7 +80,7 @@ def test_a_member_cannot_open_the_report_pages(page, cast, monthly):
 
 
 def test_a_regulator_sees_each_members_activity(page, regulator, monthly, cast):
-    sign_in(page, regulator, PASSWORD)
+    sign_in(page, regulator)
     page.click("text=会员活动")
 
     expect(page.locator("table.figures")).to_contain_text(cast.alpha.institution.code)

@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 
 from sharing import services
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot, sign_in
 from tests.factories import CONSORTIUM_KEY, flag_item, member_token_of
 
@@ -18,8 +17,6 @@ BORROWER = "110105 19491231 002x"  # as a person types it; canonically 110105194
 @pytest.fixture
 def analyst(cast):
     person = cast.alpha["analyst"]
-    person.set_password(PASSWORD)
-    person.save()
     services.contribute(cast.alpha.institution, [flag_item("ALPHA-OWN", token=member_token_of("440524198001010013"))])
     services.contribute(
         cast.beta.institution,
@@ -38,7 +35,7 @@ def key_file(tmp_path):
 def test_an_analyst_looks_a_borrower_up_and_no_raw_identifier_leaves_the_browser(page, analyst, key_file):
     sent = []
     page.on("request", lambda request: sent.append((request.url, request.post_data or "")))
-    sign_in(page, analyst, PASSWORD)
+    sign_in(page, analyst)
     page.click("text=查询借款人")
 
     page.set_input_files("#key-file", str(key_file))
@@ -64,7 +61,7 @@ def test_an_analyst_looks_a_borrower_up_and_no_raw_identifier_leaves_the_browser
 def test_a_mistyped_identifier_is_refused_in_the_browser_and_nothing_is_sent(page, analyst, key_file):
     sent = []
     page.on("request", lambda request: sent.append(request.url))
-    sign_in(page, analyst, PASSWORD)
+    sign_in(page, analyst)
     page.goto("/query/")
 
     page.set_input_files("#key-file", str(key_file))
@@ -77,8 +74,6 @@ def test_a_mistyped_identifier_is_refused_in_the_browser_and_nothing_is_sent(pag
 
 def test_the_query_page_is_for_analysts(page, cast):
     auditor = cast.alpha["auditor"]
-    auditor.set_password(PASSWORD)
-    auditor.save()
-    sign_in(page, auditor, PASSWORD)
+    sign_in(page, auditor)
 
     assert page.goto("/query/").status == 403

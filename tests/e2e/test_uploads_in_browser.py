@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 
 from sharing.models import Flag, Upload
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot, sign_in
 from tests.sharing.test_uploads import COLUMNS, csv_bytes, row
 
@@ -16,10 +15,7 @@ ROWS = 3000
 
 @pytest.fixture
 def contributor(cast):
-    person = cast.alpha["contributor"]
-    person.set_password(PASSWORD)
-    person.save()
-    return person
+    return cast.alpha["contributor"]
 
 
 @pytest.fixture
@@ -32,7 +28,7 @@ def flags_file(tmp_path):
 
 
 def test_a_contributor_uploads_a_file_and_sees_the_progress_bar_reach_100(page, contributor, flags_file, celery_worker):
-    sign_in(page, contributor, PASSWORD)
+    sign_in(page, contributor)
     page.click("text=上传")
     page.set_input_files("#upload-file", str(flags_file))
     page.click("#upload button[type=submit]")
@@ -54,9 +50,7 @@ def test_another_institutions_upload_is_not_found(page, cast):
         institution=cast.beta.institution, file_name="theirs.csv", file_format="csv", size_bytes=1
     )
     auditor = cast.alpha["auditor"]
-    auditor.set_password(PASSWORD)
-    auditor.save()
-    sign_in(page, auditor, PASSWORD)
+    sign_in(page, auditor)
 
     response = page.goto(f"/uploads/{theirs.pk}/")
 
