@@ -10,15 +10,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import selectors
 from accounts.audit import record
 from accounts.authentication import caller_person
-from accounts.choices import AuditAction, Role
+from accounts.choices import AuditAction, InstitutionKind, Role
 from accounts.filters import AuditEventFilter
 from accounts.permissions import can_read_audit_trail, has_role, reads_whole_reports, roles_of
 from config.pagination import newest_first_page
+from sharing import dashboard
 
 
 class SignInView(auth_views.LoginView):
@@ -70,16 +72,17 @@ def audit_events(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Who the person is, where they may go, and for member staff their institution's dashboard."""
+    person = caller_person(request)
     labels = dict(Role.choices)
-    roles = roles_of(caller_person(request))
-    return render(
-        request,
-        "accounts/home.html",
-        {
-            "role_labels": [labels[role] for role in roles],
-            "can_read_audit": can_read_audit_trail(request.user),
-            "can_read_reports": reads_whole_reports(request.user),
-            "can_query": has_role(request.user, Role.ANALYST),
-            "can_upload": has_role(request.user, Role.CONTRIBUTOR, Role.AUDITOR),
-        },
-    )
+    context = {
+        "role_labels": [labels[role] for role in roles_of(person)],
+        "can_read_audit": can_read_audit_trail(person),
+        "can_read_reports": reads_whole_reports(person),
+        "can_query": has_role(person, Role.ANALYST),
+        "can_upload": has_role(person, Role.CONTRIBUTOR, Role.AUDITOR),
+        "can_manage": has_role(person, Role.INSTITUTION_ADMIN),
+    }
+    if person.institution.kind == InstitutionKind.MEMBER:
+        context["board"] = dashboard.member_dashboard(person, timezone.now())
+    return render(request, "accounts/home.html", context)

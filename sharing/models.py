@@ -150,6 +150,15 @@ class FileJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
 
+    @property
+    def percent_done(self) -> int:
+        """Rows done out of the total, in whole percent; a succeeded job is at 100."""
+        if not self.rows_total:
+            return 0
+        if self.status == UploadStatus.SUCCEEDED:
+            return 100
+        return 100 * self.rows_done // self.rows_total
+
     def release_file(self) -> None:
         """Forget the stored file, and delete it once the transaction commits: it holds member tokens.
 

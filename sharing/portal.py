@@ -29,7 +29,7 @@ from sharing.choices import (
     UploadStatus,
 )
 from sharing.filters import FlagFilter
-from sharing.models import Flag, Report, Upload
+from sharing.models import Flag, Inspection, Report, Upload
 
 LIST_SIZE = 100
 TREND_MONTHS = 12
@@ -144,15 +144,16 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _flag_reader(request)
     upload = get_object_or_404(Upload, pk=pk, institution=person.institution)
     record(AuditAction.UPLOAD_VIEW, request=request, target=upload)
-    done = upload.rows_total and upload.status == UploadStatus.SUCCEEDED
-    percent = 100 if done else (100 * upload.rows_done // upload.rows_total if upload.rows_total else 0)
-    context = {
-        "upload": upload,
-        "finished": upload.is_finished,
-        "percent": percent,
+    return render(request, "sharing/upload_detail.html", {"upload": upload, **job_context(upload)})
+
+
+def job_context(job: Upload | Inspection) -> dict[str, object]:
+    """What a job's page needs to show its progress and follow it (sharing/static/sharing/job.js)."""
+    return {
+        "finished": job.is_finished,
+        "percent": job.percent_done,
         "statuses": {str(value): str(label) for value, label in UploadStatus.choices},
     }
-    return render(request, "sharing/upload_detail.html", context)
 
 
 ACTIVITY_DAYS = 30

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sharing import portal
+from sharing import portal, portal_inspections
 
 app_name = "sharing"
 
@@ -13,5 +13,7 @@ urlpatterns = [
     path("flags/<int:pk>/", portal.flag_detail, name="flag_detail"),
     path("uploads/", portal.uploads, name="uploads"),
     path("uploads/<int:pk>/", portal.upload_detail, name="upload_detail"),
+    path("inspections/", portal_inspections.inspections, name="inspections"),
+    path("inspections/<int:pk>/", portal_inspections.inspection_detail, name="inspection_detail"),
     path("identifiers/phones.json", portal.phone_lengths, name="phones"),
 ]
