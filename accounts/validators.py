@@ -8,8 +8,10 @@ serializer's ``validate_<field>`` (which DRF converts, codes and all).
 import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -69,6 +71,15 @@ def validate_scopes(scopes: object, kind: str | None) -> None:
         _("Keys of a %(kind)s cannot hold: %(names)s."),
         "scope_not_allowed",
     )
+
+
+def validate_expiry(expires_at: datetime | None) -> None:
+    """A key's expiry, when it has one, lies ahead: a key issued already expired is a mistake.
+
+    Not a model rule: an expired key stays valid data, and commands and tests issue such keys.
+    """
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError(_("The expiry must lie in the future."), code="expiry_in_past")
 
 
 def _check_choices(

@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
@@ -8,7 +7,7 @@ from rest_framework.validators import UniqueValidator
 from accounts.choices import Role, Scope
 from accounts.models import ApiKey, AuditEvent, Institution, User
 from accounts.permissions import roles_of, scopes_of
-from accounts.validators import validate_network, validate_roles, validate_scopes, validate_uscc
+from accounts.validators import validate_expiry, validate_network, validate_roles, validate_scopes, validate_uscc
 
 
 class UsccField(serializers.CharField):
@@ -129,8 +128,7 @@ class ApiKeySerializer(InstitutionKindMixin, serializers.ModelSerializer[ApiKey]
         return sorted(set(scopes))
 
     def validate_expires_at(self, value: Any) -> Any:
-        if value is not None and value <= timezone.now():
-            raise serializers.ValidationError(_("The expiry must lie in the future."), code="expiry_in_past")
+        validate_expiry(value)
         return value
 
 
