@@ -17,6 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,13 +32,13 @@ KEY = re.compile(r"[\x21-\x7e]{1,255}")
 class KeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was used for a different request; use a new key for a new request."
+    default_detail = _("This Idempotency-Key was used for a different request; use a new key for a new request.")
 
 
 class KeyInFlight(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_in_flight"
-    default_detail = "Another request with this Idempotency-Key was being processed; retry to get its answer."
+    default_detail = _("Another request with this Idempotency-Key was being processed; retry to get its answer.")
 
 
 def once(request: Request, endpoint: str, fingerprint: Callable[[], str], run: Callable[[], Response]) -> Response:

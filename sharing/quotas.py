@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import Throttled
 
 from accounts.models import Institution
@@ -134,10 +135,16 @@ class Charge:
         """What to answer if, with these subjects, a window is over its limit."""
         if totals["minute"] > settings.MATCH_RATE_PER_MINUTE:
             wait = (self.minute + timedelta(minutes=1) - self.now).total_seconds()
-            return RateExceeded(wait, f"More than {settings.MATCH_RATE_PER_MINUTE:,} subjects a minute; slow down.")
+            return RateExceeded(
+                wait,
+                _("More than %(rate)s subjects a minute; slow down.") % {"rate": f"{settings.MATCH_RATE_PER_MINUTE:,}"},
+            )
         if totals["day"] > settings.MATCH_DAILY_QUOTA:
             wait = (self.day + timedelta(days=1) - self.now).total_seconds()
-            return QuotaExceeded(wait, f"The daily quota of {settings.MATCH_DAILY_QUOTA:,} subjects is used up.")
+            return QuotaExceeded(
+                wait,
+                _("The daily quota of %(quota)s subjects is used up.") % {"quota": f"{settings.MATCH_DAILY_QUOTA:,}"},
+            )
         return None
 
     def judge(self, totals: dict[str, int]) -> None:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import record
 from accounts.choices import AuditAction
@@ -59,12 +60,19 @@ def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> 
 def resolve(flag: Flag, end_date: date) -> Flag:
     """The event has ended (repaid, settled...): the flag stays, now retained until five years after the end."""
     if flag.status not in (FlagStatus.ACTIVE, FlagStatus.RESOLVED):
-        raise ValidationError({"status": ValidationError(f"A {flag.status} flag cannot be resolved.", code="not_open")})
+        raise ValidationError(
+            {
+                "status": ValidationError(
+                    _("A flag that is %(status)s cannot be resolved.") % {"status": flag.get_status_display()},
+                    code="not_open",
+                )
+            }
+        )
     if end_date > timezone.localdate():
-        raise ValidationError({"end_date": ValidationError("The date is in the future.", code="future_date")})
+        raise ValidationError({"end_date": ValidationError(_("The date is in the future."), code="future_date")})
     if end_date < flag.event_date:
         raise ValidationError(
-            {"end_date": ValidationError("The event cannot end before it happened.", code="end_before_event")}
+            {"end_date": ValidationError(_("The event cannot end before it happened."), code="end_before_event")}
         )
     flag.status = FlagStatus.RESOLVED
     flag.end_date = end_date
@@ -76,9 +84,9 @@ def resolve(flag: Flag, end_date: date) -> Flag:
 def withdraw(flag: Flag, reason: str) -> Flag:
     """The member takes the flag back (filed in error, say): it is no longer shared and its details are destroyed."""
     if flag.status == FlagStatus.EXPIRED:
-        raise ValidationError({"status": ValidationError("An expired flag cannot be withdrawn.", code="not_open")})
+        raise ValidationError({"status": ValidationError(_("An expired flag cannot be withdrawn."), code="not_open")})
     if not reason.strip():
-        raise ValidationError({"reason": ValidationError("Say why the flag is withdrawn.", code="required")})
+        raise ValidationError({"reason": ValidationError(_("Say why the flag is withdrawn."), code="required")})
     flag.status = FlagStatus.WITHDRAWN
     flag.withdrawal_reason = reason.strip()[:500]
     _shred(flag)

@@ -4,6 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -70,11 +71,14 @@ class FlagBatchSerializer(serializers.Serializer[dict[str, Any]]):
             )
         flags = data["flags"]
         if not 1 <= len(flags) <= settings.FLAG_BATCH_MAX:
-            message = f"Send 1 to {settings.FLAG_BATCH_MAX:,} flags per request; this one has {len(flags):,}."
+            message = _("Send 1 to %(most)s flags per request; this one has %(sent)s.") % {
+                "most": f"{settings.FLAG_BATCH_MAX:,}",
+                "sent": f"{len(flags):,}",
+            }
             raise serializers.ValidationError({"flags": [serializers.ErrorDetail(message, code="batch_size")]})
         for index, item in enumerate(flags):
             if not isinstance(item, dict):
-                message = "Each flag is a JSON object."
+                message = _("Each flag is a JSON object.")
                 by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(message, code="invalid")]}
                 raise serializers.ValidationError({"flags": by_index})
         return {"flags": flags}
@@ -147,9 +151,9 @@ class FlagChangeSerializer(serializers.Serializer[dict[str, Any]]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["status"] == FlagStatus.RESOLVED and "end_date" not in attrs:
-            raise serializers.ValidationError({"end_date": "Resolving a flag needs the date its event ended."})
+            raise serializers.ValidationError({"end_date": _("Resolving a flag needs the date its event ended.")})
         if attrs["status"] == FlagStatus.WITHDRAWN and not attrs.get("reason", "").strip():
-            raise serializers.ValidationError({"reason": "Withdrawing a flag needs a reason."})
+            raise serializers.ValidationError({"reason": _("Withdrawing a flag needs a reason.")})
         return attrs
 
 
@@ -163,10 +167,13 @@ class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return with_file_format(attrs)
 
 
-def check_consent(attrs: dict[str, Any], whose: str) -> None:
+def check_consent(attrs: dict[str, Any], *, portfolio: bool = False) -> None:
     """Loan applications and credit reviews need the borrowers' written authorization (art. 18)."""
     if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
-        message = f"This purpose needs the reference of the {whose} written authorization."
+        if portfolio:
+            message = _("This purpose needs the reference of the borrowers' written authorization.")
+        else:
+            message = _("This purpose needs the reference of the borrower's written authorization.")
         raise serializers.ValidationError(
             {"consent_reference": serializers.ErrorDetail(message, code="consent_required")}
         )
@@ -229,7 +236,7 @@ class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
         if not MEMBER_TOKEN.fullmatch(value):
             # Never echo the value: it is a borrower's token, or a raw identifier sent by mistake.
             raise serializers.ValidationError(
-                "A member token is 64 lowercase hexadecimal characters.", code="bad_token"
+                _("A member token is 64 lowercase hexadecimal characters."), code="bad_token"
             )
         return value
 
@@ -245,7 +252,7 @@ class QueryRequestSerializer(serializers.Serializer[dict[str, Any]]):
     subjects = QuerySubjectSerializer(many=True, min_length=1, max_length=settings.QUERY_SUBJECTS_MAX)  # type: ignore[call-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        check_consent(attrs, "borrower's")
+        check_consent(attrs)
         return attrs
 
 
@@ -336,7 +343,7 @@ class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
     consent_reference = serializers.CharField(max_length=CONSENT_MAX, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        check_consent(attrs, "borrowers'")
+        check_consent(attrs, portfolio=True)
         return with_file_format(attrs)
 
 
@@ -436,11 +443,16 @@ class ReportRequestSerializer(serializers.Serializer[dict[str, Any]]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["starts_on"] > attrs["ends_on"]:
-            raise serializers.ValidationError({"ends_on": "The period ends before it starts."}, code="end_before_start")
+            raise serializers.ValidationError(
+                {"ends_on": _("The period ends before it starts.")}, code="end_before_start"
+            )
         if attrs["ends_on"] > timezone.localdate():
-            raise serializers.ValidationError({"ends_on": "The period cannot end in the future."}, code="future_date")
+            raise serializers.ValidationError(
+                {"ends_on": _("The period cannot end in the future.")}, code="future_date"
+            )
         if (attrs["ends_on"] - attrs["starts_on"]).days >= REPORT_MAX_DAYS:
             raise serializers.ValidationError(
-                {"ends_on": f"A report covers at most {REPORT_MAX_DAYS} days."}, code="period_too_long"
+                {"ends_on": _("A report covers at most %(days)s days.") % {"days": REPORT_MAX_DAYS}},
+                code="period_too_long",
             )
         return attrs

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -67,7 +69,7 @@ class CsvRenderer(BaseRenderer):
 class FileTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "file_too_large"
-    default_detail = "The file is over the size limit."
+    default_detail = _("The file is over the size limit.")
 
 
 class FlagViewSet(
@@ -169,8 +171,15 @@ class NotReciprocalError(exceptions.PermissionDenied):
 
     @classmethod
     def to(cls, verb: str) -> "NotReciprocalError":
-        days = settings.MATCH_RECIPROCITY_DAYS
-        return cls(f"Your institution has contributed no flags in the last {days} days; contribute to {verb}.")
+        days = {"days": settings.MATCH_RECIPROCITY_DAYS}
+        if verb == "inspect":
+            return cls(
+                gettext("Your institution has contributed no flags in the last %(days)s days; contribute to inspect.")
+                % days
+            )
+        return cls(
+            gettext("Your institution has contributed no flags in the last %(days)s days; contribute to query.") % days
+        )
 
 
 class QueryView(AuditedMixin, APIView):
@@ -279,7 +288,7 @@ class JsonLinesRenderer(CsvRenderer):
 class NotFinished(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_finished"
-    default_detail = "The inspection has not succeeded; its results exist once it has."
+    default_detail = _("The inspection has not succeeded; its results exist once it has.")
 
 
 class InspectionViewSet(

@@ -72,9 +72,13 @@ def test_a_bad_end_date_is_shown_on_the_form_and_nothing_changes(flags, cast, cl
     client.force_login(cast.alpha["contributor"])
 
     page = client.post(f"/flags/{flags['ALPHA-1'].pk}/", {"change": "resolve", "end_date": "2099-01-01"})
+    english = client.post(
+        f"/flags/{flags['ALPHA-1'].pk}/", {"change": "resolve", "end_date": "2099-01-01"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
 
     assert page.status_code == 200
-    assert "The date is in the future." in page.text
+    assert "日期不能晚于今天。" in page.text  # the service's message, in the portal's language
+    assert "The date is in the future." in english.text
     assert Flag.objects.get(pk=flags["ALPHA-1"].pk).status == "active"
 
 

@@ -194,7 +194,7 @@ def test_loan_applications_need_the_borrowers_consent(analyst_client):
         {
             "field": "consent_reference",
             "code": "consent_required",
-            "message": "This purpose needs the reference of the borrower's written authorization.",
+            "message": "该用途需要填写借款人书面授权的编号。",  # Chinese unless the request asks for English
         }
     ]
     assert given.status_code == 200
