@@ -17,7 +17,7 @@ from accounts.choices import AuditAction, Role
 from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
 from config.pagination import newest_first_page
-from sharing import activity, charts, flag_forms, identifiers, keys, services
+from sharing import activity, charts, forms, identifiers, keys, reports, services
 from sharing.choices import (
     CONSENT_PURPOSES,
     Category,
@@ -32,27 +32,49 @@ from sharing.filters import FlagFilter
 from sharing.models import Flag, Inspection, Report, Upload
 
 LIST_SIZE = 100
+
+
+def job_statuses() -> dict[str, str]:
+    """A job's statuses in the request's language, for the script that follows it (job.js)."""
+    return {str(value): str(label) for value, label in UploadStatus.choices}
+
+
 TREND_MONTHS = 12
 
 
-def _reader(request: HttpRequest) -> None:
-    if not reads_whole_reports(caller_person(request)):
+def _reader(request: HttpRequest) -> User:
+    person = caller_person(request)
+    if not reads_whole_reports(person):
         raise PermissionDenied
+    return person
 
 
 @login_required
 def report_list(request: HttpRequest) -> HttpResponse:
-    _reader(request)
-    reports = list(Report.objects.order_by("-id")[:LIST_SIZE])
+    """The latest reports, and the form that asks for a report of any period."""
+    person = _reader(request)
+    form = forms.ReportRequestForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        report = reports.request(form.cleaned_data["starts_on"], form.cleaned_data["ends_on"], by=person)
+        record(AuditAction.REPORT_REQUEST, request=request, target=report)
+        return redirect("sharing:report_detail", pk=report.pk)
+    latest = list(Report.objects.order_by("-id")[:LIST_SIZE])
     record(AuditAction.REPORT_LIST, request=request)
-    return render(request, "sharing/report_list.html", {"reports": reports})
+    return render(request, "sharing/report_list.html", {"reports": latest, "form": form})
 
 
 @login_required
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _reader(request)
     report = get_object_or_404(Report, pk=pk)
-    context: dict[str, object] = {"report": report, "formats": ReportFormat.values}
+    finished = report.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+    context: dict[str, object] = {
+        "report": report,
+        "formats": ReportFormat.values,
+        "finished": finished,
+        "percent": 100 * report.steps_done // report.steps_total if report.steps_total else 0,
+        "statuses": job_statuses(),
+    }
     if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
         monthly = (
             Report.objects.filter(
@@ -152,7 +174,7 @@ def job_context(job: Upload | Inspection) -> dict[str, object]:
     return {
         "finished": job.is_finished,
         "percent": job.percent_done,
-        "statuses": {str(value): str(label) for value, label in UploadStatus.choices},
+        "statuses": job_statuses(),
     }
 
 
@@ -188,12 +210,12 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _flag_reader(request)
     flag = get_object_or_404(Flag.objects.select_related("details_key"), pk=pk, institution=person.institution)
     can_change = has_role(person, Role.CONTRIBUTOR)
-    shown = {name: form() for name, form in flag_forms.FORMS.items()}
+    shown = {name: form() for name, form in forms.FLAG_FORMS.items()}
     if request.method == "POST":
         change = request.POST.get("change", "")
-        if not can_change or change not in flag_forms.FORMS:
+        if not can_change or change not in forms.FLAG_FORMS:
             raise PermissionDenied
-        form = shown[change] = flag_forms.FORMS[change](request.POST)
+        form = shown[change] = forms.FLAG_FORMS[change](request.POST)
         if form.is_valid():
             status = FlagStatus.RESOLVED if change == "resolve" else FlagStatus.WITHDRAWN
             try:

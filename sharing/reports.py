@@ -9,8 +9,10 @@ so a report is either complete or has nothing.
 import logging
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
@@ -21,8 +23,20 @@ from sharing.models import Report, ReportFile
 
 logger = logging.getLogger(__name__)
 
+REPORT_MAX_DAYS = 5 * 366  # a report spans at most five years: the flags' retention
 # gather; publish; the whole report's files; each member's slice (counted as one step)
 STEPS = 4
+
+
+def check_period(starts_on: date, ends_on: date) -> None:
+    """A report's period: both days included, over by today, at most ``REPORT_MAX_DAYS`` long."""
+    if starts_on > ends_on:
+        raise ValidationError({"ends_on": ValidationError(_("The period ends before it starts."), "end_before_start")})
+    if ends_on > timezone.localdate():
+        raise ValidationError({"ends_on": ValidationError(_("The period cannot end in the future."), "future_date")})
+    if (ends_on - starts_on).days >= REPORT_MAX_DAYS:
+        message = _("A report covers at most %(days)s days.") % {"days": REPORT_MAX_DAYS}
+        raise ValidationError({"ends_on": ValidationError(message, "period_too_long")})
 
 
 def request(starts_on: date, ends_on: date, *, by: User | None, trigger: str = ReportTrigger.REQUESTED) -> Report:

@@ -3,13 +3,12 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sharing import keys
+from sharing import keys, reports
 from sharing.choices import (
     CONSENT_PURPOSES,
     FLAG_CHANGES,
@@ -24,8 +23,6 @@ from sharing.choices import (
 )
 from sharing.models import Flag, Inspection, Report, Upload
 from sharing.tokens import MEMBER_TOKEN
-
-REPORT_MAX_DAYS = 5 * 366  # a report spans at most five years: the flags' retention
 
 CONSENT_MAX = 128
 CORRELATION_MAX = 64
@@ -442,17 +439,5 @@ class ReportRequestSerializer(serializers.Serializer[dict[str, Any]]):
     ends_on = serializers.DateField(help_text="The period's last day, included; today at the latest.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["starts_on"] > attrs["ends_on"]:
-            raise serializers.ValidationError(
-                {"ends_on": _("The period ends before it starts.")}, code="end_before_start"
-            )
-        if attrs["ends_on"] > timezone.localdate():
-            raise serializers.ValidationError(
-                {"ends_on": _("The period cannot end in the future.")}, code="future_date"
-            )
-        if (attrs["ends_on"] - attrs["starts_on"]).days >= REPORT_MAX_DAYS:
-            raise serializers.ValidationError(
-                {"ends_on": _("A report covers at most %(days)s days.") % {"days": REPORT_MAX_DAYS}},
-                code="period_too_long",
-            )
+        reports.check_period(attrs["starts_on"], attrs["ends_on"])
         return attrs

@@ -86,3 +86,19 @@ def test_a_regulator_sees_each_members_activity(page, regulator, monthly, cast):
     expect(page.locator("table.figures")).to_contain_text(cast.alpha.institution.code)
     expect(page.locator("h1")).to_have_text("会员活动")
     screenshot(page, "activity-zh")
+
+
+@pytest.mark.worker
+def test_a_regulator_asks_for_a_report_and_watches_a_worker_build_it(page, regulator, cast, celery_worker):
+    known_october(cast)
+    sign_in(page, regulator)
+    page.goto("/reports/")
+    page.fill("#id_starts_on", "2026-10-01")
+    page.fill("#id_ends_on", "2026-10-31")
+    page.click("#request-report button[type=submit]")
+
+    page.wait_for_url("**/reports/*/")
+    # The page follows the build and shows the report once a worker has built it.
+    expect(page.locator("figure.chart").first).to_be_visible(timeout=60_000)
+    expect(page.locator("#job-status")).to_have_text("成功")
+    assert page.locator("figure.chart").count() >= 2

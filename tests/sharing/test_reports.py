@@ -377,3 +377,49 @@ def test_members_have_no_report_pages_in_the_portal(built, cast, client):
 
     assert client.get("/reports/").status_code == 403
     assert client.get(f"/reports/{built.pk}/").status_code == 403
+
+
+def test_regulators_ask_for_a_report_in_the_portal_and_follow_it(cast, client):
+    regulator = cast.regulator["regulator_staff"]
+    client.force_login(regulator)
+
+    asked = client.post("/reports/", {"starts_on": "2026-07-01", "ends_on": "2026-09-30"})
+
+    report = Report.objects.get()
+    assert asked.status_code == 302
+    assert asked["Location"] == f"/reports/{report.pk}/"
+    assert (report.starts_on, report.ends_on, report.trigger, report.requested_by) == (
+        date(2026, 7, 1),
+        date(2026, 9, 30),
+        "requested",
+        regulator,
+    )
+    assert AuditEvent.objects.filter(action=AuditAction.REPORT_REQUEST, target_id=str(report.pk)).exists()
+    page = client.get(asked["Location"])
+    assert 'id="job-progress"' in page.text  # queued: the page follows the build
+    assert f'data-api="/api/v1/reports/{report.pk}"' in page.text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"starts_on": "2026-10-31", "ends_on": "2026-10-01"}, "期间的结束日期早于开始日期。"),
+        ({"starts_on": "2026-10-01", "ends_on": "2099-01-01"}, "期间的结束日期不能晚于今天。"),
+        ({"starts_on": "2016-01-01", "ends_on": "2026-01-01"}, "一份报表最多覆盖 1830 天。"),
+    ],
+)
+def test_a_bad_period_in_the_portal_is_shown_on_the_form(cast, client, body, message):
+    client.force_login(cast.regulator["regulator_staff"])
+
+    page = client.post("/reports/", body)
+
+    assert page.status_code == 200
+    assert message in page.text
+    assert not Report.objects.exists()
+
+
+def test_members_cannot_ask_for_reports_in_the_portal(cast, client):
+    client.force_login(cast.alpha["institution_admin"])
+
+    assert client.post("/reports/", {"starts_on": "2026-10-01", "ends_on": "2026-10-31"}).status_code == 403
+    assert not Report.objects.exists()

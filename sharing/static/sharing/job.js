@@ -1,10 +1,13 @@
-// A job's page follows the job (an upload or an inspection): it polls the job's API resource
-// every second and moves the progress bar and the counts until the job has succeeded or failed.
-// The page names the counts to follow in data-counts; each has an element with that id.
+// A job's page follows the job (an upload, an inspection, a report): it polls the job's API
+// resource every second and moves the progress bar and the counts until the job has succeeded or
+// failed. The page names the counts to follow in data-counts (each has an element with that id),
+// and the fields of work done and in total in data-done and data-total (rows, or a report's steps).
 
 const job = document.getElementById("job");
 const statuses = JSON.parse(document.getElementById("job-statuses").textContent);
-const counts = job.dataset.counts.split(" ");
+const counts = job.dataset.counts ? job.dataset.counts.split(" ") : [];
+const done = job.dataset.done || "rows_done";
+const total = job.dataset.total || "rows_total";
 
 function show(id, visible) {
   const element = document.getElementById(id);
@@ -21,8 +24,8 @@ async function follow() {
   for (const name of counts) document.getElementById(name).textContent = state[name] ?? "";
   const progress = document.getElementById("job-progress");
   const finished = state.status === "succeeded" || state.status === "failed";
-  progress.max = state.rows_total || 1;
-  progress.value = state.status === "succeeded" ? progress.max : state.rows_done;
+  progress.max = state[total] || 1;
+  progress.value = state.status === "succeeded" ? progress.max : state[done];
   const percent = Math.floor((100 * progress.value) / progress.max);
   document.getElementById("job-percent").textContent = `${percent}%`;
   document.getElementById("job-status").textContent = statuses[state.status] || state.status;
