@@ -1,19 +1,23 @@
 import django_filters
+from django.utils.translation import gettext_lazy as _
 
 from sharing.choices import Category, FlagStatus, IdType, UploadStatus
 from sharing.models import Flag, Upload
 
 
 class FlagFilter(django_filters.FilterSet):  # type: ignore[misc]
-    category = django_filters.MultipleChoiceFilter(choices=Category.choices)
-    status = django_filters.MultipleChoiceFilter(choices=FlagStatus.choices)
-    id_type = django_filters.ChoiceFilter(choices=IdType.choices)
-    reference = django_filters.CharFilter()
-    event_after = django_filters.DateFilter(field_name="event_date", lookup_expr="gte")
-    event_before = django_filters.DateFilter(field_name="event_date", lookup_expr="lte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    disputed = django_filters.BooleanFilter()
-    upload = django_filters.NumberFilter(field_name="source_upload_id")
+    # Every filter names its label (see accounts.filters).
+    category = django_filters.MultipleChoiceFilter(choices=Category.choices, label=_("Category"))
+    status = django_filters.MultipleChoiceFilter(choices=FlagStatus.choices, label=_("Status"))
+    id_type = django_filters.ChoiceFilter(choices=IdType.choices, label=_("Identifier type"))
+    reference = django_filters.CharFilter(label=_("Reference"))
+    event_after = django_filters.DateFilter(field_name="event_date", lookup_expr="gte", label=_("Event on or after"))
+    event_before = django_filters.DateFilter(field_name="event_date", lookup_expr="lte", label=_("Event on or before"))
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Updated since")
+    )
+    disputed = django_filters.BooleanFilter(label=_("Disputed"))
+    upload = django_filters.NumberFilter(field_name="source_upload_id", label=_("Source upload"))
 
     class Meta:
         model = Flag
@@ -21,7 +25,7 @@ class FlagFilter(django_filters.FilterSet):  # type: ignore[misc]
 
 
 class UploadFilter(django_filters.FilterSet):  # type: ignore[misc]
-    status = django_filters.MultipleChoiceFilter(choices=UploadStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=UploadStatus.choices, label=_("Status"))
 
     class Meta:
         model = Upload
