@@ -28,16 +28,14 @@ import hmac
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC
 from pathlib import Path
 
-import psycopg
+# Run as a script from the repository root: tests/bench is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.serving import BROKER_URL, REPO, fresh_platform
 
-REPO = Path(__file__).resolve().parents[2]
-DATABASE = "riskshare_bench"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUEUE = "riskshare-bench"
 PEPPER = bytes(range(100, 132))
 CATEGORIES = ("overdue_30", "overdue_60", "overdue_90", "default", "fund_misuse")
@@ -57,31 +55,13 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="riskshare-bench-"))
-    os.environ.update(
-        {
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-            "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
-            "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-            "RISKSHARE_VAR_DIR": str(work / "var"),
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "LOG_LEVEL": "WARNING",
-            "PLATFORM_PEPPER": f"1 {PEPPER.hex()}",
-            "INSPECTION_PART_ROWS": str(max(args.probes // (args.workers * 4), 1)),
-        }
-    )
-    sys.path.insert(0, str(REPO))
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-    try:
+    with fresh_platform(
+        CELERY_BROKER_URL=BROKER_URL,
+        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+        PLATFORM_PEPPER=f"1 {PEPPER.hex()}",
+        INSPECTION_PART_ROWS=str(max(args.probes // (args.workers * 4), 1)),
+    ) as work:
         run(args, work)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def run(args: argparse.Namespace, work: Path) -> None:

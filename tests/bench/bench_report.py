@@ -24,17 +24,14 @@ twice). The database is dropped at the end.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psycopg
+# Run as a script from the repository root: tests/bench is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.serving import fresh_platform
 
-REPO = Path(__file__).resolve().parents[2]
-DATABASE = "riskshare_bench"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 MONTH = ("2026-06-01", "2026-06-30")
 BOUNDS = {"start": "2026-06-01 00:00+08", "end": "2026-07-01 00:00+08", "first": MONTH[0], "last": MONTH[1]}
 
@@ -110,27 +107,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="riskshare-bench-"))
-    os.environ.update(
-        {
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-            "RISKSHARE_VAR_DIR": str(work / "var"),
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(REPO))
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-    try:
+    with fresh_platform():
         run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def run(args: argparse.Namespace) -> None:

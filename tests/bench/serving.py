@@ -1,16 +1,19 @@
-"""What the load benchmarks share: the benchmark database, gunicorn, the load, a run's figures, the machine's load.
+"""What the benchmarks share: the benchmark database, gunicorn, the load, a run's figures, the machine's load.
 
 ``bench_audit_overhead.py`` and ``bench_query.py`` drive gunicorn with client threads; the pieces
-that are the same for both live here.
+that are the same for both live here. ``bench_inspection.py``, ``bench_upload.py`` and
+``bench_report.py`` run the platform in their own process on a fresh database (``fresh_platform``).
 """
 
 import http.client
+import os
 import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -71,6 +74,32 @@ def recreate_database() -> None:
 def drop_database() -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+
+
+@contextmanager
+def fresh_platform(**environment: str) -> Iterator[Path]:
+    """The platform pointed at a fresh benchmark database and a work folder of its own (yielded),
+    through the environment Django reads at setup; the database is dropped at the end, whatever
+    happens. ``environment`` adds to or overrides the defaults (a broker, a queue, a pepper)."""
+    work = Path(tempfile.mkdtemp(prefix="riskshare-bench-"))
+    os.environ.update(
+        {
+            "DATABASE_URL": DATABASE_URL,
+            "RISKSHARE_VAR_DIR": str(work / "var"),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "LOG_LEVEL": "WARNING",
+            **environment,
+        }
+    )
+    sys.path.insert(0, str(REPO))
+    recreate_database()
+    try:
+        yield work
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database()
 
 
 def audit_event_count() -> int:
