@@ -1,6 +1,10 @@
 """The portal speaks zh-Hans first: every string has a Chinese translation that keeps its placeholders."""
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,31 @@ def test_every_choice_label_and_category_definition_is_in_the_catalogue(catalogu
         labels |= {str(definition) for definition in sharing_choices.DEFINITIONS.values()}
     assert len(labels) > 60
     assert sorted(labels - known - {"CSV", "JSON Lines", "XLSX"}) == []
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="extracting messages needs GNU gettext (CI has it)")
+def test_the_catalogue_holds_exactly_the_strings_of_the_code_and_templates(catalogue, tmp_path):
+    """What `make messages` would extract from the code and templates is what the catalogue translates:
+    no string shown untranslated, none translated that nothing shows."""
+    root = CATALOGUE.parents[3]
+    for name in ("accounts", "sharing", "config", "templates", "manage.py"):
+        source = root / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "client"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    (tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES").mkdir(parents=True)
+    command = [sys.executable, "manage.py", "makemessages", "--locale", "zh_Hans", "--no-location", "--verbosity", "0"]
+    subprocess.run(command, cwd=tmp_path, check=True, env={**os.environ, "RISKSHARE_VAR_DIR": str(tmp_path / "var")})  # noqa: S603
+    with (tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po").open("rb") as file:
+        extracted = {
+            (message.context, message.id if isinstance(message.id, str) else message.id[0])
+            for message in messages(read_po(file))
+        }
+    translated = {
+        (message.context, message.id if isinstance(message.id, str) else message.id[0])
+        for message in messages(catalogue)
+    }
+
+    assert sorted(extracted - translated, key=str) == []  # shown, not translated
+    assert sorted(translated - extracted, key=str) == []  # translated, shown nowhere
