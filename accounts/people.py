@@ -66,10 +66,15 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = PersonForm(data, kind=admin.institution.kind, initial=PersonForm.initial_for(user))
     if form.is_bound and form.is_valid():
-        # Only what the admin changed: a field left as shown must not undo a change made meanwhile.
-        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        if not form.shows(user):
+            messages.warning(
+                request,
+                _("Someone changed %(username)s after you opened the page; here is how they are now.")
+                % {"username": user.username},
+            )
+            return redirect("portal:person", pk=user.pk)
         try:
-            services.update_user(user, by=admin, **changes)
+            services.update_user(user, by=admin, **form.changes())
         except ValidationError as error:
             show_errors(form, error)
         else:

@@ -7,6 +7,8 @@ role, that admins cannot lock themselves out) live in ``accounts.services`` and
 with ``show_errors``.
 """
 
+import hashlib
+import json
 from typing import Any
 
 from django import forms
@@ -48,24 +50,37 @@ class PersonForm(KindChoicesMixin, forms.Form):
         help_text=_("A deactivated person cannot sign in; their history stays."),
     )
 
+    # The person as the page showed them: a save from a page opened before someone else's change
+    # must not undo that change (a deactivation above all).
+    shown = forms.CharField(widget=forms.HiddenInput, required=False)
+
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.offer_only("roles", Role.choices, ROLES_BY_KIND[kind])
 
     @staticmethod
     def initial_for(user: User) -> dict[str, Any]:
-        return {
+        values = {
             "email": user.email,
             "last_name": user.last_name,
             "first_name": user.first_name,
-            "roles": list(user.roles),
+            "roles": sorted(user.roles),
             "is_active": user.is_active,
         }
+        return {**values, "shown": hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()}
+
+    def shows(self, user: User) -> bool:
+        """Whether the page this form came from showed ``user`` as they are now."""
+        return bool(self.cleaned_data["shown"] == self.initial_for(user)["shown"])
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "shown"}
 
 
 class AddPersonForm(PersonForm):
     """A new person of the admin's institution, with an initial password or none."""
 
+    shown = None  # type: ignore[assignment]  # nobody else can have changed a person not yet added
     username = forms.CharField(label=_("User name"), max_length=150)
     password = forms.CharField(
         label=_("Initial password"),

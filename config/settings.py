@@ -211,6 +211,10 @@ MATCH_OWN_CATEGORIES_ONLY = env_bool("MATCH_OWN_CATEGORIES_ONLY", True)
 MATCH_DAILY_QUOTA = env_int("MATCH_DAILY_QUOTA", 200_000, minimum=1)
 MATCH_RATE_PER_MINUTE = env_int("MATCH_RATE_PER_MINUTE", 6_000, minimum=1)
 QUERY_SUBJECTS_MAX = 100
+# A member's dashboard counts its institution's flags at most once in this many seconds (per
+# process: the cache is each process's own memory; nothing else is cached).
+DASHBOARD_COUNTS_SECONDS = env_int("DASHBOARD_COUNTS_SECONDS", 120, minimum=0)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # An inspection's file is matched in parts of this many rows, by as many workers as there are.
 INSPECTION_PART_ROWS = env_int("INSPECTION_PART_ROWS", 250_000, minimum=1)
 

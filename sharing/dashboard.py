@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Max
 
 from accounts.choices import AuditAction, Role
@@ -27,6 +28,7 @@ class Dashboard:
     sees_inspections: bool = False
     active_flags: list[tuple[str, int]] = field(default_factory=list)  # category label, count
     filed_recently: int = 0
+    counted_at: datetime | None = None
     query_open_until: datetime | None = None
     may_query: bool = False
     recent_queries: list[tuple[AuditEvent, str]] = field(default_factory=list)  # with the purpose in words
@@ -35,8 +37,41 @@ class Dashboard:
     latest_inspection: Inspection | None = None
 
     @property
+    def sees_anything(self) -> bool:
+        return self.sees_contributions or self.sees_queries or self.sees_inspections
+
+    @property
     def active_total(self) -> int:
         return sum(count for _label, count in self.active_flags)
+
+
+@dataclass(frozen=True)
+class Contributions:
+    active: dict[str, int]  # category: active flags
+    filed_recently: int
+    counted_at: datetime
+
+
+def contributions(institution_id: int, now: datetime, days: int) -> Contributions:
+    """The institution's active flags by category and flags filed in the last ``days`` days.
+
+    Counting them reads every flag of the institution (flags carry no index on status or time, to
+    keep uploads fast), so a count is kept for ``DASHBOARD_COUNTS_SECONDS`` in the cache and the
+    dashboard says when it was made. docs/performance.md has the figures.
+    """
+    key = f"dashboard:contributions:{institution_id}:{days}"
+    found: Contributions | None = cache.get(key)
+    if found is not None:
+        return found
+    own = Flag.objects.filter(institution_id=institution_id)
+    active = own.filter(status=FlagStatus.ACTIVE).values_list("category").annotate(n=Count("id")).order_by()
+    counted = Contributions(
+        active=dict(active),
+        filed_recently=own.filter(created_at__gte=now - timedelta(days=days)).count(),
+        counted_at=now,
+    )
+    cache.set(key, counted, settings.DASHBOARD_COUNTS_SECONDS)
+    return counted
 
 
 def member_dashboard(person: User, now: datetime, days: int = 30) -> Dashboard:
@@ -47,13 +82,13 @@ def member_dashboard(person: User, now: datetime, days: int = 30) -> Dashboard:
         sees_inspections=has_role(person, Role.ANALYST),
     )
     if board.sees_contributions:
-        own = Flag.objects.filter(institution=institution)
+        counts = contributions(institution.pk, now, days)
         labels = dict(Category.choices)
-        active = own.filter(status=FlagStatus.ACTIVE).values_list("category").annotate(n=Count("id")).order_by()
         board.active_flags = sorted(
-            ((str(labels.get(category, category)), n) for category, n in active), key=lambda pair: (-pair[1], pair[0])
+            ((str(labels.get(category, category)), n) for category, n in counts.active.items()),
+            key=lambda pair: (-pair[1], pair[0]),
         )
-        board.filed_recently = own.filter(created_at__gte=now - timedelta(days=days)).count()
+        board.filed_recently, board.counted_at = counts.filed_recently, counts.counted_at
         board.running_uploads = list(
             Upload.objects.filter(institution=institution, status__in=UNFINISHED).order_by("-id")[:RECENT]
         )

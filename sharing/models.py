@@ -153,10 +153,10 @@ class FileJob(models.Model):
     @property
     def percent_done(self) -> int:
         """Rows done out of the total, in whole percent; a succeeded job is at 100."""
-        if not self.rows_total:
-            return 0
         if self.status == UploadStatus.SUCCEEDED:
             return 100
+        if not self.rows_total:
+            return 0
         return 100 * self.rows_done // self.rows_total
 
     def release_file(self) -> None:
@@ -319,6 +319,11 @@ class Inspection(FileJob):
 
     def __str__(self) -> str:
         return f"inspection {self.pk} of {self.portfolio}"
+
+    @property
+    def subjects_inspected(self) -> int:
+        """The rows matched: those done, less those that could not be read."""
+        return self.rows_done - self.rejected_count
 
 
 class InspectionPart(models.Model):

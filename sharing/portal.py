@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.audit import record
 from accounts.authentication import caller_person
@@ -169,12 +170,32 @@ def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "sharing/upload_detail.html", {"upload": upload, **job_context(upload)})
 
 
+# Why a job failed, in the person's language; the worker's own words (English, with the line at
+# fault) are shown beside it.
+FAILURES = {
+    "not_utf8": gettext_lazy("The file is not UTF-8 text: save it as UTF-8 and send it again."),
+    "empty_file": gettext_lazy("The file holds no rows."),
+    "bad_csv": gettext_lazy("The file cannot be read as CSV."),
+    "too_many_rows": gettext_lazy("The file holds more rows than one job may have: split it."),
+    "missing_column": gettext_lazy("The file's header lacks a required column."),
+    "unknown_column": gettext_lazy("The file's header names a column this kind of file does not have."),
+    "duplicate_column": gettext_lazy("The file's header names a column twice."),
+    "too_many_attempts": gettext_lazy(
+        "The platform could not finish the job after several attempts; send the file again, or tell the operator."
+    ),
+}
+
+
 def job_context(job: Upload | Inspection) -> dict[str, object]:
     """What a job's page needs to show its progress and follow it (sharing/static/sharing/job.js)."""
+    failure = None
+    if job.status == UploadStatus.FAILED:
+        failure = FAILURES.get(job.error_code, gettext_lazy("The job failed."))
     return {
         "finished": job.is_finished,
         "percent": job.percent_done,
         "statuses": job_statuses(),
+        "failure": failure,
     }
 
 

@@ -44,6 +44,14 @@ def _team(kind: str, roles: tuple[str, ...], label: str) -> Team:
     return Team(institution, people)
 
 
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Each test starts with an empty cache: a count cached by one test is no other test's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
     return Cast(

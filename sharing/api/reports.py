@@ -4,6 +4,8 @@ import base64
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -49,7 +51,7 @@ class AnyFileRenderer(BaseRenderer):
 class NotBuilt(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_finished"
-    default_detail = "The report has not been built yet; its figures and files exist once it has."
+    default_detail = _("The report has not been built yet; its figures and files exist once it has.")
 
 
 class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Report]):
@@ -147,7 +149,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         files = files.filter(institution__isnull=True) if whole else files.filter(institution__code=self._own_code())
         stored = files.select_related("institution").first()
         if stored is None:  # an institution that was no member when the report was built has no slice
-            raise exceptions.NotFound("This report has no figures of your institution.")
+            raise exceptions.NotFound(gettext("This report has no figures of your institution."))
         return stored
 
 

@@ -497,12 +497,12 @@ def accepted_file(
     """
     limit = settings.UPLOAD_MAX_BYTES
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-        raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+        raise FileTooLarge(gettext("A file may have at most %(limit)s bytes.") % {"limit": f"{limit:,}"})
     form = form_class(data=request.data)
     form.is_valid(raise_exception=True)
     data: dict[str, Any] = form.validated_data
     if data["file"].size > limit:
-        raise FileTooLarge(f"A file may have at most {limit:,} bytes.")
+        raise FileTooLarge(gettext("A file may have at most %(limit)s bytes.") % {"limit": f"{limit:,}"})
     if data["format"] == FileFormat.CSV:
         check_header(data["file"], layout)
     return data

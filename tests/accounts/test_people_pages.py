@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.choices import AuditAction, Scope
 from accounts.models import ApiKey, AuditEvent, User
+from accounts.portal_forms import PersonForm
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,15 @@ def add_person(client: Client, **fields: object):
     return client.post("/people/", {**data, **fields})
 
 
+def shown(person: User) -> str:
+    """The version of ``person`` a page opened now shows (the form's hidden ``shown`` field)."""
+    return str(PersonForm.initial_for(person)["shown"])
+
+
+def shown_on(page) -> str:
+    return str(page.text.split('name="shown" value="', 1)[1].split('"', 1)[0])
+
+
 def issue(client: Client, **fields: object):
     return client.post("/api-keys/", {"name": "loan system", "scopes": ["match"], **fields})
 
@@ -70,8 +80,12 @@ def test_admin_sees_only_the_people_of_their_institution(cast, signed_in, django
 
 def test_admin_sees_only_the_keys_of_their_institution(cast, signed_in, beta_key, django_assert_max_num_queries):
     admin = cast.alpha["institution_admin"]
-    for n in range(3):
-        services.issue_api_key(institution=admin.institution, name=f"alpha system {n}", scopes=["match"])
+    for n in range(3):  # issued and revoked by people, whom the list names
+        key, _secret = services.issue_api_key(
+            institution=admin.institution, name=f"alpha system {n}", scopes=["match"], created_by=admin
+        )
+        if n:
+            services.revoke_api_key(key, by=admin)
     client = signed_in(admin)
 
     with django_assert_max_num_queries(8):
@@ -221,13 +235,19 @@ def test_admin_changes_a_persons_roles_details_and_activity(cast, signed_in):
     client = signed_in(cast.alpha["institution_admin"])
     url = f"/people/{analyst.pk}/"
 
-    shown = client.get(url)
     changed = client.post(
-        url, {"email": "analyst@alpha.example", "first_name": "Wei", "roles": ["analyst", "auditor"], "is_active": ""}
+        url,
+        {
+            "email": "analyst@alpha.example",
+            "first_name": "Wei",
+            "roles": ["analyst", "auditor"],
+            "is_active": "",
+            "shown": shown_on(shown_page := client.get(url)),
+        },
     )
 
-    assert shown.status_code == 200
-    assert 'value="alpha-analyst@example.com"' in shown.text
+    assert shown_page.status_code == 200
+    assert 'value="alpha-analyst@example.com"' in shown_page.text
     assert changed.status_code == 302
     assert changed["Location"] == url
     analyst.refresh_from_db()
@@ -252,7 +272,7 @@ def test_admin_changes_a_persons_roles_details_and_activity(cast, signed_in):
 def test_an_admin_cannot_lock_themself_out(cast, signed_in, change, field, message):
     admin = cast.alpha["institution_admin"]
 
-    page = signed_in(admin).post(f"/people/{admin.pk}/", {"email": admin.email, **change})
+    page = signed_in(admin).post(f"/people/{admin.pk}/", {"email": admin.email, "shown": shown(admin), **change})
 
     assert page.status_code == 200
     assert message in page.text.split(f'id="id_{field}_error"', 1)[1]
@@ -267,7 +287,9 @@ def test_the_self_lockout_is_explained_in_chinese_too(cast):
     client = Client()
     client.force_login(admin)
 
-    page = client.post(f"/people/{admin.pk}/", {"email": admin.email, "roles": ["institution_admin"]})
+    page = client.post(
+        f"/people/{admin.pk}/", {"email": admin.email, "roles": ["institution_admin"], "shown": shown(admin)}
+    )
 
     assert "您不能停用自己的账号。" in page.text
 
@@ -404,3 +426,19 @@ def test_reloading_the_page_that_showed_a_key_issues_no_second_key(cast, signed_
     assert again.status_code == 302
     assert fresh.status_code == 200
     assert ApiKey.objects.filter(institution=admin.institution).count() == 2
+
+
+def test_a_page_opened_before_another_admins_change_does_not_undo_it(cast, signed_in):
+    admin, analyst = cast.alpha["institution_admin"], cast.alpha["analyst"]
+    client = signed_in(admin)
+    url = f"/people/{analyst.pk}/"
+    stale = shown_on(client.get(url))
+    services.update_user(analyst, by=admin, is_active=False)  # meanwhile, in another tab or by another admin
+
+    answer = client.post(url, {"email": "fixed@example.com", "roles": ["analyst"], "is_active": "on", "shown": stale})
+
+    analyst.refresh_from_db()
+    assert answer.status_code == 302
+    assert (analyst.email, analyst.is_active) == ("alpha-analyst@example.com", False)
+    assert "after you opened the page" in client.get(url).text
+    assert events(AuditAction.USER_UPDATE) == 0

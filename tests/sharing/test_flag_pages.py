@@ -95,3 +95,14 @@ def test_analysts_have_no_flag_pages(flags, cast, client):
     client.force_login(cast.alpha["analyst"])
 
     assert client.get("/flags/").status_code == 403
+
+
+def test_the_filters_are_labelled_in_each_persons_language(flags, cast, client):
+    client.force_login(cast.alpha["auditor"])
+
+    english = client.get("/flags/", HTTP_ACCEPT_LANGUAGE="en").text  # the first to build the form
+    chinese = client.get("/flags/", HTTP_ACCEPT_LANGUAGE="zh-hans").text
+
+    assert ">Event on or after</label>" in english
+    assert ">事件日期不早于</label>" in chinese
+    assert ">类别</label>" in chinese

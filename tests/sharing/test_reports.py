@@ -423,3 +423,23 @@ def test_members_cannot_ask_for_reports_in_the_portal(cast, client):
 
     assert client.post("/reports/", {"starts_on": "2026-10-01", "ends_on": "2026-10-31"}).status_code == 403
     assert not Report.objects.exists()
+
+
+def test_a_failed_report_says_so_in_the_portal(cast, client):
+    failed = Report.objects.create(
+        starts_on=date(2026, 10, 1),
+        ends_on=date(2026, 10, 31),
+        trigger="requested",
+        status="failed",
+        steps_total=4,
+        error="The report could not be built.",
+    )
+    client.force_login(cast.regulator["regulator_staff"])
+
+    page = client.get(f"/reports/{failed.pk}/")
+
+    assert "报表未能生成" in page.text
+    assert "This report has not been built yet." not in page.text
+    assert 'id="job-progress"' not in page.text  # nothing left to follow
+    title = page.text.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title

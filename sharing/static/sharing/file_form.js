@@ -5,7 +5,7 @@
 const form = document.querySelector("form[data-api]");
 const error = document.getElementById("form-error");
 
-form.addEventListener("submit", async (event) => {
+form?.addEventListener("submit", async (event) => {
   event.preventDefault();
   error.hidden = true;
   for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
