@@ -83,6 +83,11 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["institution", "-id"]),
             models.Index(fields=["txid", "id"]),
+            # A member's latest queries (its dashboard) without walking past its other events;
+            # only query events are in it, so only they pay for it.
+            models.Index(
+                fields=["institution", "-id"], condition=models.Q(action="match.query"), name="audit_member_queries"
+            ),
         ]
 
     def __str__(self) -> str:
