@@ -9,6 +9,7 @@ from stdnum.cn import uscc
 
 from accounts.choices import InstitutionKind, Role, Sector
 from accounts.models import Institution, User
+from sharing.models import Inspection, Upload
 
 _serials = itertools.count(1)
 
@@ -49,6 +50,27 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
             obj.set_unusable_password()
         if create:
             obj.save(update_fields=["password"])
+
+
+class UploadFactory(factory.django.DjangoModelFactory[Upload]):
+    """A job's row as a page shows it; its file and worker are not there."""
+
+    class Meta:
+        model = Upload
+
+    institution = factory.SubFactory(InstitutionFactory)
+    file_name = factory.Sequence(lambda n: f"flags-{n}.csv")
+    file_format = "csv"
+    size_bytes = 1024
+
+
+class InspectionFactory(UploadFactory):
+    class Meta:
+        model = Inspection
+
+    file_name = factory.Sequence(lambda n: f"portfolio-{n}.csv")
+    portfolio = "consumer-2026"
+    purpose = "post_loan_review"
 
 
 CONSORTIUM_KEY = bytes(range(32))  # the test key of docs/identifiers.md

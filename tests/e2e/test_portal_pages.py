@@ -8,9 +8,9 @@ from playwright.sync_api import expect
 
 from accounts.choices import Role
 from sharing import services
-from sharing.models import Flag, Upload
+from sharing.models import Flag
 from tests.e2e.conftest import screenshot, sign_in
-from tests.factories import flag_item
+from tests.factories import UploadFactory, flag_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,11 +49,9 @@ def everyone(cast):
     services.contribute(
         cast.alpha.institution, [flag_item(f"ALPHA-{n}", category="fraud_confirmed", details=DETAILS) for n in range(3)]
     )
-    upload = Upload.objects.create(
+    upload = UploadFactory.create(
         institution=cast.alpha.institution,
         file_name="nightly-2026-11-28.csv",
-        file_format="csv",
-        size_bytes=1024,
         status="succeeded",
         rows_total=3,
         rows_done=3,

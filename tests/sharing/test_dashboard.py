@@ -4,8 +4,7 @@ inspection, each part for the roles that see it, and never another institution's
 import pytest
 
 from sharing import services
-from sharing.models import Upload
-from tests.factories import flag_item
+from tests.factories import UploadFactory, flag_item
 from tests.sharing.test_inspections import LOANS, add_flag, inspect, owners, portfolio, run  # noqa: F401
 from tests.sharing.test_queries_api import ask
 
@@ -25,16 +24,14 @@ def test_contributors_see_their_active_flags_by_category_and_uploads_in_progress
         [flag_item("A-1"), flag_item("A-2"), flag_item("A-3", category="fraud_confirmed")],
     )
     services.contribute(cast.beta.institution, [flag_item("B-1", category="fraud_confirmed")])
-    Upload.objects.create(
+    UploadFactory.create(
         institution=cast.alpha.institution,
         file_name="nightly.csv",
-        file_format="csv",
-        size_bytes=10,
         status="running",
         rows_total=200,
         rows_done=50,
     )
-    Upload.objects.create(institution=cast.beta.institution, file_name="theirs.csv", file_format="csv", size_bytes=1)
+    UploadFactory.create(institution=cast.beta.institution, file_name="theirs.csv")
 
     response, board = board_of(client, cast.alpha["contributor"])
 

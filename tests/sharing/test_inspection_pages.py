@@ -6,7 +6,7 @@ from django.utils.timezone import localtime
 
 from accounts.choices import AuditAction
 from accounts.models import AuditEvent
-from sharing.models import Inspection
+from tests.factories import InspectionFactory
 from tests.sharing.test_inspections import LOANS, add_flag, inspect, owners, portfolio, run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -86,14 +86,7 @@ def test_another_institution_gets_404_and_other_roles_403(inspected, cast, clien
 
 
 def test_the_list_and_its_suggestions_hold_only_the_institutions_own_inspections(inspected, cast, client):
-    Inspection.objects.create(
-        institution=cast.beta.institution,
-        portfolio="beta-secret-book",
-        purpose="post_loan_review",
-        file_name="beta.csv",
-        file_format="csv",
-        size_bytes=1,
-    )
+    InspectionFactory.create(institution=cast.beta.institution, portfolio="beta-secret-book")
     client.force_login(cast.alpha["analyst"])
 
     page = client.get("/inspections/")
@@ -103,13 +96,8 @@ def test_the_list_and_its_suggestions_hold_only_the_institutions_own_inspections
 
 
 def test_a_failed_inspection_says_why_in_the_persons_language(cast, client):
-    failed = Inspection.objects.create(
+    failed = InspectionFactory.create(
         institution=cast.alpha.institution,
-        portfolio="consumer-2026",
-        purpose="post_loan_review",
-        file_name="big.csv",
-        file_format="csv",
-        size_bytes=1,
         status="failed",
         error_code="too_many_rows",
         error="A file holds at most 10,000,000 rows.",
@@ -124,13 +112,8 @@ def test_a_failed_inspection_says_why_in_the_persons_language(cast, client):
 
 
 def test_an_empty_inspection_that_succeeded_is_at_100_percent(cast, client):
-    empty = Inspection.objects.create(
+    empty = InspectionFactory.create(
         institution=cast.alpha.institution,
-        portfolio="empty",
-        purpose="post_loan_review",
-        file_name="empty.csv",
-        file_format="csv",
-        size_bytes=1,
         status="succeeded",
         rows_total=0,
         hits_count=0,
