@@ -10,7 +10,7 @@ from accounts.choices import Role
 from sharing import services
 from sharing.models import Flag
 from tests.e2e.conftest import screenshot, sign_in
-from tests.factories import UploadFactory, flag_item
+from tests.factories import InspectionFactory, UploadFactory, flag_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,3 +136,20 @@ def test_in_chinese_no_page_shows_english_words(page, everyone):
         text = DATA.sub(" ", text.replace(person.institution.code, " ").replace(person.institution.name_zh, " "))
         english = set(re.findall(r"[A-Za-z][\w.-]*", text)) - TECHNICAL
         assert not english, f"{path}: {sorted(english)}"
+
+
+def test_another_institutions_pages_are_not_found(page, everyone, cast):
+    person, _paths = everyone
+    services.contribute(cast.beta.institution, [flag_item("BETA-1")])
+    theirs = [
+        f"/flags/{Flag.objects.get(reference='BETA-1').pk}/",
+        f"/uploads/{UploadFactory.create(institution=cast.beta.institution).pk}/",
+        f"/inspections/{InspectionFactory.create(institution=cast.beta.institution).pk}/",
+        f"/people/{cast.beta['analyst'].pk}/",
+    ]
+    sign_in(page, person)
+
+    for path in theirs:
+        response = page.goto(path)
+        assert response.status == 404, path
+        expect(page.locator("main")).not_to_contain_text("BETA-1")
