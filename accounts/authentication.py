@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Field, Q
 from django.http import HttpRequest
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey, Institution, User
 from accounts.network import address_allowed, client_ip
+from accounts.permissions import has_role
 
 KEYWORD = "Api-Key"
 # rs_ and 8 lowercase letters or digits, a dot, then the secret (URL-safe base64 of 32 bytes).
@@ -58,6 +60,14 @@ def caller_person(request: HttpRequest) -> User:
     if not isinstance(request.user, User):
         raise exceptions.PermissionDenied("API keys cannot do this; a person must.", code="people_only")
     return request.user
+
+
+def person_holding(request: HttpRequest, *roles: str) -> User:
+    """The signed-in person on a portal page open to ``roles``; anyone else gets the 403 page."""
+    person = caller_person(request)
+    if not has_role(person, *roles):
+        raise PermissionDenied
+    return person
 
 
 class ApiKeyAuthentication(BaseAuthentication):

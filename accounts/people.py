@@ -8,7 +8,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -17,18 +17,15 @@ from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.audit import record
-from accounts.authentication import caller_person
+from accounts.authentication import person_holding
 from accounts.choices import AuditAction, Role, Scope
 from accounts.models import ApiKey, User
-from accounts.permissions import has_role
-from accounts.portal_forms import AddPersonForm, IssueKeyForm, PersonForm, show_errors
+from accounts.portal_forms import AddPersonForm, IssueKeyForm, PersonForm
+from config.forms import show_errors
 
 
 def _admin(request: HttpRequest) -> User:
-    person = caller_person(request)
-    if not has_role(person, Role.INSTITUTION_ADMIN):
-        raise PermissionDenied
-    return person
+    return person_holding(request, Role.INSTITUTION_ADMIN)
 
 
 def _labels(values: list[str], choices: type[Role] | type[Scope]) -> list[str]:

@@ -4,7 +4,7 @@ They give the browser's input its shape and nothing more. The rules (which roles
 institution of each kind may have, password strength, unique user names, who may give the operator
 role, that admins cannot lock themselves out) live in ``accounts.services`` and
 ``accounts.validators``; the views call those and put their errors back on these forms' fields
-with ``show_errors``.
+with ``config.forms.show_errors``.
 """
 
 import hashlib
@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, Role, Scope
@@ -130,12 +129,3 @@ class IssueKeyForm(KindChoicesMixin, forms.Form):
         expires_at = self.cleaned_data["expires_at"]
         validate_expiry(expires_at)
         return expires_at
-
-
-def show_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's refusal on the fields it names; what names no field of the form goes on top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)

@@ -5,6 +5,7 @@ value comes from the published figures, so a suppressed cell stays suppressed he
 without length, marked ``x``).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,12 @@ class Bar:
 def label(code: str, names: dict[str, str]) -> str:
     """A row or column code in words: an institution's name, a category, a sector, a measure."""
     return names.get(code) or str(WORDS.get(code, code))
+
+
+def categories_in_words(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Counts by flag category, the categories in words, the largest count first."""
+    names = dict(Category.choices)
+    return sorted(((str(names.get(code, code)), n) for code, n in counts.items()), key=lambda pair: (-pair[1], pair[0]))
 
 
 def institution_names(figures: dict[str, Any]) -> dict[str, str]:

@@ -14,7 +14,8 @@ from django.db.models import Count, Max
 from accounts.choices import AuditAction, Role
 from accounts.models import AuditEvent, User
 from accounts.permissions import has_role
-from sharing.choices import Category, FlagStatus, QueryPurpose, UploadStatus
+from sharing import charts
+from sharing.choices import FlagStatus, QueryPurpose, UploadStatus
 from sharing.models import ContributedCategory, Flag, Inspection, Upload
 
 RECENT = 10
@@ -83,11 +84,7 @@ def member_dashboard(person: User, now: datetime, days: int = 30) -> Dashboard:
     )
     if board.sees_contributions:
         counts = contributions(institution.pk, now, days)
-        labels = dict(Category.choices)
-        board.active_flags = sorted(
-            ((str(labels.get(category, category)), n) for category, n in counts.active.items()),
-            key=lambda pair: (-pair[1], pair[0]),
-        )
+        board.active_flags = charts.categories_in_words(counts.active)
         board.filed_recently, board.counted_at = counts.filed_recently, counts.counted_at
         board.running_uploads = list(
             Upload.objects.filter(institution=institution, status__in=UNFINISHED).order_by("-id")[:RECENT]

@@ -115,6 +115,19 @@ class Flag(models.Model):
         return f"flag {self.pk} ({self.category}) of institution {self.institution_id}"
 
 
+FINISHED = (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+
+
+def percent(status: str, done: int, total: int | None) -> int:
+    """A job's work done out of its total (rows, or a report's steps), in whole percent; a
+    succeeded job is at 100."""
+    if status == UploadStatus.SUCCEEDED:
+        return 100
+    if not total:
+        return 0
+    return 100 * done // total
+
+
 class FileJob(models.Model):
     """A member's file that a worker processes: who sent it, the file, and the job's progress.
 
@@ -148,16 +161,11 @@ class FileJob(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+        return self.status in FINISHED
 
     @property
     def percent_done(self) -> int:
-        """Rows done out of the total, in whole percent; a succeeded job is at 100."""
-        if self.status == UploadStatus.SUCCEEDED:
-            return 100
-        if not self.rows_total:
-            return 0
-        return 100 * self.rows_done // self.rows_total
+        return percent(self.status, self.rows_done, self.rows_total)
 
     def release_file(self) -> None:
         """Forget the stored file, and delete it once the transaction commits: it holds member tokens.
@@ -413,6 +421,14 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"Report {self.pk} ({self.starts_on} to {self.ends_on})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def percent_done(self) -> int:
+        return percent(self.status, self.steps_done, self.steps_total)
 
 
 class ReportFile(models.Model):

@@ -1,7 +1,6 @@
-"""The portal's report pages: the list of reports, and one report with its charts and tables.
-
-For the people who read whole reports (regulator staff and operators); members read their
-slice over the API. Viewing is recorded as the API records it.
+"""The portal's pages of shared data: reports and member activity (regulator staff, operators),
+the single-borrower query (analysts), uploads and the institution's own flags (contributors,
+auditors). Inspections are in ``portal_inspections``. Every view records what the API records.
 """
 
 from django.contrib.auth.decorators import login_required
@@ -13,10 +12,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.audit import record
-from accounts.authentication import caller_person
+from accounts.authentication import caller_person, person_holding
 from accounts.choices import AuditAction, Role
 from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
+from config.forms import show_errors
 from config.pagination import newest_first_page
 from sharing import activity, charts, forms, identifiers, keys, reports, services
 from sharing.choices import (
@@ -33,14 +33,12 @@ from sharing.filters import FlagFilter
 from sharing.models import Flag, Inspection, Report, Upload
 
 LIST_SIZE = 100
+TREND_MONTHS = 12
 
 
 def job_statuses() -> dict[str, str]:
     """A job's statuses in the request's language, for the script that follows it (job.js)."""
     return {str(value): str(label) for value, label in UploadStatus.choices}
-
-
-TREND_MONTHS = 12
 
 
 def _reader(request: HttpRequest) -> User:
@@ -68,12 +66,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _reader(request)
     report = get_object_or_404(Report, pk=pk)
-    finished = report.status in (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
     context: dict[str, object] = {
         "report": report,
         "formats": ReportFormat.values,
-        "finished": finished,
-        "percent": 100 * report.steps_done // report.steps_total if report.steps_total else 0,
+        "finished": report.is_finished,
+        "percent": report.percent_done,
         "statuses": job_statuses(),
     }
     if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
@@ -114,8 +111,7 @@ QUERY_TYPES = ("cnid", "mobile", "uscc")
 def query(request: HttpRequest) -> HttpResponse:
     """One borrower, looked up from the browser: the page keys the identifier into its member token
     (sharing/static/sharing/query.js) and sends only that to ``POST /api/v1/queries``."""
-    if not has_role(caller_person(request), Role.ANALYST):
-        raise PermissionDenied
+    person_holding(request, Role.ANALYST)
     id_types = dict(IdType.choices)
     words = {
         "categories": {str(value): str(label) for value, label in Category.choices},
@@ -145,10 +141,7 @@ def query(request: HttpRequest) -> HttpResponse:
 
 
 def _flag_reader(request: HttpRequest) -> User:
-    person = caller_person(request)
-    if not has_role(person, Role.CONTRIBUTOR, Role.AUDITOR):
-        raise PermissionDenied
-    return person
+    return person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
 
 
 @login_required
@@ -242,8 +235,7 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 changed, action = services.change(flag, status, **form.cleaned_data)
             except ValidationError as error:
-                for field, messages in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, messages)
+                show_errors(form, error)
             else:
                 record(action, request=request, target=changed)
                 return redirect("sharing:flag_detail", pk=flag.pk)

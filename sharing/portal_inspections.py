@@ -4,16 +4,15 @@ downloads its results. The file goes to ``POST /api/v1/inspections`` from the pa
 client sends it; these views only read."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.audit import record
-from accounts.authentication import caller_person
+from accounts.authentication import person_holding
 from accounts.choices import AuditAction, Role
 from accounts.models import User
-from accounts.permissions import has_role
-from sharing.choices import Category, QueryPurpose
+from sharing import charts
+from sharing.choices import QueryPurpose
 from sharing.models import Inspection, InspectionHit
 from sharing.portal import LIST_SIZE, job_context
 
@@ -21,10 +20,7 @@ NEW_HITS_SHOWN = 50
 
 
 def _inspector(request: HttpRequest) -> User:
-    person = caller_person(request)
-    if not has_role(person, Role.ANALYST):
-        raise PermissionDenied
-    return person
+    return person_holding(request, Role.ANALYST)
 
 
 @login_required
@@ -47,11 +43,6 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     category, and the first subjects hit that were not hit in the portfolio's previous inspection."""
     person = _inspector(request)
     inspection = get_object_or_404(Inspection.objects.select_related("previous"), pk=pk, institution=person.institution)
-    labels = dict(Category.choices)
-    by_category = sorted(
-        ((labels.get(category, category), count) for category, count in inspection.counts_by_category.items()),
-        key=lambda pair: (-pair[1], pair[0]),
-    )
     new_hits = (
         InspectionHit.objects.filter(inspection=inspection, new=True).order_by("row", "category")[:NEW_HITS_SHOWN]
         if inspection.previous_id
@@ -60,7 +51,7 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record(AuditAction.INSPECTION_VIEW, request=request, target=inspection)
     context = {
         "inspection": inspection,
-        "by_category": by_category,
+        "by_category": charts.categories_in_words(inspection.counts_by_category),
         "new_hits": list(new_hits),
         "new_hits_shown": NEW_HITS_SHOWN,
         **job_context(inspection),
