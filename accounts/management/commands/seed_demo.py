@@ -32,7 +32,7 @@ class Command(BaseCommand):
                         services.create_user(
                             institution=institution,
                             username=username,
-                            email=f"{username}@example.com",
+                            email=demo.demo_email(username),
                             roles=list(roles),
                             password=password,
                         )
