@@ -1,4 +1,4 @@
-"""The portal's forms: resolving or withdrawing a member's own flag, and asking for a report."""
+"""The portal's forms: filing, resolving or withdrawing a member's own flag, and asking for a report."""
 
 from typing import Any
 
@@ -6,7 +6,99 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from sharing import rows
+from sharing.choices import AmountBand, Category, IdType, NoticeChannel
 from sharing.reports import check_period
+from sharing.tokens import MEMBER_TOKEN
+
+# The identifier types the browser keys (sharing/static/sharing/identifiers.js): no passports.
+BROWSER_TYPES = (IdType.CNID, IdType.MOBILE, IdType.USCC)
+NOTE_MAX = 1000
+
+
+class TokenInput(forms.HiddenInput):
+    """Never written back into the page: the script fills it at every submit, and what was sent
+    instead of a token could be a raw identifier."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+class BorrowerForm(forms.Form):
+    """Who a flag is about: the type, and the member token the page computed from the identifier.
+
+    The identifier itself is typed into an input without a name (flag_form.js), so no field of
+    this form, or any other, can carry it to the platform.
+    """
+
+    id_type = forms.ChoiceField(
+        label=_("Identifier type"), choices=[(str(value), value.label) for value in BROWSER_TYPES]
+    )
+    token = forms.CharField(widget=TokenInput, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not MEMBER_TOKEN.fullmatch(cleaned.get("token", "")):
+            # Not on the hidden field itself: the person sees what is said on top of the form.
+            message = _(
+                "The identifier was not keyed into a member token: this page needs JavaScript and the key file."
+            )
+            self.add_error(None, ValidationError(message, code="bad_token"))
+        return cleaned
+
+
+class FlagForm(forms.Form):
+    """A new flag as a contributor files it in the portal; ``sharing.rows`` still checks it, as any flag."""
+
+    reference = forms.RegexField(
+        label=_("Reference"),
+        regex=rf"\A{rows.REFERENCE.pattern}\Z",
+        max_length=64,
+        help_text=_("Your institution's own id for the case."),
+        error_messages={"invalid": _("Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit.")},
+    )
+    category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
+    event_date = forms.DateField(label=_("Event date"), widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(
+        label=_("Event end date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("If the event has ended (repaid, settled): the flag is then filed as resolved."),
+    )
+    amount_band = forms.ChoiceField(label=_("Amount band"), choices=[("", "—"), *AmountBand.choices], required=False)
+    notice_date = forms.DateField(
+        label=_("Notice date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Negative information needs the date and the way the borrower was told."),
+    )
+    notice_channel = forms.ChoiceField(
+        label=_("Notice channel"), choices=[("", "—"), *NoticeChannel.choices], required=False
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only your institution reads it; it is stored encrypted."),
+    )
+
+    def item(self, borrower: BorrowerForm) -> dict[str, Any]:
+        """The flag as the API's batch item, for ``services.contribute``."""
+        data = self.cleaned_data
+        item: dict[str, Any] = {
+            "reference": data["reference"],
+            "id_type": borrower.cleaned_data["id_type"],
+            "token": borrower.cleaned_data["token"],
+            "category": data["category"],
+            "amount_band": data["amount_band"],
+            "notice_channel": data["notice_channel"],
+        }
+        for name in ("event_date", "end_date", "notice_date"):
+            item[name] = data[name].isoformat() if data[name] else None
+        if data["note"]:
+            item["details"] = {"note": data["note"]}
+        return item
 
 
 class ResolveForm(forms.Form):

@@ -23,7 +23,6 @@ from sharing.choices import (
     CONSENT_PURPOSES,
     Category,
     FlagStatus,
-    IdType,
     QueryPurpose,
     ReportFormat,
     ReportTrigger,
@@ -104,15 +103,11 @@ def phone_lengths(request: HttpRequest) -> JsonResponse:
     return response
 
 
-QUERY_TYPES = ("cnid", "mobile", "uscc")
-
-
 @login_required
 def query(request: HttpRequest) -> HttpResponse:
     """One borrower, looked up from the browser: the page keys the identifier into its member token
     (sharing/static/sharing/query.js) and sends only that to ``POST /api/v1/queries``."""
     person_holding(request, Role.ANALYST)
-    id_types = dict(IdType.choices)
     words = {
         "categories": {str(value): str(label) for value, label in Category.choices},
         "yes": _("Yes"),
@@ -120,24 +115,29 @@ def query(request: HttpRequest) -> HttpResponse:
         "hit": _("Other members have flagged this borrower."),
         "no_hit": _("No other member has flagged this borrower."),
         "own": _("Your own flags"),
-        "reasons": {
-            "bad_length": _("The identifier has the wrong number of characters."),
-            "bad_characters": _("The identifier has characters it cannot have."),
-            "bad_checksum": _("The check character is wrong: please check the identifier."),
-            "bad_date": _("The birth date in this resident identity number is not possible."),
-            "not_mobile": _("This is not a Chinese mobile number."),
-            "unsupported": _("The browser cannot read this number as typed; use the member client."),
-            "bad_key": _("The key file must hold the 64 hexadecimal characters of the consortium key."),
-            "other": _("The lookup failed; please try again."),
-        },
+        "reasons": identifier_reasons(_("The lookup failed; please try again.")),
     }
     context = {
-        "id_types": [(value, id_types[value]) for value in QUERY_TYPES],
+        "id_types": [(value, value.label) for value in forms.BROWSER_TYPES],
         "purposes": QueryPurpose.choices,
         "consent_purposes": sorted(CONSENT_PURPOSES),
         "words": words,
     }
     return render(request, "sharing/query.html", context)
+
+
+def identifier_reasons(other: str) -> dict[str, str]:
+    """Why the page could not key an identifier (identifiers.js's reasons), in the person's language."""
+    return {
+        "bad_length": _("The identifier has the wrong number of characters."),
+        "bad_characters": _("The identifier has characters it cannot have."),
+        "bad_checksum": _("The check character is wrong: please check the identifier."),
+        "bad_date": _("The birth date in this resident identity number is not possible."),
+        "not_mobile": _("This is not a Chinese mobile number."),
+        "unsupported": _("The browser cannot read this number as typed; use the member client."),
+        "bad_key": _("The key file must hold the 64 hexadecimal characters of the consortium key."),
+        "other": other,
+    }
 
 
 def _flag_reader(request: HttpRequest) -> User:
@@ -214,7 +214,13 @@ def flags(request: HttpRequest) -> HttpResponse:
     found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
     page = newest_first_page(request, found.qs.defer("details", "token"), FLAGS_PAGE_SIZE)
     record(AuditAction.FLAG_LIST, request=request)
-    context = {"filters": found.form, "flags": page.rows, "older": page.older, "query": page.query}
+    context = {
+        "filters": found.form,
+        "flags": page.rows,
+        "older": page.older,
+        "query": page.query,
+        "can_file": has_role(person, Role.CONTRIBUTOR),
+    }
     return render(request, "sharing/flags.html", context)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sharing import portal, portal_inspections
+from sharing import portal, portal_filing, portal_inspections
 
 app_name = "sharing"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("institutions/", portal.institutions, name="institutions"),
     path("query/", portal.query, name="query"),
     path("flags/", portal.flags, name="flags"),
+    path("flags/new/", portal_filing.new_flag, name="new_flag"),
     path("flags/<int:pk>/", portal.flag_detail, name="flag_detail"),
     path("uploads/", portal.uploads, name="uploads"),
     path("uploads/<int:pk>/", portal.upload_detail, name="upload_detail"),

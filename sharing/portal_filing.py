@@ -1,0 +1,70 @@
+"""Filing one flag in the portal (contributors).
+
+The page keys the borrower's identifier into its member token in the browser
+(sharing/static/sharing/flag_form.js), as the query page does; the form carries
+only the token. The flag then goes through ``services.contribute``, the API's own
+service, so it is checked, keyed, sealed and stored exactly as a flag sent by a
+member's system, and recorded as the same audit event.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.audit import record
+from accounts.authentication import person_holding
+from accounts.choices import AuditAction, Role
+from sharing import forms, services
+from sharing.models import Flag
+from sharing.portal import identifier_reasons
+from sharing.rows import RETENTION_YEARS
+
+# The checks of ``sharing.rows`` a filled-in form can still fail, in the person's language; the
+# form's own fields catch the rest first. Any other reason shows the service's own (English) words.
+REFUSALS = {
+    "future_date": gettext_lazy("The date is in the future."),
+    "end_before_event": gettext_lazy("The event cannot end before it happened."),
+    "notice_required": gettext_lazy("Negative information needs the date and the way the borrower was told."),
+    "details_too_large": gettext_lazy("The note is too long."),
+}
+
+
+@login_required
+def new_flag(request: HttpRequest) -> HttpResponse:
+    """A form for one new flag; the identifier never leaves the browser, only its member token."""
+    person = person_holding(request, Role.CONTRIBUTOR)
+    data = request.POST if request.method == "POST" else None
+    borrower, flag = forms.BorrowerForm(data), forms.FlagForm(data)
+    if borrower.is_valid() and flag.is_valid():
+        reference = flag.cleaned_data["reference"]
+        filed = Flag.objects.filter(institution=person.institution, reference=reference).first()
+        if filed is not None:
+            flag.add_error("reference", _("Your institution already has a flag with this reference."))
+        else:
+            try:
+                services.contribute(person.institution, [flag.item(borrower)])
+            except services.BatchInvalid as invalid:
+                _show(invalid, borrower, flag)
+            else:
+                stored = Flag.objects.get(institution=person.institution, reference=reference)
+                record(AuditAction.FLAG_CONTRIBUTE, request=request, target=stored, subjects=1)
+                return redirect("sharing:flag_detail", pk=stored.pk)
+    words = {"reasons": identifier_reasons(_("The identifier could not be keyed; please try again."))}
+    return render(request, "sharing/flag_new.html", {"borrower": borrower, "form": flag, "words": words})
+
+
+def _show(invalid: services.BatchInvalid, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> None:
+    for error in invalid.errors[0]:
+        if error.code == "past_retention":
+            message = _("The event ended more than %(years)s years ago; it may no longer be filed.") % {
+                "years": RETENTION_YEARS
+            }
+        else:
+            message = str(REFUSALS.get(error.code, error.message))
+        if error.field == "token":
+            borrower.add_error(None, message)
+        else:
+            field = "note" if error.field == "details" else error.field
+            flag.add_error(field if field in flag.fields else None, message)

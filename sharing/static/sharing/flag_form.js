@@ -1,0 +1,27 @@
+// The page that files one flag: the identifier is normalized and keyed into its member token here
+// (identifiers.js, Web Crypto) and put in the form's hidden token field; the identifier's own
+// input has no name, so the form never sends it. The key file is read into memory only.
+
+import { importKey, loadPhones, memberToken } from "./identifiers.js";
+
+const form = document.getElementById("new-flag");
+const words = JSON.parse(document.getElementById("flag-words").textContent);
+const error = document.getElementById("identifier-error");
+let phones = null;
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  error.hidden = true;
+  form.elements.token.value = "";
+  try {
+    const [file] = document.getElementById("key-file").files;
+    const key = await importKey(await file.text());
+    phones = phones || (await loadPhones());
+    form.elements.token.value = await memberToken(form.elements.id_type.value, document.getElementById("identifier").value, key, phones);
+  } catch (problem) {
+    error.textContent = words.reasons[problem.reason] || words.reasons.other;
+    error.hidden = false;
+    return;
+  }
+  form.submit();
+});
