@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.factories import CONSORTIUM_KEY
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -88,3 +89,11 @@ def sign_in(page, person) -> None:
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    """The consortium key file a person selects on the pages that key identifiers in the browser."""
+    path = tmp_path / "consortium.key"
+    path.write_text(CONSORTIUM_KEY.hex() + "\n")
+    return path

@@ -9,18 +9,11 @@ from playwright.sync_api import expect
 from sharing import services
 from sharing.models import Flag
 from tests.e2e.conftest import sign_in
-from tests.factories import CONSORTIUM_KEY, flag_item, member_token_of
+from tests.factories import flag_item, member_token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BORROWER = "110105-19491231-002x"  # as a person types it; canonically 11010519491231002X
-
-
-@pytest.fixture
-def key_file(tmp_path):
-    path = tmp_path / "consortium.key"
-    path.write_text(CONSORTIUM_KEY.hex() + "\n")
-    return path
 
 
 def test_a_contributor_files_a_flag_and_no_raw_identifier_leaves_the_browser(page, cast, key_file):

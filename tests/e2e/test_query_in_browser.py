@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from sharing import services
 from tests.e2e.conftest import screenshot, sign_in
-from tests.factories import CONSORTIUM_KEY, flag_item, member_token_of
+from tests.factories import flag_item, member_token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,13 +23,6 @@ def analyst(cast):
         [flag_item("BETA-1", token=member_token_of("11010519491231002X"), category="overdue_90")],
     )
     return person
-
-
-@pytest.fixture
-def key_file(tmp_path):
-    path = tmp_path / "consortium.key"
-    path.write_text(CONSORTIUM_KEY.hex() + "\n")
-    return path
 
 
 def test_an_analyst_looks_a_borrower_up_and_no_raw_identifier_leaves_the_browser(page, analyst, key_file):
