@@ -85,6 +85,7 @@ class AuditAction(models.TextChoices):
     FLAG_WITHDRAW = "flag.withdraw", _("Withdrew a flag")
     FLAG_EXPIRE = "flag.expire", _("Expired flags past retention")
     FLAG_SHRED = "flag.shred", _("Destroyed flag details")
+    FLAG_ERASE = "flag.erase", _("Erased expired flags' tokens and references")
     UPLOAD_CREATE = "upload.create", _("Uploaded a file of flags")
     UPLOAD_LIST = "upload.list", _("Listed uploads")
     UPLOAD_VIEW = "upload.view", _("Viewed an upload")

@@ -223,6 +223,7 @@ def _match_portable(inspection: Inspection, probes: Sequence[Probe], visible: li
         for stored, institution_id, category, event_date, disputed, status in flags.values_list(
             "token", "institution_id", "category", "event_date", "disputed", "status"
         ):
+            assert stored is not None  # found by its token
             for row, correlation_id in by_token[bytes(stored)]:
                 group = groups.setdefault(
                     (row, correlation_id, category),

@@ -59,7 +59,7 @@ def unwrapped(record: DataKey) -> bytes:
 
 def details_of(flag: Flag) -> dict[str, object] | None:
     """The flag's details in plain text, for its own institution's eyes only."""
-    if flag.details is None or flag.details_key is None:
+    if flag.details is None or flag.details_key is None or flag.reference is None:
         return None
     key = unwrapped(flag.details_key)
     plain = envelope.open_sealed(key, bytes(flag.details), details_context(flag.institution_id, flag.reference))

@@ -64,9 +64,10 @@ class Flag(models.Model):
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="flags", db_index=False, db_constraint=False
     )
-    reference = models.CharField(_("reference"), max_length=64)
+    # Both erased (NULL) when the flag expires: nothing then ties it to a borrower (services.apply_retention).
+    reference = models.CharField(_("reference"), max_length=64, null=True)  # noqa: DJ001 - NULL: unique but erased
     id_type = models.CharField(_("identifier type"), max_length=16, choices=IdType.choices)
-    token = models.BinaryField(_("platform token"), max_length=32)
+    token = models.BinaryField(_("platform token"), max_length=32, null=True)
     pepper_version = models.PositiveSmallIntegerField(_("pepper version"))
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     event_date = models.DateField(_("event date"))

@@ -2,12 +2,12 @@
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -112,27 +112,49 @@ def _shred(flag: Flag) -> None:
         flag.details, flag.details_key, flag.details_destroyed_at = None, None, timezone.now()
 
 
-def expire_and_shred(today: date | None = None) -> tuple[int, int]:
-    """Retention: expire flags past their expiry date, then destroy the details of expired and withdrawn flags.
+class Retention(NamedTuple):
+    """What one run of retention did: flags expired, details destroyed, flags erased."""
 
-    Records one audit event per institution and action, with the number of flags.
-    Returns (flags expired, details destroyed).
+    expired: int
+    shredded: int
+    erased: int
+
+
+def apply_retention(today: date | None = None) -> Retention:
+    """Retention (art. 16): negative information is kept five years from the end of the event, then deleted.
+
+    Three steps, each one ``UPDATE`` in its own transaction and one audit event per institution
+    with the number of flags: flags past their expiry date expire (``flag.expire``); expired and
+    withdrawn flags lose their details (``flag.shred``); expired flags lose their platform token,
+    the member's reference and the upload row they came from (``flag.erase``). What remains of an
+    expired flag (institution, category, dates, amount band, notice, status) can no longer be tied
+    to a borrower, by the platform or through the member's reference, and is what reports count.
     """
     today = today or timezone.localdate()
     open_statuses = [FlagStatus.ACTIVE, FlagStatus.RESOLVED]
+    now = timezone.now()
     with transaction.atomic():
         due = Flag.objects.filter(status__in=open_statuses, expires_on__lte=today)
-        per_institution = list(due.values("institution").annotate(n=Count("id")).order_by("institution"))
-        expired = due.update(status=FlagStatus.EXPIRED, updated_at=timezone.now())
+        per_institution = _per_institution(due)
+        expired = due.update(status=FlagStatus.EXPIRED, updated_at=now)
         _record_counts(AuditAction.FLAG_EXPIRE, per_institution)
     with transaction.atomic():
         closed = Flag.objects.filter(
             Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN), details__isnull=False
         )
-        per_institution = list(closed.values("institution").annotate(n=Count("id")).order_by("institution"))
-        shredded = closed.update(details=None, details_key=None, details_destroyed_at=timezone.now())
+        per_institution = _per_institution(closed)
+        shredded = closed.update(details=None, details_key=None, details_destroyed_at=now)
         _record_counts(AuditAction.FLAG_SHRED, per_institution)
-    return expired, shredded
+    with transaction.atomic():
+        linked = Flag.objects.filter(status=FlagStatus.EXPIRED, token__isnull=False)
+        per_institution = _per_institution(linked)
+        erased = linked.update(token=None, reference=None, source_upload=None, source_row=None, updated_at=now)
+        _record_counts(AuditAction.FLAG_ERASE, per_institution)
+    return Retention(expired, shredded, erased)
+
+
+def _per_institution(flags: QuerySet[Flag]) -> list[Mapping[str, Any]]:
+    return list(flags.values("institution").annotate(n=Count("id")).order_by("institution"))
 
 
 def _record_counts(action: AuditAction, per_institution: Sequence[Mapping[str, Any]]) -> None:
@@ -145,7 +167,7 @@ def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
     """Move every stored token on to the current pepper by chaining; member tokens are not needed.
 
     Works in short batches on locked rows, so it runs beside the live platform. A
-    token at version v is keyed with peppers v+1 ... current in turn. Rows locked by
+    token at version v is keyed with peppers v+1 ... current in turn; erased flags have none. Rows locked by
     a request at that moment are skipped; returns (moved, still on an older pepper).
     """
     peppers = settings.PLATFORM_PEPPERS
@@ -154,13 +176,14 @@ def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
         with transaction.atomic():
             stale = list(
                 Flag.objects.select_for_update(skip_locked=True)
-                .filter(pepper_version__lt=peppers.version)
+                .filter(pepper_version__lt=peppers.version, token__isnull=False)
                 .order_by("pk")
                 .only("pk", "token", "pepper_version")[:batch]
             )
             if not stale:
                 break
             for flag in stale:
+                assert flag.token is not None  # erased flags are not selected
                 token = bytes(flag.token)
                 for version in range(flag.pepper_version + 1, peppers.version + 1):
                     token = rekey(token, peppers.by_version[version])
@@ -169,4 +192,4 @@ def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
             moved += len(stale)
     if moved:
         record(AuditAction.TOKEN_REKEY, subjects=moved)
-    return moved, Flag.objects.filter(pepper_version__lt=peppers.version).count()
+    return moved, Flag.objects.filter(pepper_version__lt=peppers.version, token__isnull=False).count()

@@ -138,7 +138,7 @@ def upsert_orm(
     """Upsert staged flags through the ORM, counting what was created, updated and superseded."""
     now = timezone.now()
     references = [flag.reference for flag in staged]
-    before: dict[str, tuple[int | None, int | None]] = {}
+    before: dict[str | None, tuple[int | None, int | None]] = {}
     for start in range(0, len(references), ORM_BATCH):
         existing = Flag.objects.filter(institution=institution, reference__in=references[start : start + ORM_BATCH])
         before.update(

@@ -49,11 +49,12 @@ def resume_stalled_uploads() -> int:
 
 
 @shared_task(time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
-def apply_retention() -> tuple[int, int]:
-    """Expire flags five years after their event ended and destroy the details of expired and withdrawn ones."""
+def apply_retention() -> tuple[int, int, int]:
+    """Expire flags five years after their event ended, destroy the details of expired and withdrawn
+    ones, and erase what tied expired ones to a borrower (``services.apply_retention``)."""
     from sharing import services
 
-    return services.expire_and_shred()
+    return services.apply_retention()
 
 
 @shared_task(time_limit=600, soft_time_limit=590)

@@ -9,7 +9,7 @@ from stdnum.cn import uscc
 
 from accounts.choices import InstitutionKind, Role, Sector
 from accounts.models import Institution, User
-from sharing.models import Inspection, Upload
+from sharing.models import Flag, Inspection, Upload
 
 _serials = itertools.count(1)
 
@@ -80,6 +80,12 @@ def member_token_of(raw: str, id_type: str = "cnid") -> str:
     from sharing.identifiers import member_token
 
     return member_token(id_type, raw, CONSORTIUM_KEY)
+
+
+def stored_token(flag: Flag) -> bytes:
+    """A flag's platform token; an erased flag has none, and fails here."""
+    assert flag.token is not None, f"{flag} has no token"
+    return bytes(flag.token)
 
 
 def flag_item(reference: str = "LOAN-1", **fields: Any) -> dict[str, Any]:

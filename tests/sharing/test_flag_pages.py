@@ -106,3 +106,15 @@ def test_the_filters_are_labelled_in_each_persons_language(flags, cast, client):
     assert ">Event on or after</label>" in english
     assert ">事件日期不早于</label>" in chinese
     assert ">类别</label>" in chinese
+
+
+def test_an_erased_flag_shows_that_its_reference_was_erased(flags, cast, client):
+    services.apply_retention(today=date(2031, 3, 2))  # five years after ALPHA-1's event
+    client.force_login(cast.alpha["auditor"])
+
+    listed = client.get("/flags/").text
+    page = client.get(f"/flags/{flags['ALPHA-1'].pk}/").text
+
+    assert "ALPHA-1" not in listed
+    assert listed.count("编号已抹除") == 2
+    assert "不再与任何借款人关联" in page

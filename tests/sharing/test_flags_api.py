@@ -8,7 +8,7 @@ from accounts.choices import AuditAction, Scope
 from accounts.models import AuditEvent
 from sharing.models import Flag
 from sharing.tokens import platform_token
-from tests.factories import flag_item, member_token_of
+from tests.factories import flag_item, member_token_of, stored_token
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_contributes_a_batch_and_stores_the_platform_token_not_the_member_token(
     flag = Flag.objects.get(reference="A-1")
     assert flag.institution == cast.alpha.institution
     member = member_token_of("11010519491231002X")
-    assert bytes(flag.token) == platform_token(member, settings.PLATFORM_PEPPERS)
+    assert stored_token(flag) == platform_token(member, settings.PLATFORM_PEPPERS)
     assert flag.pepper_version == settings.PLATFORM_PEPPERS.version
     assert str(flag.expires_on) == "2031-03-01"
     assert flag.status == "active"

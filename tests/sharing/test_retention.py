@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from django.db.models import Q
 
 from accounts.choices import AuditAction
 from accounts.models import AuditEvent
@@ -10,7 +11,8 @@ from sharing import services
 from sharing.models import Flag
 from sharing.rows import expiry
 from sharing.tasks import apply_retention
-from tests.factories import flag_item
+from sharing.tokens import Peppers
+from tests.factories import UploadFactory, flag_item
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +36,10 @@ def test_retention_counts_five_years_from_the_end_or_else_the_event():
 
 
 def test_flags_past_retention_expire_and_lose_their_details(cast, flags):
-    expired, shredded = services.expire_and_shred(today=date(2027, 1, 10))
+    expired, shredded, _erased = services.apply_retention(today=date(2027, 1, 10))
 
     assert (expired, shredded) == (3, 2)
-    state = {flag.reference: (flag.status, flag.details is None) for flag in Flag.objects.all()}
+    state = {name: _state(flag) for name, flag in flags.items()}
     assert state == {
         "OLD-OPEN": ("expired", True),
         "OLD-ENDED": ("expired", True),
@@ -45,26 +47,75 @@ def test_flags_past_retention_expire_and_lose_their_details(cast, flags):
         "RECENT-END": ("resolved", False),
         "YOUNG": ("active", False),
     }
-    assert Flag.objects.get(reference="OLD-OPEN").details_destroyed_at is not None
+    assert Flag.objects.get(pk=flags["OLD-OPEN"].pk).details_destroyed_at is not None
     expire = AuditEvent.objects.get(action=AuditAction.FLAG_EXPIRE)
     shred = AuditEvent.objects.get(action=AuditAction.FLAG_SHRED)
     assert (expire.institution_id, expire.subjects_count, expire.actor_type) == (cast.alpha.institution.pk, 3, "system")
     assert (shred.institution_id, shred.subjects_count) == (cast.alpha.institution.pk, 2)
 
 
+def _state(flag):
+    flag.refresh_from_db()
+    return flag.status, flag.details is None
+
+
+def test_expired_flags_are_no_longer_tied_to_a_borrower(cast, flags):
+    """Art. 16: kept five years, then deleted. What stays is what the reports count."""
+    services.contribute(cast.beta.institution, [flag_item("BETA-OLD", event_date="2021-12-01")])
+    upload = UploadFactory.create(institution=cast.alpha.institution)
+    Flag.objects.filter(pk=flags["OLD-OPEN"].pk).update(source_upload=upload, source_row=7)
+    before = Flag.objects.get(pk=flags["OLD-OPEN"].pk)
+
+    erased = services.apply_retention(today=date(2027, 1, 10)).erased
+
+    assert erased == 4
+    gone = Flag.objects.filter(status="expired")
+    linked = Q(token__isnull=False) | Q(reference__isnull=False) | Q(source_upload__isnull=False)
+    assert gone.count() == 4
+    assert not gone.filter(linked | Q(source_row__isnull=False)).exists()
+    after = Flag.objects.get(pk=before.pk)
+    kept = ("institution_id", "id_type", "category", "event_date", "end_date", "amount_band", "notice_date")
+    assert [getattr(after, name) for name in kept] == [getattr(before, name) for name in kept]
+    live = Flag.objects.exclude(status="expired")
+    assert set(live.values_list("reference", flat=True)) == {"RECENT-END", "YOUNG"}
+    assert not live.filter(token__isnull=True).exists()
+    erase = AuditEvent.objects.filter(action=AuditAction.FLAG_ERASE).order_by("institution_id")
+    assert [(event.institution_id, event.subjects_count) for event in erase] == [
+        (cast.alpha.institution.pk, 3),
+        (cast.beta.institution.pk, 1),
+    ]
+
+
+def test_an_erased_reference_may_be_used_again(cast, flags):
+    services.apply_retention(today=date(2027, 1, 10))
+
+    services.contribute(cast.alpha.institution, [flag_item("OLD-OPEN", event_date="2026-10-01")])
+
+    assert Flag.objects.get(reference="OLD-OPEN").status == "active"
+    assert Flag.objects.filter(institution=cast.alpha.institution).count() == 6
+
+
 def test_withdrawn_flags_left_with_details_lose_them_on_the_next_run(flags):
     Flag.objects.filter(reference="YOUNG").update(status="withdrawn")
 
-    services.expire_and_shred(today=date(2026, 11, 29))
+    services.apply_retention(today=date(2026, 11, 29))
 
     assert Flag.objects.get(reference="YOUNG").details is None
     assert Flag.objects.get(reference="RECENT-END").details is not None
 
 
 def test_running_retention_again_does_nothing_more(flags):
-    services.expire_and_shred(today=date(2027, 1, 10))
+    services.apply_retention(today=date(2027, 1, 10))
 
-    assert services.expire_and_shred(today=date(2027, 1, 10)) == (0, 0)
+    assert services.apply_retention(today=date(2027, 1, 10)) == (0, 0, 0)
+
+
+def test_rekeying_passes_over_erased_flags(flags, settings):
+    services.apply_retention(today=date(2027, 1, 10))
+    peppers = settings.PLATFORM_PEPPERS
+    settings.PLATFORM_PEPPERS = Peppers({**peppers.by_version, peppers.version + 1: bytes(range(32, 64))})
+
+    assert services.rekey_tokens() == (2, 0)
 
 
 def test_the_daily_beat_entry_runs_retention(settings):
@@ -96,3 +147,13 @@ def _wait_for(condition, seconds=30):
             return
         time.sleep(0.1)
     raise AssertionError("the worker did not get there in time")
+
+
+def test_the_api_shows_an_erased_flag_without_its_reference(cast, flags, client_for):
+    services.apply_retention(today=date(2027, 1, 10))
+
+    answer = client_for(cast.alpha["auditor"]).get(f"/api/v1/flags/{flags['OLD-OPEN'].pk}")
+
+    body = answer.json()
+    assert (body["reference"], body["status"], body["details"], body["source_upload"]) == (None, "expired", None, None)
+    assert body["category"] == "overdue_90"
