@@ -52,7 +52,7 @@ class Flag(models.Model):
     """What one member reports about one borrower, known to the platform only by platform token.
 
     ``reference`` is the member's own id for the case: sending it again updates the
-    flag. ``details`` is AES-256-GCM ciphertext under the institution's data key
+    flag, until retention erases it. ``details`` is AES-256-GCM ciphertext under the institution's data key
     (``details_key``); only the contributing institution ever reads it.
     """
 

@@ -8,6 +8,7 @@ member's system, and recorded as the same audit event.
 """
 
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction, Role
+from accounts.models import Institution
 from sharing import forms, services
 from sharing.models import Flag
 from sharing.portal import identifier_reasons
@@ -38,21 +40,31 @@ def new_flag(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     borrower, flag = forms.BorrowerForm(data), forms.FlagForm(data)
     if borrower.is_valid() and flag.is_valid():
-        reference = flag.cleaned_data["reference"]
-        filed = Flag.objects.filter(institution=person.institution, reference=reference).first()
+        with transaction.atomic():
+            # One filing at a time per institution, so that a second click on the button (or a
+            # colleague's filing) cannot overwrite the flag just filed under the same reference.
+            Institution.objects.select_for_update(no_key=True).only("pk").get(pk=person.institution_id)
+            filed = _file(person.institution, borrower, flag)
+            if filed is not None:
+                record(AuditAction.FLAG_CONTRIBUTE, request=request, target=filed, subjects=1)
         if filed is not None:
-            flag.add_error("reference", _("Your institution already has a flag with this reference."))
-        else:
-            try:
-                services.contribute(person.institution, [flag.item(borrower)])
-            except services.BatchInvalid as invalid:
-                _show(invalid, borrower, flag)
-            else:
-                stored = Flag.objects.get(institution=person.institution, reference=reference)
-                record(AuditAction.FLAG_CONTRIBUTE, request=request, target=stored, subjects=1)
-                return redirect("sharing:flag_detail", pk=stored.pk)
+            return redirect("sharing:flag_detail", pk=filed.pk)
     words = {"reasons": identifier_reasons(_("The identifier could not be keyed; please try again."))}
     return render(request, "sharing/flag_new.html", {"borrower": borrower, "form": flag, "words": words})
+
+
+def _file(institution: Institution, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> Flag | None:
+    """The new flag, stored; or None, with what is wrong put on the forms."""
+    reference = flag.cleaned_data["reference"]
+    if Flag.objects.filter(institution=institution, reference=reference).exists():
+        flag.add_error("reference", _("Your institution already has a flag with this reference."))
+        return None
+    try:
+        services.contribute(institution, [flag.item(borrower)])
+    except services.BatchInvalid as invalid:
+        _show(invalid, borrower, flag)
+        return None
+    return Flag.objects.get(institution=institution, reference=reference)
 
 
 def _show(invalid: services.BatchInvalid, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> None:

@@ -125,10 +125,10 @@ def apply_retention(today: date | None = None) -> Retention:
 
     Three steps, each one ``UPDATE`` in its own transaction and one audit event per institution
     with the number of flags: flags past their expiry date expire (``flag.expire``); expired and
-    withdrawn flags lose their details (``flag.shred``); expired flags lose their platform token,
-    the member's reference and the upload row they came from (``flag.erase``). What remains of an
-    expired flag (institution, category, dates, amount band, notice, status) can no longer be tied
-    to a borrower, by the platform or through the member's reference, and is what reports count.
+    withdrawn flags lose their details (``flag.shred``); expired flags, and withdrawn ones past
+    their expiry date, lose their platform token, the member's reference and the upload row they
+    came from (``flag.erase``). What remains (institution, category, dates, amount band, notice,
+    status) is what reports count; the platform can no longer tie it to a borrower.
     """
     today = today or timezone.localdate()
     open_statuses = [FlagStatus.ACTIVE, FlagStatus.RESOLVED]
@@ -146,7 +146,8 @@ def apply_retention(today: date | None = None) -> Retention:
         shredded = closed.update(details=None, details_key=None, details_destroyed_at=now)
         _record_counts(AuditAction.FLAG_SHRED, per_institution)
     with transaction.atomic():
-        linked = Flag.objects.filter(status=FlagStatus.EXPIRED, token__isnull=False)
+        past = Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN, expires_on__lte=today)
+        linked = Flag.objects.filter(past, token__isnull=False)
         per_institution = _per_institution(linked)
         erased = linked.update(token=None, reference=None, source_upload=None, source_row=None, updated_at=now)
         _record_counts(AuditAction.FLAG_ERASE, per_institution)

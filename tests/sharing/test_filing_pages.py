@@ -1,13 +1,15 @@
 """Filing one flag in the portal: contributors only, the browser's member token only, the API's checks."""
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from accounts.choices import AuditAction
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Institution
 from sharing import keys, services
 from sharing.models import Flag
 from tests.factories import flag_item, member_token_of, stored_token
@@ -80,6 +82,7 @@ def test_the_page_has_no_field_that_could_carry_the_identifier(cast, client):
 
     page = client.get(URL).text
 
+    assert "请重新选择密钥文件" not in page
     tags = {name: tag for tag, name in re.findall(r'(<input id="(identifier|key-file)"[^>]*>)', page)}
     assert set(tags) == {"identifier", "key-file"}
     assert "name=" not in tags["identifier"]
@@ -113,6 +116,7 @@ def test_a_refused_flag_is_shown_on_the_form_in_chinese_and_nothing_is_stored(ca
     if field:
         assert re.search(rf'id="id_{field}_error"[^>]*>\s*<p>{re.escape(message)}', page.text)
     assert "11010519491231002X" not in page.text
+    assert "请重新选择密钥文件并再次输入标识" in page.text
     assert not Flag.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditAction.FLAG_CONTRIBUTE).exists()
 
@@ -143,3 +147,33 @@ def test_the_flags_list_offers_the_form_to_contributors_only(cast, client):
 
     assert URL in contributor
     assert URL not in auditor
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_filing_waits_for_one_in_progress_and_never_overwrites_it(cast, client):
+    """A second click lands while the first filing's transaction is still open."""
+    institution = cast.alpha.institution
+    locked, release = threading.Event(), threading.Event()
+
+    def first_filing():
+        try:
+            with transaction.atomic():
+                Institution.objects.select_for_update(no_key=True).get(pk=institution.pk)
+                services.contribute(institution, [flag_item("CASE-2026-77", category="overdue_90")])
+                locked.set()
+                release.wait(5)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=first_filing)
+    first.start()
+    assert locked.wait(5)
+    threading.Timer(0.5, release.set).start()
+    client.force_login(cast.alpha["contributor"])
+
+    page = client.post(URL, filled(), HTTP_ACCEPT_LANGUAGE="en")
+    first.join(5)
+
+    assert "Your institution already has a flag with this reference." in page.text
+    assert list(Flag.objects.values_list("category", flat=True)) == ["overdue_90"]

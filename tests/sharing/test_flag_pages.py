@@ -117,4 +117,4 @@ def test_an_erased_flag_shows_that_its_reference_was_erased(flags, cast, client)
 
     assert "ALPHA-1" not in listed
     assert listed.count("编号已抹除") == 2
-    assert "不再与任何借款人关联" in page
+    assert "平台已无法将其与任何借款人关联" in page

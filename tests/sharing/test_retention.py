@@ -17,16 +17,32 @@ from tests.factories import UploadFactory, flag_item
 pytestmark = pytest.mark.django_db
 
 
+# (event date, end date) of each flag; the tests run retention on 2027-01-10.
+HISTORY = {
+    "OLD-OPEN": (date(2022, 1, 10), None),
+    "OLD-ENDED": (date(2021, 6, 1), date(2022, 1, 10)),
+    "RECENT-END": (date(2021, 6, 1), date(2023, 5, 1)),
+    "YOUNG": (date(2026, 1, 10), None),
+    "NO-DETAILS": (date(2022, 1, 9), None),
+}
+
+
+def file_in_the_past(institution, reference, event_date, end_date=None, **fields):
+    """A flag as if filed back then: filing today refuses events already past retention."""
+    services.contribute(institution, [flag_item(reference, event_date="2026-01-10", **fields)])
+    Flag.objects.filter(institution=institution, reference=reference).update(
+        event_date=event_date,
+        end_date=end_date,
+        status="resolved" if end_date else "active",
+        expires_on=expiry(end_date or event_date),
+    )
+
+
 @pytest.fixture
 def flags(cast):
-    items = [
-        flag_item("OLD-OPEN", event_date="2022-01-10"),
-        flag_item("OLD-ENDED", event_date="2021-06-01", end_date="2022-01-10"),
-        flag_item("RECENT-END", event_date="2021-06-01", end_date="2023-05-01"),
-        flag_item("YOUNG", event_date="2026-01-10"),
-        flag_item("NO-DETAILS", event_date="2022-01-09", details=None),
-    ]
-    services.contribute(cast.alpha.institution, items)
+    for reference, (event_date, end_date) in HISTORY.items():
+        details = None if reference == "NO-DETAILS" else flag_item()["details"]
+        file_in_the_past(cast.alpha.institution, reference, event_date, end_date, details=details)
     return {flag.reference: flag for flag in Flag.objects.all()}
 
 
@@ -61,7 +77,7 @@ def _state(flag):
 
 def test_expired_flags_are_no_longer_tied_to_a_borrower(cast, flags):
     """Art. 16: kept five years, then deleted. What stays is what the reports count."""
-    services.contribute(cast.beta.institution, [flag_item("BETA-OLD", event_date="2021-12-01")])
+    file_in_the_past(cast.beta.institution, "BETA-OLD", date(2021, 12, 1))
     upload = UploadFactory.create(institution=cast.alpha.institution)
     Flag.objects.filter(pk=flags["OLD-OPEN"].pk).update(source_upload=upload, source_row=7)
     before = Flag.objects.get(pk=flags["OLD-OPEN"].pk)
@@ -102,6 +118,17 @@ def test_withdrawn_flags_left_with_details_lose_them_on_the_next_run(flags):
 
     assert Flag.objects.get(reference="YOUNG").details is None
     assert Flag.objects.get(reference="RECENT-END").details is not None
+
+
+def test_withdrawn_flags_are_erased_when_their_retention_ends(flags):
+    Flag.objects.filter(reference__in=["OLD-OPEN", "YOUNG"]).update(status="withdrawn")
+
+    services.apply_retention(today=date(2027, 1, 10))
+
+    old, young = Flag.objects.get(pk=flags["OLD-OPEN"].pk), Flag.objects.get(pk=flags["YOUNG"].pk)
+    assert (old.status, old.reference, old.token) == ("withdrawn", None, None)
+    assert (young.status, young.reference) == ("withdrawn", "YOUNG")
+    assert young.token is not None
 
 
 def test_running_retention_again_does_nothing_more(flags):

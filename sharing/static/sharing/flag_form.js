@@ -7,10 +7,18 @@ import { importKey, loadPhones, memberToken } from "./identifiers.js";
 const form = document.getElementById("new-flag");
 const words = JSON.parse(document.getElementById("flag-words").textContent);
 const error = document.getElementById("identifier-error");
+const button = form.querySelector("button[type=submit]");
 let phones = null;
+
+// A page restored by the browser's Back button can be sent again.
+window.addEventListener("pageshow", () => {
+  button.disabled = false;
+});
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (button.disabled) return;
+  button.disabled = true;
   error.hidden = true;
   form.elements.token.value = "";
   try {
@@ -21,6 +29,7 @@ form.addEventListener("submit", async (event) => {
   } catch (problem) {
     error.textContent = words.reasons[problem.reason] || words.reasons.other;
     error.hidden = false;
+    button.disabled = false;
     return;
   }
   form.submit();
