@@ -1,8 +1,9 @@
 """What the benchmarks share: the benchmark database, gunicorn, the load, a run's figures, the machine's load.
 
 ``bench_audit_overhead.py`` and ``bench_query.py`` drive gunicorn with client threads; the pieces
-that are the same for both live here. ``bench_inspection.py``, ``bench_upload.py`` and
-``bench_report.py`` run the platform in their own process on a fresh database (``fresh_platform``).
+that are the same for both live here. ``bench_inspection.py``, ``bench_upload.py``,
+``bench_report.py``, ``bench_dashboard.py`` and ``bench_retention.py`` run the platform in their own
+process on a fresh database (``fresh_platform``).
 """
 
 import http.client
