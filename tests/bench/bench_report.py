@@ -27,10 +27,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Run as a script from the repository root: tests/bench is on the path, the root is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.serving import fresh_platform
+
+if TYPE_CHECKING:
+    from accounts.models import Institution
 
 MONTH = ("2026-06-01", "2026-06-30")
 BOUNDS = {"start": "2026-06-01 00:00+08", "end": "2026-07-01 00:00+08", "first": MONTH[0], "last": MONTH[1]}
@@ -111,22 +115,14 @@ def main() -> None:
         run(args)
 
 
-def run(args: argparse.Namespace) -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
+def create_members(count: int) -> list["Institution"]:
+    """``count`` members, their sectors in turn (for SEED_FLAGS and SEED_QUERIES); after django.setup()."""
     from accounts import services as accounts
     from accounts.choices import InstitutionKind, Sector
-    from sharing.models import Inspection, Report, Upload
-    from sharing.tasks import build_report
     from tests.factories import uscc_code
 
-    call_command("migrate", verbosity=0)
     sectors = list(Sector.values)
-    members = [
+    return [
         accounts.create_institution(
             code=uscc_code(n),
             name_zh=f"会员{n}",
@@ -134,8 +130,22 @@ def run(args: argparse.Namespace) -> None:
             kind=InstitutionKind.MEMBER,
             sector=sectors[n % len(sectors)],
         )
-        for n in range(1, args.members + 1)
+        for n in range(1, count + 1)
     ]
+
+
+def run(args: argparse.Namespace) -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from sharing.models import Inspection, Report, Upload
+    from sharing.tasks import build_report
+
+    call_command("migrate", verbosity=0)
+    members = create_members(args.members)
     ids = [member.pk for member in members]
     started = time.perf_counter()
     with connection.cursor() as cursor:

@@ -64,19 +64,11 @@ def run(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from accounts import services as accounts
-    from accounts.choices import InstitutionKind
     from sharing import services
-    from tests.bench.bench_report import SEED_FLAGS
-    from tests.factories import uscc_code
+    from tests.bench.bench_report import SEED_FLAGS, create_members
 
     call_command("migrate", verbosity=0)
-    members = [
-        accounts.create_institution(
-            code=uscc_code(n), name_zh=f"会员{n}", name_en=f"Member {n}", kind=InstitutionKind.MEMBER
-        ).pk
-        for n in range(1, args.members + 1)
-    ]
+    members = [member.pk for member in create_members(args.members)]
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(SEED_FLAGS, {"members": members, "count": args.flags})
