@@ -133,35 +133,41 @@ def apply_retention(today: date | None = None) -> Retention:
     today = today or timezone.localdate()
     open_statuses = [FlagStatus.ACTIVE, FlagStatus.RESOLVED]
     now = timezone.now()
-    with transaction.atomic():
-        due = Flag.objects.filter(status__in=open_statuses, expires_on__lte=today)
-        per_institution = _per_institution(due)
-        expired = due.update(status=FlagStatus.EXPIRED, updated_at=now)
-        _record_counts(AuditAction.FLAG_EXPIRE, per_institution)
-    with transaction.atomic():
-        closed = Flag.objects.filter(
-            Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN), details__isnull=False
-        )
-        per_institution = _per_institution(closed)
-        shredded = closed.update(details=None, details_key=None, details_destroyed_at=now)
-        _record_counts(AuditAction.FLAG_SHRED, per_institution)
-    with transaction.atomic():
-        past = Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN, expires_on__lte=today)
-        linked = Flag.objects.filter(past, token__isnull=False)
-        per_institution = _per_institution(linked)
-        erased = linked.update(token=None, reference=None, source_upload=None, source_row=None, updated_at=now)
-        _record_counts(AuditAction.FLAG_ERASE, per_institution)
+    expired = _retire(
+        AuditAction.FLAG_EXPIRE,
+        Flag.objects.filter(status__in=open_statuses, expires_on__lte=today),
+        status=FlagStatus.EXPIRED,
+        updated_at=now,
+    )
+    shredded = _retire(
+        AuditAction.FLAG_SHRED,
+        Flag.objects.filter(Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN), details__isnull=False),
+        details=None,
+        details_key=None,
+        details_destroyed_at=now,
+    )
+    past = Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN, expires_on__lte=today)
+    erased = _retire(
+        AuditAction.FLAG_ERASE,
+        Flag.objects.filter(past, token__isnull=False),
+        token=None,
+        reference=None,
+        source_upload=None,
+        source_row=None,
+        updated_at=now,
+    )
     return Retention(expired, shredded, erased)
 
 
-def _per_institution(flags: QuerySet[Flag]) -> list[Mapping[str, Any]]:
-    return list(flags.values("institution").annotate(n=Count("id")).order_by("institution"))
-
-
-def _record_counts(action: AuditAction, per_institution: Sequence[Mapping[str, Any]]) -> None:
-    institutions = Institution.objects.in_bulk([row["institution"] for row in per_institution])
-    for row in per_institution:
-        record(action, institution=institutions[row["institution"]], subjects=row["n"])
+def _retire(action: AuditAction, flags: QuerySet[Flag], **changes: Any) -> int:
+    """One step of retention in its own transaction: the flags changed, one event per institution with their number."""
+    with transaction.atomic():
+        per_institution = list(flags.values("institution").annotate(n=Count("id")).order_by("institution"))
+        changed = flags.update(**changes)
+        institutions = Institution.objects.in_bulk([row["institution"] for row in per_institution])
+        for row in per_institution:
+            record(action, institution=institutions[row["institution"]], subjects=row["n"])
+    return changed
 
 
 def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
