@@ -2,13 +2,12 @@
 // (identifiers.js, Web Crypto) and put in the form's hidden token field; the identifier's own
 // input has no name, so the form never sends it. The key file is read into memory only.
 
-import { importKey, loadPhones, memberToken } from "./identifiers.js";
+import { tokenFromFile } from "./identifiers.js";
 
 const form = document.getElementById("new-flag");
 const words = JSON.parse(document.getElementById("flag-words").textContent);
 const error = document.getElementById("identifier-error");
 const button = form.querySelector("button[type=submit]");
-let phones = null;
 
 // A page restored by the browser's Back button can be sent again.
 window.addEventListener("pageshow", () => {
@@ -23,9 +22,8 @@ form.addEventListener("submit", async (event) => {
   form.elements.token.value = "";
   try {
     const [file] = document.getElementById("key-file").files;
-    const key = await importKey(await file.text());
-    phones = phones || (await loadPhones());
-    form.elements.token.value = await memberToken(form.elements.id_type.value, document.getElementById("identifier").value, key, phones);
+    const raw = document.getElementById("identifier").value;
+    form.elements.token.value = await tokenFromFile(file, form.elements.id_type.value, raw);
   } catch (problem) {
     error.textContent = words.reasons[problem.reason] || words.reasons.other;
     error.hidden = false;

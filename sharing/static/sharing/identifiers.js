@@ -158,3 +158,13 @@ export async function loadPhones() {
   const response = await fetch("/identifiers/phones.json", { credentials: "same-origin" });
   return response.json();
 }
+
+let pagePhones = null;
+
+// The member token of what a person typed, under the key file they selected: what the query and
+// filing pages send. The phone table is fetched once per page.
+export async function tokenFromFile(keyFile, type, raw) {
+  const key = await importKey(await keyFile.text());
+  pagePhones = pagePhones || (await loadPhones());
+  return memberToken(type, raw, key, pagePhones);
+}

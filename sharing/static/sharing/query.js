@@ -2,13 +2,12 @@
 // here (identifiers.js, Web Crypto), and only the token goes to POST /api/v1/queries. The key
 // file is read into memory for the request and never leaves the page.
 
-import { importKey, loadPhones, memberToken } from "./identifiers.js";
+import { tokenFromFile } from "./identifiers.js";
 
 const form = document.getElementById("query");
 const words = JSON.parse(document.getElementById("query-words").textContent);
 const error = document.getElementById("query-error");
 const answer = document.getElementById("answer");
-let phones = null;
 
 function show(message) {
   error.textContent = message;
@@ -51,9 +50,7 @@ form.addEventListener("submit", async (event) => {
   let token;
   try {
     const [file] = document.getElementById("key-file").files;
-    const key = await importKey(await file.text());
-    phones = phones || (await loadPhones());
-    token = await memberToken(idType, raw, key, phones);
+    token = await tokenFromFile(file, idType, raw);
   } catch (problem) {
     show(words.reasons[problem.reason] || words.reasons.other);
     return;
