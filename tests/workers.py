@@ -3,10 +3,14 @@
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from celery import signals
 from django.conf import settings
 from django.db import connection
 
@@ -23,6 +27,39 @@ def wait_for(condition: Callable[[], bool], seconds: float = 120.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("timed out")
+
+
+@contextmanager
+def finishing(name: str, seconds: float = 60.0) -> Iterator[dict[str, Any]]:
+    """Wait, when the block ends, until the tests' in-process worker has finished a task named ``name``.
+
+    Waits for the task's end (Celery's ``task_postrun``, sent after the task returned or raised and
+    its transactions closed), never for some state a job passes through on the way. The block
+    sends the task, directly or through other tasks; what it returned is yielded's ``retval``.
+    """
+    finished = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def on_postrun(task: Any, retval: Any = None, state: str = "", **kwargs: Any) -> None:
+        if task.name == name and not finished.is_set():
+            outcome.update(retval=retval, state=state)
+            finished.set()
+
+    signals.task_postrun.connect(on_postrun, weak=False)
+    try:
+        yield outcome
+        if not finished.wait(seconds):
+            raise AssertionError(f"the worker did not finish {name} within {seconds:.0f} s")
+    finally:
+        signals.task_postrun.disconnect(on_postrun)
+    assert outcome["state"] == "SUCCESS", outcome
+
+
+def run_on_worker(task: Any, *args: Any, seconds: float = 60.0, **options: Any) -> Any:
+    """Send ``task`` through the broker to the tests' in-process worker; what it returned, once it has finished."""
+    with finishing(task.name, seconds) as outcome:
+        task.apply_async(args, **options)
+    return outcome["retval"]
 
 
 def database_url() -> str:

@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,6 +13,7 @@ from accounts.models import AuditEvent
 from sharing import inspections, services
 from sharing.models import Inspection, InspectionHit
 from tests.factories import InstitutionFactory, flag_item, member_token_of
+from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -220,9 +220,7 @@ def test_real_workers_run_an_inspection_in_parts(celery_worker, cast, client_for
         add_flag(owners[owner], reference, person, category, event, end)
 
     response = inspect(client_for(cast.alpha["analyst"]), portfolio(LOANS))
-    deadline = time.monotonic() + 60
-    while not Inspection.objects.get(pk=response.json()["id"]).is_finished and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: Inspection.objects.get(pk=response.json()["id"]).is_finished)
 
     inspection = Inspection.objects.get(pk=response.json()["id"])
     assert (inspection.status, inspection.parts, inspection.parts_done, inspection.hits_count) == ("succeeded", 3, 3, 3)
