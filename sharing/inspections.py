@@ -173,9 +173,13 @@ MATCH = (
     " latest_event_date, disputed, resolved, new)"
     " SELECT %(inspection)s, s.row, s.correlation_id, f.category, count(DISTINCT f.institution_id),"
     " max(f.event_date), bool_or(f.disputed), bool_or(f.status = %(resolved)s), false"
-    " FROM " + STAGING + " s JOIN sharing_flag f ON f.token = s.token"
-    " WHERE f.status = ANY(%(statuses)s) AND f.institution_id <> %(institution)s"
-    " AND (%(all)s OR f.category = ANY(%(visible)s))"
+    # One probe of the token index per staged token, by construction: the flags are looked up in a LATERAL
+    # subquery on the staged row, which OFFSET 0 keeps the planner from flattening into a join it could
+    # turn round (with statistics that say few flags match, it read the staging table once per flag) or
+    # hash (every flag of the consortium read once per part).
+    " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT category, institution_id, event_date, disputed, status"
+    " FROM sharing_flag WHERE token = s.token AND status = ANY(%(statuses)s)"
+    " AND institution_id <> %(institution)s AND (%(all)s OR category = ANY(%(visible)s)) OFFSET 0) f"
     " GROUP BY s.row, s.correlation_id, f.category"
 )
 
@@ -191,9 +195,6 @@ def _match_set_wise(inspection: Inspection, probes: Sequence[Probe], visible: li
             copy.set_types(["int4", "varchar", "bytea"])
             for probe in probes:
                 copy.write_row(probe)
-        # One index probe per token: a part is a fraction of the portfolio, and a hash join would read
-        # every flag of the consortium once per part.
-        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
         cursor.execute(
             MATCH,
             {

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from accounts.models import Institution
@@ -225,13 +226,23 @@ STAGED_TYPES = [  # the staging table's column types, for binary COPY
 
 
 # The statements are built once from constants; every value travels as a parameter.
+#
+# What exists already, before the merge: flags to be updated, and this upload's own earlier rows. One
+# probe of the unique (institution_id, reference) index per staged row, by construction: the flag is
+# looked up in a LATERAL subquery that refers to the staged row, and OFFSET 0 keeps the planner from
+# flattening it into a plain join it could turn round or hash. As a join, with statistics that still
+# said the institution had no flags (a new member's first file: statistics are gathered long after a
+# load), PostgreSQL read the unindexed staging table once per stored flag, and each chunk took longer
+# than the last (minutes by the third); a hash join reads every flag of the institution for every
+# chunk. The staging table is never analyzed: no plan depends on its size.
 EXISTING = (
     "SELECT count(*),"  # noqa: S608
     " coalesce(array_agg(f.source_row ORDER BY s.row) FILTER (WHERE f.source_upload_id = %(upload)s), '{}'),"
     " coalesce(array_agg(s.row ORDER BY s.row) FILTER (WHERE f.source_upload_id = %(upload)s), '{}')"
-    " FROM " + STAGING + " s JOIN sharing_flag f"
-    " ON f.institution_id = %(institution)s AND f.reference = s.reference"
+    " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT source_upload_id, source_row FROM sharing_flag"
+    " WHERE institution_id = %(institution)s AND reference = s.reference OFFSET 0) f"
 )
+# No join to plan: INSERT ... ON CONFLICT probes the arbiter index (the unique one) once per staged row.
 MERGE = (
     "INSERT INTO sharing_flag (institution_id, reference, id_type, token, pepper_version, category,"  # noqa: S608
     " event_date, end_date, amount_band, status, disputed, notice_date, notice_channel, details,"
@@ -250,6 +261,24 @@ MERGE = (
 )
 
 
+def copy_to_staging(cursor: CursorWrapper, staged: Sequence[Staged]) -> None:
+    """COPY staged flags into the connection's staging table, created if need be and emptied first."""
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ("
+        "row integer, reference varchar(64), id_type varchar(16), token bytea, category varchar(32),"
+        " event_date date, end_date date, amount_band varchar(16), status varchar(16), notice_date date,"
+        " notice_channel varchar(16), details bytea, expires_on date) ON COMMIT DELETE ROWS"
+    )
+    # Empty even when the caller's transaction spans several chunks (a savepoint each).
+    cursor.execute(f"TRUNCATE {STAGING}")
+    # Binary COPY: PostgreSQL takes tokens and sealed details as raw bytes, not as hex text to decode.
+    with cursor.copy(f"COPY {STAGING} ({', '.join(Staged._fields)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(STAGED_TYPES)
+        write = copy.write_row
+        for flag in staged:
+            write(flag)
+
+
 def copy_and_merge(
     institution: Institution, staged: Sequence[Staged], key_record: DataKey, upload: Upload, now: datetime
 ) -> Stored:
@@ -258,24 +287,7 @@ def copy_and_merge(
     Runs inside the caller's transaction; the staging table is private to the connection.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ("
-            "row integer, reference varchar(64), id_type varchar(16), token bytea, category varchar(32),"
-            " event_date date, end_date date, amount_band varchar(16), status varchar(16), notice_date date,"
-            " notice_channel varchar(16), details bytea, expires_on date) ON COMMIT DELETE ROWS"
-        )
-        # Empty even when the caller's transaction spans several chunks (a savepoint each).
-        cursor.execute(f"TRUNCATE {STAGING}")
-        # Binary COPY: PostgreSQL takes tokens and sealed details as raw bytes, not as hex text to decode.
-        with cursor.copy(f"COPY {STAGING} ({', '.join(Staged._fields)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(STAGED_TYPES)
-            write = copy.write_row
-            for flag in staged:
-                write(flag)
-        # What exists already, before the merge: flags to be updated, and this upload's own earlier rows.
-        # One index probe per staged row, whatever the planner's statistics say: a hash join would read
-        # every flag of the institution for every chunk, and a file of millions of rows would take hours.
-        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        copy_to_staging(cursor, staged)
         cursor.execute(EXISTING, {"upload": upload.pk, "institution": institution.pk})
         existing, earlier_rows, later_rows = cursor.fetchone()
         superseded = list(zip(earlier_rows, later_rows, strict=True))
