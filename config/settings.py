@@ -21,7 +21,18 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from config.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    refuse_degenerate_key,
+    refuse_shared_keys,
+    refuse_weak_secret_key,
+    refuse_wildcard_hosts,
+)
 from sharing.envelope import MasterKeys
 from sharing.keyring import Keyring
 from sharing.tokens import Peppers
@@ -38,7 +49,12 @@ PRODUCTION = env_bool("RISKSHARE_PRODUCTION", False)
 # The embedded default generates missing secrets into var/secrets; production never does.
 GENERATED_SECRETS_DIR = None if PRODUCTION else VAR_DIR / "secrets"
 
-SECRET_KEY = env_secret("SECRET_KEY", generate_into=GENERATED_SECRETS_DIR)
+# In production a secret file that others may read stops the start (generated ones are 0600).
+PRIVATE_FILES = PRODUCTION
+
+SECRET_KEY = env_secret("SECRET_KEY", generate_into=GENERATED_SECRETS_DIR, private_file=PRIVATE_FILES)
+if PRODUCTION:
+    refuse_weak_secret_key("SECRET_KEY", SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when RISKSHARE_PRODUCTION is on.")
@@ -46,6 +62,8 @@ if PRODUCTION and DEBUG:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the platform's host names in production.")
+if PRODUCTION:
+    refuse_wildcard_hosts("ALLOWED_HOSTS", ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # How many reverse proxies in front of the platform append to X-Forwarded-For.
 # 0 means the peer address is the client; never trust the header beyond that. Production must
@@ -112,6 +130,7 @@ CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60, minimum=0)
 DATABASE_URL = env_secret(
     "DATABASE_URL",
     default=None if PRODUCTION else f"sqlite:///{VAR_DIR / 'riskshare.sqlite3'}",
+    private_file=PRIVATE_FILES,
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -157,7 +176,10 @@ LOGOUT_REDIRECT_URL = "portal:login"
 AUDIT_RECORDING = True
 # The Ed25519 key that signs audit checkpoints: 64 hexadecimal characters (its 32-byte seed).
 AUDIT_SIGNING_KEY = env_secret(
-    "AUDIT_SIGNING_KEY", generate_into=GENERATED_SECRETS_DIR, generator=lambda: secrets.token_hex(32)
+    "AUDIT_SIGNING_KEY",
+    generate_into=GENERATED_SECRETS_DIR,
+    generator=lambda: secrets.token_hex(32),
+    private_file=PRIVATE_FILES,
 )
 if not re.fullmatch(r"[0-9a-fA-F]{64}", AUDIT_SIGNING_KEY):
     raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
@@ -166,7 +188,10 @@ AUDIT_SEAL_MINUTES = env_int("AUDIT_SEAL_MINUTES", 5, minimum=1, maximum=60)
 # Regulators' reports (docs/reports.md). The Ed25519 key that signs report files, a key of its
 # own so that it can be published and replaced apart from the audit trail's: 64 hex characters.
 REPORT_SIGNING_KEY = env_secret(
-    "REPORT_SIGNING_KEY", generate_into=GENERATED_SECRETS_DIR, generator=lambda: secrets.token_hex(32)
+    "REPORT_SIGNING_KEY",
+    generate_into=GENERATED_SECRETS_DIR,
+    generator=lambda: secrets.token_hex(32),
+    private_file=PRIVATE_FILES,
 )
 if not re.fullmatch(r"[0-9a-fA-F]{64}", REPORT_SIGNING_KEY):
     raise ImproperlyConfigured("REPORT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
@@ -185,7 +210,12 @@ except ValueError as error:
 # the master key wraps each institution's data key for flag details (docs/architecture.md).
 # Both are keyrings, one "version hex" line per key, newest last; neither is ever in the database.
 def _keyring(name: str, kind: type[KeyringT]) -> KeyringT:
-    text = env_secret(name, generate_into=GENERATED_SECRETS_DIR, generator=lambda: f"1 {secrets.token_hex(32)}")
+    text = env_secret(
+        name,
+        generate_into=GENERATED_SECRETS_DIR,
+        generator=lambda: f"1 {secrets.token_hex(32)}",
+        private_file=PRIVATE_FILES,
+    )
     try:
         return kind.parse(text)
     except ValueError as error:
@@ -194,6 +224,18 @@ def _keyring(name: str, kind: type[KeyringT]) -> KeyringT:
 
 PLATFORM_PEPPERS = _keyring("PLATFORM_PEPPER", Peppers)
 DETAILS_MASTER_KEYS = _keyring("DETAILS_MASTER_KEY", MasterKeys)
+if PRODUCTION:
+    # Zeros or a pattern, or one key in two roles, would leave a secret that is no secret.
+    _keys = {
+        "AUDIT_SIGNING_KEY": [bytes.fromhex(AUDIT_SIGNING_KEY)],
+        "REPORT_SIGNING_KEY": [bytes.fromhex(REPORT_SIGNING_KEY)],
+        "PLATFORM_PEPPER": list(PLATFORM_PEPPERS.by_version.values()),
+        "DETAILS_MASTER_KEY": list(DETAILS_MASTER_KEYS.by_version.values()),
+    }
+    for _name, _values in _keys.items():
+        for _key in _values:
+            refuse_degenerate_key(_name, _key)
+    refuse_shared_keys(_keys)
 FLAG_BATCH_MAX = 1000
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 4 * 1024**3, minimum=1024)
 UPLOAD_MAX_ROWS = env_int("UPLOAD_MAX_ROWS", 10_000_000, minimum=1)
@@ -293,8 +335,8 @@ if UPLOAD_STORAGE == "s3":
             "bucket_name": env_str("UPLOAD_S3_BUCKET", ""),
             "endpoint_url": env_str("UPLOAD_S3_ENDPOINT_URL", "") or None,
             "region_name": env_str("UPLOAD_S3_REGION", "") or None,
-            "access_key": env_secret("UPLOAD_S3_ACCESS_KEY_ID"),
-            "secret_key": env_secret("UPLOAD_S3_SECRET_ACCESS_KEY"),
+            "access_key": env_secret("UPLOAD_S3_ACCESS_KEY_ID", private_file=PRIVATE_FILES),
+            "secret_key": env_secret("UPLOAD_S3_SECRET_ACCESS_KEY", private_file=PRIVATE_FILES),
             "location": env_str("UPLOAD_S3_PREFIX", "uploads"),
             "default_acl": None,
             "querystring_auth": True,
@@ -357,7 +399,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: the broker is RabbitMQ or Redis in production, a folder under var/ by default.
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default=None if PRODUCTION else "filesystem://localhost//")
+CELERY_BROKER_URL = env_secret(
+    "CELERY_BROKER_URL", default=None if PRODUCTION else "filesystem://localhost//", private_file=PRIVATE_FILES
+)
 BROKER_SCHEME = urlsplit(CELERY_BROKER_URL).scheme
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5

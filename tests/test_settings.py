@@ -1,6 +1,8 @@
 """Production settings refuse to start on laptop defaults; the repository root stays importable."""
 
+import hashlib
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -8,18 +10,26 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def fixed_key(label: str) -> str:
+    """A key that looks random (64 hex characters) and is the same on every run."""
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
 PRODUCTION = {
     "RISKSHARE_PRODUCTION": "true",
-    "SECRET_KEY": "x" * 60 + "-production-like-secret-for-the-check-only",
+    "SECRET_KEY": fixed_key("secret key") + "-K9mQ",
     "ALLOWED_HOSTS": "riskshare.example",
     "DATABASE_URL": "postgres://riskshare@127.0.0.1:5432/riskshare",
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
     "NUM_PROXIES": "1",
-    "AUDIT_SIGNING_KEY": "5e" * 32,
-    "REPORT_SIGNING_KEY": "6f" * 32,
-    "PLATFORM_PEPPER": "1 " + "7a" * 32,
-    "DETAILS_MASTER_KEY": "1 " + "3c" * 32,
+    "AUDIT_SIGNING_KEY": fixed_key("audit"),
+    "REPORT_SIGNING_KEY": fixed_key("report"),
+    "PLATFORM_PEPPER": "1 " + fixed_key("pepper"),
+    "DETAILS_MASTER_KEY": "1 " + fixed_key("master"),
 }
+SECRETS = ("SECRET_KEY", "AUDIT_SIGNING_KEY", "REPORT_SIGNING_KEY", "PLATFORM_PEPPER", "DETAILS_MASTER_KEY")
 
 
 def run(code: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -136,3 +146,139 @@ def test_the_embedded_default_generates_its_pepper_and_master_key_once(tmp_path)
     for name in ("platform_pepper", "details_master_key"):
         secret = tmp_path / "var" / "secrets" / name
         assert oct(secret.stat().st_mode & 0o777) == "0o600"
+
+
+# Each weak configuration, and the variable the refusal must name.
+WEAK = [
+    pytest.param({"SECRET_KEY": "x"}, "SECRET_KEY", id="secret-key-x"),
+    pytest.param({"SECRET_KEY": "changeme"}, "SECRET_KEY", id="secret-key-changeme"),
+    pytest.param({"SECRET_KEY": "secret"}, "SECRET_KEY", id="secret-key-secret"),
+    pytest.param({"SECRET_KEY": fixed_key("short")[:49]}, "SECRET_KEY", id="secret-key-49-characters"),
+    pytest.param({"SECRET_KEY": "abcd" * 20}, "SECRET_KEY", id="secret-key-4-distinct-characters"),
+    pytest.param({"SECRET_KEY": "0123456789" * 6}, "SECRET_KEY", id="secret-key-repeated-pattern"),
+    pytest.param(
+        {"SECRET_KEY": "django-insecure-" + fixed_key("insecure")}, "SECRET_KEY", id="secret-key-django-insecure"
+    ),
+    pytest.param(
+        {"SECRET_KEY": "changeme-" + fixed_key("placeholder")}, "SECRET_KEY", id="secret-key-long-placeholder"
+    ),
+    pytest.param(
+        {"SECRET_KEY": "your-secret-key-goes-here-1234567890-abcdefghijklmnop"},
+        "SECRET_KEY",
+        id="secret-key-your-secret-key",
+    ),
+    pytest.param({"AUDIT_SIGNING_KEY": "00" * 32}, "AUDIT_SIGNING_KEY", id="audit-key-zeros"),
+    pytest.param({"REPORT_SIGNING_KEY": "ff" * 32}, "REPORT_SIGNING_KEY", id="report-key-one-byte"),
+    pytest.param({"REPORT_SIGNING_KEY": "0123456789abcdef" * 4}, "REPORT_SIGNING_KEY", id="report-key-pattern"),
+    pytest.param({"PLATFORM_PEPPER": "1 " + "00" * 32}, "PLATFORM_PEPPER", id="pepper-zeros"),
+    pytest.param(
+        {"PLATFORM_PEPPER": f"1 {fixed_key('pepper')}\n2 {'5e' * 32}"}, "PLATFORM_PEPPER", id="pepper-v2-one-byte"
+    ),
+    pytest.param({"DETAILS_MASTER_KEY": "1 " + "00" * 32}, "DETAILS_MASTER_KEY", id="master-key-zeros"),
+    pytest.param(
+        {"DETAILS_MASTER_KEY": "1 " + fixed_key("pepper")},
+        "PLATFORM_PEPPER and DETAILS_MASTER_KEY",
+        id="pepper-is-master",
+    ),
+    pytest.param(
+        {"DETAILS_MASTER_KEY": f"1 {fixed_key('master')}\n2 {fixed_key('pepper').upper()}"},
+        "PLATFORM_PEPPER and DETAILS_MASTER_KEY",
+        id="master-key-v2-is-pepper",
+    ),
+    pytest.param(
+        {"REPORT_SIGNING_KEY": fixed_key("audit").upper()},
+        "AUDIT_SIGNING_KEY and REPORT_SIGNING_KEY",
+        id="report-key-is-audit-key",
+    ),
+    pytest.param({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS", id="hosts-star"),
+    pytest.param({"ALLOWED_HOSTS": "riskshare.example,*"}, "ALLOWED_HOSTS", id="hosts-star-among-names"),
+    pytest.param({"ALLOWED_HOSTS": "*.riskshare.example"}, "ALLOWED_HOSTS", id="hosts-star-subdomains"),
+    pytest.param({"ALLOWED_HOSTS": "."}, "ALLOWED_HOSTS", id="hosts-bare-dot"),
+]
+
+
+@pytest.mark.parametrize(("weak", "named"), WEAK)
+def test_production_refuses_to_start_on_a_weak_configuration(weak, named, tmp_path):
+    result = run(["manage.py", "check"], {**PRODUCTION, **weak}, tmp_path)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert named in result.stderr.strip().splitlines()[-1]
+    for name, value in weak.items():
+        if name != "ALLOWED_HOSTS" and len(value) >= 16:
+            assert value not in result.stderr  # The refusal names the variable, never the secret.
+
+
+def test_the_embedded_default_still_starts_with_weak_values(tmp_path):
+    # A laptop may run with SECRET_KEY=x and one key in two roles; only production refuses.
+    weak = {
+        "SECRET_KEY": "x",
+        "AUDIT_SIGNING_KEY": "00" * 32,
+        "REPORT_SIGNING_KEY": "00" * 32,
+        "PLATFORM_PEPPER": "1 " + fixed_key("pepper"),
+        "DETAILS_MASTER_KEY": "1 " + fixed_key("pepper"),
+        "ALLOWED_HOSTS": "*",
+    }
+
+    result = run(["manage.py", "check"], weak, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+
+
+def write_secret_files(folder: Path, mode: int) -> dict[str, str]:
+    """The CI's production configuration: every secret from a NAME_FILE, freshly generated."""
+    folder.mkdir(mode=0o700)
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "AUDIT_SIGNING_KEY": secrets.token_hex(32),
+        "REPORT_SIGNING_KEY": secrets.token_hex(32),
+        "PLATFORM_PEPPER": f"1 {secrets.token_hex(32)}",
+        "DETAILS_MASTER_KEY": f"1 {secrets.token_hex(32)}",
+        "DATABASE_URL": PRODUCTION["DATABASE_URL"],
+        "CELERY_BROKER_URL": PRODUCTION["CELERY_BROKER_URL"],
+    }
+    env = {k: v for k, v in PRODUCTION.items() if k not in values}
+    for name, value in values.items():
+        path = folder / name.lower()
+        path.write_text(value + "\n")
+        path.chmod(mode)
+        env[f"{name}_FILE"] = str(path)
+    return env
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_the_ci_production_configuration_from_private_files_passes_the_checklist(mode, tmp_path):
+    env = write_secret_files(tmp_path / "secrets", mode)
+
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        *((name, 0o644) for name in (*SECRETS, "DATABASE_URL", "CELERY_BROKER_URL")),
+        *(("SECRET_KEY", mode) for mode in (0o640, 0o620, 0o604, 0o602, 0o610)),
+    ],
+)
+def test_production_refuses_a_secret_file_its_group_or_others_may_read_or_change(name, mode, tmp_path):
+    env = write_secret_files(tmp_path / "secrets", 0o600)
+    Path(env[f"{name}_FILE"]).chmod(mode)
+
+    result = run(["manage.py", "check"], env, tmp_path)
+
+    assert result.returncode != 0
+    assert f"{name}_FILE" in result.stderr
+    assert f"mode {mode:04o}" in result.stderr
+
+
+def test_the_embedded_default_reads_a_secret_file_of_any_mode(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text(secrets.token_urlsafe(50))
+    path.chmod(0o644)
+
+    result = run(["manage.py", "check"], {"SECRET_KEY_FILE": str(path)}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
