@@ -12,12 +12,15 @@ and ``detail`` are for people. Nothing from a stack trace is ever included.
 """
 
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.functional import Promise
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -42,6 +45,40 @@ TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+
+
+# What no JSON text can carry to a caller: a lone surrogate has no UTF-8 encoding, and a NUL
+# would follow the message into whatever stores it on the caller's side.
+_UNENCODABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def encodable(data: Any) -> Any:
+    """``data`` made renderable whatever it holds: strings (keys included) with each NUL and lone
+    surrogate replaced by U+FFFD, lazy texts translated, numbers that JSON cannot write as null.
+
+    A message that echoes what the caller sent (a choice field's "... is not a valid choice")
+    must never be what makes an error fail to render.
+    """
+    if isinstance(data, str | Promise):
+        return _UNENCODABLE.sub("\ufffd", str(data))
+    if isinstance(data, bool | int | None):
+        return data
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, Mapping):
+        return {encodable(key): encodable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [encodable(item) for item in data]
+    return encodable(str(data))
+
+
+class ProblemRenderer(JSONRenderer):
+    """Renders a problem document, whatever its messages hold (see ``encodable``)."""
+
+    media_type = CONTENT_TYPE
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return super().render(encodable(data), accepted_media_type, renderer_context)
 
 
 def problem_type(code: str) -> str:
@@ -73,7 +110,7 @@ def problem_body(
 def problem_response(request: HttpRequest, status_code: int, code: str, detail: str) -> JsonResponse:
     """A problem response for errors raised outside DRF views (404 and 500 under /api/)."""
     return JsonResponse(
-        problem_body(status_code, code, detail, request),
+        encodable(problem_body(status_code, code, detail, request)),
         status=status_code,
         content_type=CONTENT_TYPE,
         json_dumps_params={"ensure_ascii": False},
@@ -142,7 +179,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         set_rollback()
     if request is not None:
         # An error is a problem document whatever the view renders (YAML schema, HTML docs).
-        request.accepted_renderer = JSONRenderer()
+        request.accepted_renderer = ProblemRenderer()
         request.accepted_media_type = CONTENT_TYPE
     return Response(body, status=exc.status_code, headers=headers, content_type=CONTENT_TYPE)
 

@@ -113,3 +113,34 @@ def test_a_request_for_an_unknown_host_under_api_is_a_problem_too(client):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "bad_request"
+
+
+def test_a_message_that_echoes_unencodable_input_still_renders():
+    from rest_framework import exceptions
+    from rest_framework.test import APIRequestFactory
+
+    from config.problems import exception_handler
+
+    request = APIRequestFactory().get("/api/v1/me")
+    echo = exceptions.ValidationError({"purpose\ud800": ['"\ud800\x00" is not a valid choice.']})
+    response = exception_handler(echo, {"request": request})
+
+    assert response is not None
+    response.data["errors"].append({"field": None, "code": "invalid", "message": float("nan")})
+    renderer = request.accepted_renderer
+    body = json.loads(renderer.render(response.data, request.accepted_media_type, {}))
+    assert body["errors"][0] == {
+        "field": "purpose\ufffd",
+        "code": "invalid",
+        "message": '"\ufffd\ufffd" is not a valid choice.',
+    }
+    assert body["errors"][1]["message"] is None  # not a NaN that strict JSON cannot write
+
+
+def test_a_problem_outside_drf_renders_whatever_it_holds():
+    from config.problems import problem_response
+
+    request = RequestFactory().get("/api/v1/me")
+    response = problem_response(request, 400, "bad_request", "echo \ud800")
+
+    assert json.loads(response.content)["detail"] == "echo \ufffd"

@@ -15,7 +15,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +27,7 @@ from accounts.choices import AuditAction, Role, Scope
 from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow
 from config.pagination import NewestFirstCursorPagination
+from config.parsers import JSONParser, MultiPartParser
 from sharing import files, idempotency, inspections, matching, quotas, services, tasks, uploads
 from sharing.api.serializers import (
     BatchResultSerializer,
