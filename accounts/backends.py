@@ -1,7 +1,13 @@
-"""Sign-in for people: refused while their institution is suspended."""
+"""Sign-in for people: refused while their institution is suspended, or while locked out."""
 
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Sum
+from django.http import HttpRequest
 
 from accounts.models import User
 
@@ -24,3 +30,32 @@ class InstitutionModelBackend(ModelBackend):
         except User.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
+
+
+class LockoutHandler(AxesDatabaseHandler):  # type: ignore[misc]
+    """django-axes' database handler, also counting failures per address across user names.
+
+    Axes compares every count it keeps (``AXES_LOCKOUT_PARAMETERS``) with one limit,
+    ``AXES_FAILURE_LIMIT``: counting per address alone at that limit would lock a whole
+    office behind one NAT out after five typos. So axes keeps counting per user name and
+    address, and this handler adds the address's failures under any user name, within the
+    same cool-off, against ``AXES_ADDRESS_FAILURE_LIMIT``. Reaching it counts as reaching
+    the per-name limit: the address is locked out for every name, the right password
+    included, until the cool-off has passed. A successful sign-in still clears only its
+    own name's failures, so an attacker cannot reset the address's count with an account
+    of their own.
+    """
+
+    def get_failures(self, request: HttpRequest, credentials: dict[str, object] | None = None) -> int:
+        failures: int = super().get_failures(request, credentials)
+        if address_failures(request) >= settings.AXES_ADDRESS_FAILURE_LIMIT:
+            return max(failures, settings.AXES_FAILURE_LIMIT)
+        return failures
+
+
+def address_failures(request: HttpRequest) -> int:
+    """Failed sign-ins from the request's address within the cool-off, whatever the user name."""
+    address = request.axes_ip_address  # type: ignore[attr-defined]  # set by axes' middleware
+    attempts = AccessAttempt.objects.filter(ip_address=address, attempt_time__gte=get_cool_off_threshold(request))
+    total: int | None = attempts.aggregate(total=Sum("failures_since_start"))["total"]
+    return total or 0

@@ -46,7 +46,7 @@ class SignOutView(auth_views.LogoutView):
 
 
 def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: object) -> HttpResponse:
-    """What django-axes shows after too many failed sign-ins from one address for one name."""
+    """What django-axes shows after too many failed sign-ins from one address, for one name or for any."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(request, "accounts/locked_out.html", {"cooloff_minutes": minutes}, status=429)
 

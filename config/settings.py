@@ -260,10 +260,14 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # An inspection's file is matched in parts of this many rows, by as many workers as there are.
 INSPECTION_PART_ROWS = env_int("INSPECTION_PART_ROWS", 250_000, minimum=1)
 
-# Sign-in lockout (django-axes): per user name and source address.
+# Sign-in lockout (django-axes): per user name and source address, and per address across user
+# names with a higher limit, so that spraying many names from one address is stopped too
+# (accounts.backends.LockoutHandler).
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "accounts.backends.LockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip_for_axes"

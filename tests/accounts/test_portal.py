@@ -1,7 +1,11 @@
 """Sign-in, sign-out, the home page, languages, lockout and the operators' admin."""
 
+from datetime import timedelta
+
 import pytest
+from axes.models import AccessAttempt
 from django.test import Client
+from django.utils import timezone
 
 from accounts import services
 from accounts.choices import AuditAction, InstitutionStatus
@@ -96,6 +100,55 @@ def test_lockout_is_per_address_so_others_can_still_sign_in(analyst, settings):
         sign_in(Client(), analyst.username, "wrong", address="198.51.100.66")
 
     assert sign_in(Client(), analyst.username, PASSWORD, address="192.0.2.10").status_code == 302
+
+
+def test_spraying_many_user_names_from_one_address_locks_that_address(cast, analyst, settings):
+    sprayer = "203.0.113.7"
+    names = [f"guess-{n}" for n in range(30)]
+    answers = [sign_in(Client(), name, "Winter2026!", address=sprayer).status_code for name in names]
+
+    # Each name is tried once, far below the per-name limit; the address's own limit stops the rest.
+    limit = settings.AXES_ADDRESS_FAILURE_LIMIT
+    assert answers == [200] * (limit - 1) + [429] * (len(names) - limit + 1)
+    assert sign_in(Client(), analyst.username, PASSWORD, address=sprayer).status_code == 429
+    # Another address is not affected.
+    assert sign_in(Client(), analyst.username, PASSWORD, address="192.0.2.10").status_code == 302
+
+
+def test_an_office_behind_one_address_is_not_locked_out_by_a_few_typos(cast, settings):
+    office = "198.51.100.20"
+    people = list(cast.alpha.people.values())[:3]
+    typos = settings.AXES_FAILURE_LIMIT - 1
+    assert len(people) * typos < settings.AXES_ADDRESS_FAILURE_LIMIT
+    for person in people:
+        person.set_password(PASSWORD)
+        person.save()
+        for _ in range(typos):
+            assert sign_in(Client(), person.username, "typo", address=office).status_code == 200
+
+    for person in people:
+        assert sign_in(Client(), person.username, PASSWORD, address=office).status_code == 302
+
+
+def test_a_successful_sign_in_does_not_clear_the_address_count_of_other_names(analyst, settings):
+    sprayer = "203.0.113.8"
+    for n in range(settings.AXES_ADDRESS_FAILURE_LIMIT - 1):
+        sign_in(Client(), f"guess-{n}", "wrong", address=sprayer)
+    # The attacker's own account signs in, then sprays on.
+    assert sign_in(Client(), analyst.username, PASSWORD, address=sprayer).status_code == 302
+
+    assert sign_in(Client(), "guess-last", "wrong", address=sprayer).status_code == 429
+
+
+def test_the_address_count_ends_with_the_cool_off(analyst, settings):
+    sprayer = "203.0.113.9"
+    for n in range(settings.AXES_ADDRESS_FAILURE_LIMIT):
+        sign_in(Client(), f"guess-{n}", "wrong", address=sprayer)
+    assert sign_in(Client(), analyst.username, PASSWORD, address=sprayer).status_code == 429
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+
+    assert sign_in(Client(), analyst.username, PASSWORD, address=sprayer).status_code == 302
 
 
 def test_people_of_a_suspended_institution_cannot_sign_in_and_lose_their_session(cast, analyst):
