@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, Role, Scope
 from accounts.models import User
 from accounts.validators import validate_expiry
+from config.parsers import validate_storable_datetime
 
 
 class KindChoicesMixin:
@@ -113,6 +114,7 @@ class IssueKeyForm(KindChoicesMixin, forms.Form):
     expires_at = forms.DateTimeField(
         label=_("Expires"),
         required=False,
+        validators=[validate_storable_datetime],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Optional. Empty: the key does not expire until it is revoked."),
     )

@@ -13,13 +13,19 @@ the platform instead of at the door:
 
 The multipart parser (uploads and inspections) checks its fields and file names the same
 way: a request that declares a charset such as ``unicode_escape`` can put either into them.
+
+A date-time read from a request (a filter, a form) goes through ``storable_datetime``:
+ISO 8601 allows offsets that no time zone has and PostgreSQL refuses (past ±15:59), and
+a date-time at either end of Python's range has no UTC value on the other side.
 """
 
 import math
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, parsers
 from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]  # not in the stubs
@@ -36,6 +42,30 @@ UNSTORABLE_MESSAGE = _("This text holds a NUL character or a lone surrogate, whi
 UNSTORABLE_KEY_MESSAGE = _("This name holds a NUL character or a lone surrogate, which cannot be stored.")
 
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+# PostgreSQL takes a UTC offset up to 15:59 either way; real time zones stay within 14 hours.
+MAX_OFFSET = timedelta(hours=15, minutes=59)
+
+
+def storable_datetime(value: datetime) -> datetime:
+    """``value`` in UTC, or a ``ValidationError`` if no database column can take it.
+
+    Used as a validator it refuses; used on the value, it also hands every database the same
+    UTC instant, whatever offset the caller wrote.
+    """
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        raise ValidationError(_("The time zone offset must lie between -15:59 and +15:59."), code="offset_out_of_range")
+    try:
+        return value.astimezone(UTC) if offset is not None else value
+    except OverflowError:
+        raise ValidationError(_("The date-time is out of range."), code="datetime_out_of_range") from None
+
+
+def validate_storable_datetime(value: datetime) -> None:
+    """``storable_datetime`` as a form field's validator."""
+    storable_datetime(value)
 
 
 class NestingTooDeep(exceptions.ParseError):

@@ -1,11 +1,12 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from accounts.filters import FilterSet, InstantFilter
 from sharing.choices import Category, FlagStatus, IdType, UploadStatus
 from sharing.models import Flag, Upload
 
 
-class FlagFilter(django_filters.FilterSet):  # type: ignore[misc]
+class FlagFilter(FilterSet):
     # Every filter names its label (see accounts.filters).
     category = django_filters.MultipleChoiceFilter(choices=Category.choices, label=_("Category"))
     status = django_filters.MultipleChoiceFilter(choices=FlagStatus.choices, label=_("Status"))
@@ -13,9 +14,7 @@ class FlagFilter(django_filters.FilterSet):  # type: ignore[misc]
     reference = django_filters.CharFilter(label=_("Reference"))
     event_after = django_filters.DateFilter(field_name="event_date", lookup_expr="gte", label=_("Event on or after"))
     event_before = django_filters.DateFilter(field_name="event_date", lookup_expr="lte", label=_("Event on or before"))
-    updated_since = django_filters.IsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("Updated since")
-    )
+    updated_since = InstantFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
     disputed = django_filters.BooleanFilter(label=_("Disputed"))
     upload = django_filters.NumberFilter(field_name="source_upload_id", label=_("Source upload"))
 
@@ -24,7 +23,7 @@ class FlagFilter(django_filters.FilterSet):  # type: ignore[misc]
         fields: list[str] = []
 
 
-class UploadFilter(django_filters.FilterSet):  # type: ignore[misc]
+class UploadFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=UploadStatus.choices, label=_("Status"))
 
     class Meta:

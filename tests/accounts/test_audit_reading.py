@@ -1,5 +1,7 @@
 """Who reads which audit events, through the API and the portal."""
 
+from datetime import UTC, timedelta
+
 import pytest
 from django.test import Client
 
@@ -115,3 +117,42 @@ def test_portal_page_pages_back_through_older_events(trail, monkeypatch):
     shown = [event.pk for event in first.context["events"]] + [event.pk for event in second.context["events"]]
     assert shown == sorted(shown, reverse=True)
     assert len(set(shown)) == 4
+
+
+# Date-times Python parses but the database cannot take: an offset no time zone has (PostgreSQL
+# refuses past ±15:59), and instants whose UTC value falls outside years 1 to 9999.
+UNSTORABLE_TIMES = ["2026-01-01T00:00:00+19:00", "2026-01-01T00:00:00-16:00", "0001-01-01T00:00:00+01:00"]
+
+
+@pytest.mark.parametrize("since", UNSTORABLE_TIMES)
+def test_a_time_the_database_cannot_take_is_a_field_error_not_a_500(trail, client_for, since):
+    response = client_for(trail.alpha["auditor"]).get("/api/v1/audit/events", {"since": since, "until": since})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert {error["field"] for error in response.json()["errors"]} == {"since", "until"}
+
+
+def test_an_offset_within_the_range_is_read_as_the_instant_it_names(trail, client_for):
+    auditor = client_for(trail.alpha["auditor"])
+    newest = AuditEvent.objects.filter(institution=trail.alpha.institution).latest("occurred_at").occurred_at
+
+    # The same instant written with an offset of +15:30: nothing at or after a second later.
+    just_after = (newest.astimezone(UTC) + timedelta(hours=15, minutes=30, seconds=1)).replace(tzinfo=None)
+    later = api_events(auditor, since=just_after.isoformat() + "+15:30", action="me.view")
+
+    assert later == []
+    assert api_events(auditor, until=just_after.isoformat() + "+15:30", action="me.view") != []
+
+
+@pytest.mark.parametrize("since", UNSTORABLE_TIMES)
+def test_the_portal_page_says_the_time_is_invalid_and_lists_nothing(trail, since):
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(trail.alpha["auditor"])
+
+    page = client.get("/audit/", {"since": since})
+
+    assert page.status_code == 200
+    assert page.context["form"].errors.keys() == {"since"}
+    assert list(page.context["events"]) == []
+    assert 'class="error" role="alert"' in page.text

@@ -118,3 +118,22 @@ def test_an_erased_flag_shows_that_its_reference_was_erased(flags, cast, client)
     assert "ALPHA-1" not in listed
     assert listed.count("编号已抹除") == 2
     assert "平台已无法将其与任何借款人关联" in page
+
+
+@pytest.mark.parametrize("since", ["2026-01-01T00:00:00+19:00", "9999-12-31T23:00:00-12:00"])
+def test_a_time_the_database_cannot_take_is_a_form_error_on_the_list(flags, cast, client, since):
+    client.force_login(cast.alpha["auditor"])
+
+    page = client.get("/flags/", {"updated_since": since})
+
+    assert page.status_code == 200
+    assert page.context["filters"].errors.keys() == {"updated_since"}
+    assert "ALPHA-1" not in page.text  # an ignored filter would have listed every flag
+
+
+@pytest.mark.parametrize("since", ["2026-01-01T00:00:00+19:00", "9999-12-31T23:00:00-12:00"])
+def test_the_api_answers_a_field_error_for_the_same_times(flags, cast, client_for, since):
+    response = client_for(cast.alpha["auditor"]).get("/api/v1/flags", {"updated_since": since})
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["updated_since"]
