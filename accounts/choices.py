@@ -39,6 +39,7 @@ class Scope(models.TextChoices):
     MATCH = "match", _("Query borrowers")
     INSPECTIONS = "inspections", _("Run portfolio inspections")
     REPORTS_READ = "reports:read", _("Read reports")
+    REPORTS_REQUEST = "reports:request", _("Request reports")
     AUDIT_READ = "audit:read", _("Read the audit trail")
 
 
@@ -49,8 +50,8 @@ ROLES_BY_KIND: dict[str, frozenset[str]] = {
     InstitutionKind.OPERATOR: frozenset({Role.INSTITUTION_ADMIN, Role.OPERATOR, Role.AUDITOR}),
 }
 SCOPES_BY_KIND: dict[str, frozenset[str]] = {
-    InstitutionKind.MEMBER: frozenset(Scope.values),
-    InstitutionKind.REGULATOR: frozenset({Scope.REPORTS_READ, Scope.AUDIT_READ}),
+    InstitutionKind.MEMBER: frozenset(Scope.values) - {Scope.REPORTS_REQUEST},
+    InstitutionKind.REGULATOR: frozenset({Scope.REPORTS_READ, Scope.REPORTS_REQUEST, Scope.AUDIT_READ}),
     InstitutionKind.OPERATOR: frozenset({Scope.AUDIT_READ}),
 }
 
@@ -81,6 +82,7 @@ class AuditAction(models.TextChoices):
     FLAG_CONTRIBUTE = "flag.contribute", _("Contributed flags")
     FLAG_LIST = "flag.list", _("Listed own flags")
     FLAG_VIEW = "flag.view", _("Viewed a flag")
+    FLAG_SUMMARY = "flag.summary", _("Counted own flags")
     FLAG_RESOLVE = "flag.resolve", _("Resolved a flag")
     FLAG_WITHDRAW = "flag.withdraw", _("Withdrew a flag")
     FLAG_EXPIRE = "flag.expire", _("Expired flags past retention")

@@ -22,6 +22,7 @@ from sharing.choices import (
     ReportFormat,
 )
 from sharing.models import Flag, Inspection, Report, Upload
+from sharing.selectors import FlagCounts
 from sharing.tokens import MEMBER_TOKEN
 
 CONSENT_MAX = 128
@@ -441,3 +442,29 @@ class ReportRequestSerializer(serializers.Serializer[dict[str, Any]]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         reports.check_period(attrs["starts_on"], attrs["ends_on"])
         return attrs
+
+
+class FlagCountSerializer(serializers.Serializer[dict[str, Any]]):
+    category = serializers.ChoiceField(choices=Category.choices)
+    status = serializers.ChoiceField(choices=FlagStatus.choices)
+    count = serializers.IntegerField(min_value=1)
+
+
+class FlagSummarySerializer(serializers.Serializer[FlagCounts]):
+    """The caller's flags (as filtered) counted by category and status, to reconcile a book."""
+
+    total = serializers.IntegerField(min_value=0)
+    by_category = serializers.DictField(child=serializers.IntegerField(min_value=1))
+    by_status = serializers.DictField(child=serializers.IntegerField(min_value=1))
+    cells = FlagCountSerializer(many=True, help_text="Every (category, status) pair that has flags.")
+
+
+class UploadSummarySerializer(serializers.Serializer[dict[str, Any]]):
+    """An upload's rows reconciled: what became of them, the report by code, and the flags it wrote."""
+
+    upload = UploadSerializer()
+    report_lines_by_code = serializers.DictField(
+        child=serializers.IntegerField(min_value=1),
+        help_text="The error report's lines counted by code; a refused row has a line per field at fault.",
+    )
+    flags = FlagSummarySerializer(help_text="Flags whose latest write came from this upload.")

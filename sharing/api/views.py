@@ -28,19 +28,21 @@ from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow
 from config.pagination import NewestFirstCursorPagination
 from config.parsers import JSONParser, MultiPartParser
-from sharing import files, idempotency, inspections, matching, quotas, services, tasks, uploads
+from sharing import files, idempotency, inspections, matching, quotas, selectors, services, tasks, uploads
 from sharing.api.serializers import (
     BatchResultSerializer,
     FlagBatchSerializer,
     FlagChangeSerializer,
     FlagDetailSerializer,
     FlagSerializer,
+    FlagSummarySerializer,
     InspectionCreateSerializer,
     InspectionSerializer,
     QueryAnswerSerializer,
     QueryRequestSerializer,
     UploadCreateSerializer,
     UploadSerializer,
+    UploadSummarySerializer,
     plain_query,
 )
 from sharing.choices import FileFormat, FlagStatus, UploadStatus
@@ -86,10 +88,11 @@ class FlagViewSet(
 
     queryset = Flag.objects.order_by("-id")
     permission_classes = [ActionAllowed]
-    allow = {"list": READERS, "retrieve": READERS, "create": WRITERS, "partial_update": WRITERS}
+    allow = {"list": READERS, "retrieve": READERS, "summary": READERS, "create": WRITERS, "partial_update": WRITERS}
     audit_actions = {
         "list": AuditAction.FLAG_LIST,
         "retrieve": AuditAction.FLAG_VIEW,
+        "summary": AuditAction.FLAG_SUMMARY,
         "create": AuditAction.FLAG_CONTRIBUTE,
     }
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -150,6 +153,15 @@ class FlagViewSet(
                 ],
             }
         )
+
+    @extend_schema(responses=FlagSummarySerializer)
+    @action(detail=False, methods=["get"])
+    def summary(self, request: Request) -> Response:
+        """The caller's flags counted by category and status, with the list's filters (``?upload=`` for one
+        upload's): a member reconciles its book with the platform without paging through every flag."""
+        counts = selectors.flag_counts(self.filter_queryset(self.get_queryset()))
+        self.audit_subjects = counts.total
+        return Response(FlagSummarySerializer(counts).data)
 
     @extend_schema(request=FlagChangeSerializer, responses=FlagDetailSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
@@ -235,10 +247,11 @@ class UploadViewSet(
     queryset = Upload.objects.order_by("-id")
     serializer_class = UploadSerializer
     permission_classes = [ActionAllowed]
-    allow = {"list": READERS, "retrieve": READERS, "create": WRITERS, "errors": READERS}
+    allow = {"list": READERS, "retrieve": READERS, "summary": READERS, "create": WRITERS, "errors": READERS}
     audit_actions = {
         "list": AuditAction.UPLOAD_LIST,
         "retrieve": AuditAction.UPLOAD_VIEW,
+        "summary": AuditAction.UPLOAD_VIEW,
         "create": AuditAction.UPLOAD_CREATE,
         "errors": AuditAction.UPLOAD_ERRORS,
     }
@@ -275,6 +288,21 @@ class UploadViewSet(
         """The error report: one line per refused or superseded row and field. Never the rows' values."""
         upload = self.get_object()
         return _report(UploadError.objects.filter(upload=upload), f"upload-{upload.pk}-errors.csv")
+
+    @extend_schema(responses=UploadSummarySerializer)
+    @action(detail=True, methods=["get"])
+    def summary(self, request: Request, pk: str | None = None) -> Response:
+        """The upload's rows reconciled: its counts, its error report counted by code, and the flags it
+        wrote counted by category and status (those a later upload rewrote count there instead)."""
+        upload = self.get_object()
+        summary = {
+            "upload": upload,
+            "report_lines_by_code": selectors.report_lines_by_code(UploadError.objects.filter(upload=upload)),
+            "flags": selectors.flag_counts(
+                Flag.objects.filter(institution_id=upload.institution_id, source_upload=upload)
+            ),
+        }
+        return Response(UploadSummarySerializer(summary, context=self.get_serializer_context()).data)
 
 
 INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)

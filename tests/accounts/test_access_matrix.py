@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts import services
 from accounts.audit import record
-from accounts.choices import AuditAction, Role, Scope
+from accounts.choices import SCOPES_BY_KIND, AuditAction, InstitutionKind, Role, Scope
 from accounts.permissions import ActionAllowed, DenyAll
 from sharing import services as sharing_services
 from sharing.models import Flag, Inspection, Report, Upload
@@ -18,7 +18,11 @@ from tests.factories import flag_item
 
 pytestmark = pytest.mark.django_db
 
-EVERY_SCOPE = list(Scope.values)
+# A key of each kind of institution that may have keys, with every scope its kind may hold.
+KEY_SCOPES = {
+    "key": sorted(SCOPES_BY_KIND[InstitutionKind.MEMBER]),
+    "regulator:key": sorted(SCOPES_BY_KIND[InstitutionKind.REGULATOR]),
+}
 PEOPLE = [
     ("alpha", Role.INSTITUTION_ADMIN),
     ("alpha", Role.CONTRIBUTOR),
@@ -28,7 +32,7 @@ PEOPLE = [
     ("regulator", Role.REGULATOR_STAFF),
     ("operator", Role.OPERATOR),
 ]
-EVERYONE = {f"{team}:{role}" for team, role in PEOPLE} | {"key"}
+EVERYONE = {f"{team}:{role}" for team, role in PEOPLE} | set(KEY_SCOPES)
 ADMINS = {"alpha:institution_admin", "regulator:institution_admin"}
 FLAG_WRITERS = {"alpha:contributor", "key"}
 FLAG_READERS = {"alpha:contributor", "alpha:auditor", "key"}
@@ -38,7 +42,9 @@ REPORT_READERS = {
     "regulator:regulator_staff",
     "operator:operator",
     "key",
+    "regulator:key",
 }
+AUDIT_READERS = {"alpha:auditor", "regulator:regulator_staff", "key", "regulator:key"}
 
 # (method, path, who may, status when allowed)
 MATRIX = [
@@ -56,18 +62,20 @@ MATRIX = [
     ("get", "/api/v1/api-keys/{own_key}", ADMINS, 200),
     ("patch", "/api/v1/api-keys/{own_key}", ADMINS, 200),
     ("post", "/api/v1/api-keys/{own_key}/revoke", ADMINS, 200),
-    ("get", "/api/v1/audit/events", {"alpha:auditor", "regulator:regulator_staff", "key"}, 200),
+    ("get", "/api/v1/audit/events", AUDIT_READERS, 200),
     # Allowed callers learn the event is not sealed yet (409); the others are refused first.
-    ("get", "/api/v1/audit/events/{own_event}/proof", {"alpha:auditor", "regulator:regulator_staff", "key"}, 409),
+    ("get", "/api/v1/audit/events/{own_event}/proof", AUDIT_READERS, 409),
     # Only member institutions have flags; the matrix's flag and upload are alpha's.
     ("get", "/api/v1/flags", FLAG_READERS, 200),
     ("post", "/api/v1/flags", FLAG_WRITERS, 400),
     ("get", "/api/v1/flags/{alpha_flag}", FLAG_READERS, 200),
+    ("get", "/api/v1/flags/summary", FLAG_READERS, 200),
     ("patch", "/api/v1/flags/{alpha_flag}", FLAG_WRITERS, 400),
     ("get", "/api/v1/uploads", FLAG_READERS, 200),
     ("post", "/api/v1/uploads", FLAG_WRITERS, 400),
     ("get", "/api/v1/uploads/{alpha_upload}", FLAG_READERS, 200),
     ("get", "/api/v1/uploads/{alpha_upload}/errors", FLAG_READERS, 200),
+    ("get", "/api/v1/uploads/{alpha_upload}/summary", FLAG_READERS, 200),
     ("post", "/api/v1/queries", {"alpha:analyst", "key"}, 400),
     ("get", "/api/v1/inspections", {"alpha:analyst", "key"}, 200),
     ("post", "/api/v1/inspections", {"alpha:analyst", "key"}, 400),
@@ -76,7 +84,7 @@ MATRIX = [
     ("get", "/api/v1/inspections/{alpha_inspection}/results", {"alpha:analyst", "key"}, 409),
     ("get", "/api/v1/inspections/{alpha_inspection}/errors", {"alpha:analyst", "key"}, 200),
     ("get", "/api/v1/reports", REPORT_READERS, 200),
-    ("post", "/api/v1/reports", {"regulator:regulator_staff", "operator:operator"}, 400),
+    ("post", "/api/v1/reports", {"regulator:regulator_staff", "operator:operator", "regulator:key"}, 400),
     ("get", "/api/v1/reports/{report}", REPORT_READERS, 200),
     # Allowed callers learn the report is not built yet (409); the others are refused first.
     ("get", "/api/v1/reports/{report}/files/csv", REPORT_READERS, 409),
@@ -89,9 +97,10 @@ def callers(cast, client_for, key_client):
     for team, role in PEOPLE:
         user = getattr(cast, team)[role]
         yield f"{team}:{role}", user.institution, client_for(user)
-    institution = cast.alpha.institution
-    client, _key = key_client(institution, EVERY_SCOPE)
-    yield "key", institution, client
+    for name, scopes in KEY_SCOPES.items():
+        institution = cast.regulator.institution if name.startswith("regulator") else cast.alpha.institution
+        client, _key = key_client(institution, scopes)
+        yield name, institution, client
 
 
 @pytest.mark.parametrize(("method", "path", "allowed", "ok_status"), MATRIX)

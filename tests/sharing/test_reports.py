@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from accounts.choices import AuditAction, InstitutionKind
+from accounts.choices import AuditAction, InstitutionKind, Scope
 from accounts.models import AuditEvent
 from sharing import reporting, reports
 from sharing.client import cli
@@ -157,6 +157,36 @@ def test_regulator_staff_request_a_report_of_any_period(cast, client_for):
     )
     assert response["Location"].endswith(f"/api/v1/reports/{report.pk}")
     assert AuditEvent.objects.filter(action=AuditAction.REPORT_REQUEST, target_id=str(report.pk)).exists()
+
+
+def test_a_regulators_system_requests_a_report_with_its_key(cast, key_client):
+    client, key = key_client(cast.regulator.institution, scopes=[Scope.REPORTS_READ, Scope.REPORTS_REQUEST])
+
+    response = client.post(URL, {"starts_on": "2026-07-01", "ends_on": "2026-09-30"}, format="json")
+
+    assert response.status_code == 202, response.content
+    report = Report.objects.get(pk=response.json()["id"])
+    assert (report.trigger, report.requested_by) == ("requested", None)
+    event = AuditEvent.objects.get(action=AuditAction.REPORT_REQUEST, target_id=str(report.pk))
+    assert event.actor_key_id == key.pk
+
+
+def test_a_key_without_the_request_scope_only_reads(cast, key_client):
+    client, _key = key_client(cast.regulator.institution, scopes=[Scope.REPORTS_READ])
+
+    response = client.post(URL, {"starts_on": "2026-07-01", "ends_on": "2026-09-30"}, format="json")
+
+    assert (response.status_code, response.json()["code"]) == (403, "missing_scope")
+    assert not Report.objects.exists()
+
+
+def test_members_keys_cannot_hold_the_request_scope(cast, client_for):
+    answer = client_for(cast.alpha["institution_admin"]).post(
+        "/api/v1/api-keys", {"name": "reports", "scopes": [Scope.REPORTS_REQUEST]}, format="json"
+    )
+
+    assert answer.status_code == 400
+    assert [(error["field"], error["code"]) for error in answer.json()["errors"]] == [("scopes", "scope_not_allowed")]
 
 
 @pytest.mark.parametrize(
