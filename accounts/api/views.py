@@ -2,7 +2,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -218,7 +218,9 @@ class AuditEventViewSet(AuditedMixin, mixins.ListModelMixin, viewsets.GenericVie
             return AuditEvent.objects.none()
         return selectors.audit_events_visible_to(self.request.user)
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="`not_sealed_yet`: not sealed yet.")}
+    )
     @action(detail=True, methods=["get"])
     def proof(self, request: Request, pk: str | None = None) -> Response:
         try:

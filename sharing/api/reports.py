@@ -54,6 +54,9 @@ class NotBuilt(exceptions.APIException):
     default_detail = _("The report has not been built yet; its figures and files exist once it has.")
 
 
+NOT_BUILT = OpenApiResponse(description="`not_finished`: the report has not been built yet.")
+
+
 class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Report]):
     """Aggregated reports for regulators, built by workers; members read their own institution's slice."""
 
@@ -106,6 +109,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
             (200, MEDIA_TYPES[ReportFormat.XLSX]): OpenApiResponse(
                 OpenApiTypes.BINARY, description="a sheet per table"
             ),
+            409: NOT_BUILT,
         }
     )
     @action(
@@ -124,7 +128,8 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         responses={
             (200, "application/octet-stream"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="the 64-byte Ed25519 signature of the file"
-            )
+            ),
+            409: NOT_BUILT,
         }
     )
     @action(

@@ -4,7 +4,6 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -27,6 +26,8 @@ from sharing.tokens import MEMBER_TOKEN
 
 CONSENT_MAX = 128
 CORRELATION_MAX = 64
+# A JSON object, or null (details destroyed or never sent; figures not built yet).
+OBJECT_OR_NULL = {"type": "object", "additionalProperties": {}, "nullable": True}
 
 
 def links(context: Mapping[str, Any], routes: dict[str, str], pk: int) -> dict[str, str]:
@@ -135,7 +136,7 @@ class FlagDetailSerializer(FlagSerializer):
         fields = [*FlagSerializer.Meta.fields, "details"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(OBJECT_OR_NULL)
     def get_details(self, flag: Flag) -> dict[str, object] | None:
         return keys.details_of(flag)
 
@@ -429,7 +430,7 @@ class ReportDetailSerializer(ReportSerializer):
         fields = [*ReportSerializer.Meta.fields, "figures"]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(OBJECT_OR_NULL)
     def get_figures(self, report: Report) -> dict[str, Any] | None:
         figures: dict[str, Any] | None = self.context["figures"]
         return figures

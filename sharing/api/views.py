@@ -212,7 +212,13 @@ class QueryView(AuditedMixin, APIView):
         # written before the answer leaves. Two round trips fewer (BEGIN, COMMIT); see architecture.md.
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
-    @extend_schema(request=QueryRequestSerializer, responses=QueryAnswerSerializer)
+    @extend_schema(
+        request=QueryRequestSerializer,
+        responses={
+            200: QueryAnswerSerializer,
+            429: OpenApiResponse(description="`rate_exceeded` or `quota_exceeded`; see Retry-After."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = plain_query(request.data)
         if data is None:
@@ -395,6 +401,7 @@ class InspectionViewSet(
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one line per subject and category"),
             (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="one object per subject"),
+            409: OpenApiResponse(description="`not_finished`: the inspection has not succeeded."),
         }
     )
     @action(detail=True, methods=["get"], renderer_classes=[CsvRenderer, JsonLinesRenderer])
