@@ -51,12 +51,13 @@ def main() -> None:
         run(args.rows, work)
 
 
-def generate(path: Path, rows: int) -> None:
+def generate(path: Path, rows: int, first: int = 0) -> None:
+    """A CSV file of ``rows`` flags, numbered from ``first``: references and member tokens follow the number."""
     key = bytes(range(32))
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(COLUMNS)
-        for n in range(rows):
+        for n in range(first, first + rows):
             token = hmac.digest(key, f"rs1:cnid:{n:018d}".encode(), hashlib.sha256).hex()
             writer.writerow(
                 [

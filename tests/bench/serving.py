@@ -66,26 +66,26 @@ class Run:
     worker_boots: int
 
 
-def recreate_database() -> None:
+def recreate_database(database: str = DATABASE) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
-def drop_database() -> None:
+def drop_database(database: str = DATABASE) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
 @contextmanager
-def fresh_platform(**environment: str) -> Iterator[Path]:
+def fresh_platform(database: str = DATABASE, **environment: str) -> Iterator[Path]:
     """The platform pointed at a fresh benchmark database and a work folder of its own (yielded),
     through the environment Django reads at setup; the database is dropped at the end, whatever
     happens. ``environment`` adds to or overrides the defaults (a broker, a queue, a pepper)."""
     work = Path(tempfile.mkdtemp(prefix="riskshare-bench-"))
     os.environ.update(
         {
-            "DATABASE_URL": DATABASE_URL,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
             "RISKSHARE_VAR_DIR": str(work / "var"),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "LOG_LEVEL": "WARNING",
@@ -93,14 +93,31 @@ def fresh_platform(**environment: str) -> Iterator[Path]:
         }
     )
     sys.path.insert(0, str(REPO))
-    recreate_database()
+    recreate_database(database)
     try:
         yield work
     finally:
         from django.db import connections
 
         connections.close_all()
-        drop_database()
+        drop_database(database)
+
+
+@contextmanager
+def celery_worker(queue: str) -> Iterator[None]:
+    """A Celery worker process (solo pool) on ``queue``, with the environment ``fresh_platform`` set, up
+    and waiting when the block starts; stopped at its end."""
+    worker = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue, "--loglevel=WARNING"],
+        cwd=REPO,
+        env={**os.environ},
+    )
+    try:
+        time.sleep(5)  # the worker is up and waiting before the caller's clock starts
+        yield
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
 
 
 def audit_event_count() -> int:
