@@ -259,6 +259,11 @@ DASHBOARD_COUNTS_SECONDS = env_int("DASHBOARD_COUNTS_SECONDS", 120, minimum=0)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # An inspection's file is matched in parts of this many rows, by as many workers as there are.
 INSPECTION_PART_ROWS = env_int("INSPECTION_PART_ROWS", 250_000, minimum=1)
+# Every worker records that it is alive every WORKER_HEARTBEAT_SECONDS (sharing/heartbeat.py);
+# with none seen for WORKER_HEARTBEAT_STALE_SECONDS, /readyz reports workers down and job pages
+# say that no worker is running.
+WORKER_HEARTBEAT_SECONDS = 20
+WORKER_HEARTBEAT_STALE_SECONDS = env_int("WORKER_HEARTBEAT_STALE_SECONDS", 90, minimum=3 * WORKER_HEARTBEAT_SECONDS)
 
 # Sign-in lockout (django-axes): per user name and source address, and per address across user
 # names with a higher limit, so that spraying many names from one address is stopped too
@@ -286,7 +291,7 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", PRODUCTION) else None
 )
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^readyz/traffic$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)

@@ -9,7 +9,7 @@ from django.views.defaults import bad_request, page_not_found, permission_denied
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from config.health import ReadinessView, healthz
+from config.health import ReadinessView, TrafficReadinessView, healthz
 from config.problems import problem_response
 
 
@@ -35,6 +35,7 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),
+    path("readyz/traffic", TrafficReadinessView.as_view(), name="readyz-traffic"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sharing.urls")),

@@ -460,3 +460,22 @@ class ReportFile(models.Model):
     def __str__(self) -> str:
         whose = f"institution {self.institution_id}" if self.institution_id else "whole"
         return f"Report {self.report_id} ({whose}, {self.file_format})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's latest sign of life (``sharing.heartbeat``).
+
+    Without it a dead worker is invisible: jobs stay queued with nothing to say why. From
+    these rows ``/readyz`` reports workers down and the job pages tell the member that no
+    worker is running.
+    """
+
+    node = models.CharField(_("worker"), max_length=255, unique=True)
+    seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.node} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"

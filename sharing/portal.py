@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.permissions import has_role, reads_whole_reports
 from config.forms import show_errors
 from config.pagination import newest_first_page
-from sharing import activity, charts, forms, identifiers, keys, reports, services
+from sharing import activity, charts, forms, heartbeat, identifiers, keys, reports, services
 from sharing.choices import (
     CONSENT_PURPOSES,
     Category,
@@ -71,6 +71,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "finished": report.is_finished,
         "percent": report.percent_done,
         "statuses": job_statuses(),
+        "no_worker": waiting_for_a_worker(report.status),
     }
     if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
         monthly = (
@@ -179,6 +180,11 @@ FAILURES = {
 }
 
 
+def waiting_for_a_worker(status: str) -> bool:
+    """Whether a job in ``status`` waits for a worker that is not running (sharing/heartbeat.py)."""
+    return status == UploadStatus.QUEUED and not heartbeat.workers_running()
+
+
 def job_context(job: Upload | Inspection) -> dict[str, object]:
     """What a job's page needs to show its progress and follow it (sharing/static/sharing/job.js)."""
     failure = None
@@ -189,6 +195,7 @@ def job_context(job: Upload | Inspection) -> dict[str, object]:
         "percent": job.percent_done,
         "statuses": job_statuses(),
         "failure": failure,
+        "no_worker": waiting_for_a_worker(job.status),
     }
 
 
