@@ -498,15 +498,21 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "config.middleware.RequestIdLogFilter"},
+        # On every handler: exceptions are logged by type and frames, never by message (config/logs.py).
+        "scrub": {"()": "config.logs.ScrubExceptions"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "scrub"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # At DEBUG it logs every statement with its values: tokens, references, sealed details.
+        "django.db.backends": {"level": "INFO"},
     },
 }
