@@ -6,9 +6,11 @@ is stored, then read record by record, each with the line on which it starts.
 A ``Layout`` names the columns a kind of file has.
 """
 
+import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -16,6 +18,10 @@ from typing import IO, Any, NamedTuple, TextIO
 
 from sharing.choices import FileFormat
 from sharing.rows import FieldError
+from sharing.text import has_control
+
+HEADER_MAX_BYTES = 64 * 1024
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the "surrogateescape" error handler writes a bad byte
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,17 @@ class FileRefused(ValueError):
 
 
 def header_errors(columns: list[str], layout: Layout) -> list[FieldError]:
-    """Missing and unknown columns of a CSV header, each as an error of that column."""
+    """Missing and unknown columns of a CSV header, each as an error of that column.
+
+    A column is named as the file names it, except that a name holding a control character,
+    a NUL or a lone surrogate is shown escaped (``\\x00``), so that no error report, log or
+    answer carries what cannot be stored or shown.
+    """
     known = layout.columns
     errors = [
-        FieldError(name, "unknown_column", f"Not a column of a {layout.noun}.") for name in columns if name not in known
+        FieldError(shown(name), "unknown_column", f"Not a column of a {layout.noun}.")
+        for name in columns
+        if name not in known
     ]
     errors += [
         FieldError(name, "missing_column", "The column is required.") for name in layout.required if name not in columns
@@ -51,22 +64,51 @@ def header_errors(columns: list[str], layout: Layout) -> list[FieldError]:
     seen: set[str] = set()
     for name in columns:
         if name in seen:
-            errors.append(FieldError(name, "duplicate_column", "The column appears twice."))
+            errors.append(FieldError(shown(name), "duplicate_column", "The column appears twice."))
         seen.add(name)
     return errors
 
 
+def shown(name: str) -> str:
+    """A column or field name as an error may show it: escaped if it holds a control character, and short."""
+    if has_control(name):
+        name = name.encode("unicode_escape").decode("ascii")
+    return name if len(name) <= 64 else name[:63] + "…"
+
+
 def read_header(file: IO[bytes]) -> list[str]:  # the API's check before a file is even stored
-    """The columns named by a CSV file's first line (a byte-order mark is allowed)."""
-    first = file.readline(64 * 1024)
+    """The columns named by a CSV file's first record (a byte-order mark is allowed).
+
+    Lines may end in LF, CRLF or a lone CR (Excel's "CSV (Macintosh)"), as the worker reads them.
+    A header must end within ``HEADER_MAX_BYTES``.
+    """
+    head = file.read(HEADER_MAX_BYTES + 1)
+    whole = len(head) <= HEADER_MAX_BYTES
+    # Incremental: a character cut in two at the end of ``head`` is not an encoding error. Bytes that are
+    # not UTF-8 become lone surrogates, which only matter if the header holds them: later lines are the
+    # worker's to judge.
+    text = codecs.getincrementaldecoder("utf-8-sig")("surrogateescape").decode(head, final=whole)
+    lines = io.StringIO(text, newline="")  # newline="": any line ending, as the csv module wants
+    reader = csv.reader(lines, strict=True)
     try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FileRefused("not_utf8", "Line 1 is not UTF-8 text; save the file as UTF-8.") from None
-    columns = next(csv.reader([text]), [])
+        columns = next(reader, [])
+    except csv.Error as error:
+        if not whole:
+            _whole_header(lines, text)
+        raise FileRefused("bad_csv", f"Line 1 cannot be read as CSV: {error}.") from None
+    if not whole:
+        _whole_header(lines, text)
     if not columns:
         raise FileRefused("empty_file", "The file has no header line.")
+    if any(map(_ESCAPED_BYTE.search, columns)):  # a byte the decoding above could not read as UTF-8
+        raise FileRefused("not_utf8", "Line 1 is not UTF-8 text; save the file as UTF-8.")
     return [name.strip() for name in columns]
+
+
+def _whole_header(lines: io.StringIO, text: str) -> None:
+    """Refuse a header that did not end within the text read: the rest of it was never checked."""
+    if lines.tell() >= len(text) and not text.endswith(("\n", "\r")):
+        raise FileRefused("header_too_long", f"The header line is longer than {HEADER_MAX_BYTES // 1024} KiB.")
 
 
 class Record(NamedTuple):
@@ -105,14 +147,22 @@ def _first_bad_line(file: IO[bytes]) -> int:
     return 0
 
 
+HEADER_ERRORS_LISTED = 10
+
+
 def _csv_rows(text: TextIO, layout: Layout) -> tuple[Any, list[str]]:
     """A CSV reader past the header, and the header's columns, which must be the layout's."""
     reader = csv.reader(text, strict=True)
-    columns = [name.strip() for name in next(reader, [])]
+    try:
+        columns = [name.strip() for name in next(reader, [])]
+    except csv.Error as error:
+        raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
     if not columns:
         raise FileRefused("empty_file", "The file has no header line.")
     if errors := header_errors(columns, layout):
-        raise FileRefused(errors[0].code, "; ".join(f"{e.field}: {e.message}" for e in errors))
+        listed = "; ".join(f"{e.field}: {e.message}" for e in errors[:HEADER_ERRORS_LISTED])
+        more = len(errors) - HEADER_ERRORS_LISTED
+        raise FileRefused(errors[0].code, listed + (f"; and {more} more." if more > 0 else ""))
     return reader, columns
 
 
@@ -155,6 +205,9 @@ def _jsonl_records(text: TextIO, skip: int) -> Iterator[Record]:
             item = json.loads(line)
         except ValueError:
             yield Record(number, None, FieldError("", "bad_json", "The line is not valid JSON."))
+            continue
+        except RecursionError:  # the C parser's own bound on nesting, far beyond any flag's
+            yield Record(number, None, FieldError("", "too_deep", "The line nests arrays or objects too deeply."))
             continue
         if isinstance(item, dict):
             yield Record(number, item, None)
