@@ -19,6 +19,7 @@ from accounts.choices import AuditAction, AuditOutcome
 from accounts.models import User
 from sharing import report_files, reporting
 from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
+from sharing.jobs import INTERNAL_ERROR, log_failure
 from sharing.models import Report, ReportFile
 
 logger = logging.getLogger(__name__)
@@ -70,13 +71,18 @@ def build(report_id: int) -> Report | None:
         report.save(update_fields=["status", "started_at", "steps_done", "error"])
     try:
         _build(report)
-    except Exception:
-        logger.exception("report %s failed", report.pk)
+    except Exception as error:
+        # Every error fails the report at once, a lost connection too: no sweep resumes a report, and one
+        # requested again starts from nothing anyway. The log has the type and frames, never the message.
+        reference = log_failure(logger, f"report {report.pk} stopped", error)
         Report.objects.filter(pk=report.pk).exclude(status=UploadStatus.SUCCEEDED).update(
-            status=UploadStatus.FAILED, finished_at=timezone.now(), error="The report could not be built."
+            status=UploadStatus.FAILED,
+            finished_at=timezone.now(),
+            error=f"An unexpected error stopped the report; request it again. Reference {reference}.",
         )
-        record(AuditAction.REPORT_BUILD, target=report, outcome=AuditOutcome.FAILED)
-        raise
+        record(AuditAction.REPORT_BUILD, target=report, outcome=AuditOutcome.FAILED, reason=INTERNAL_ERROR)
+        report.refresh_from_db()
+        return report
     report.refresh_from_db()
     record(AuditAction.REPORT_BUILD, target=report)
     return report

@@ -1,6 +1,9 @@
 """The work that runs outside requests: uploads, inspections, reports, and the daily housekeeping."""
 
+import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from celery import shared_task
 from django.conf import settings
@@ -8,6 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sharing.choices import UploadStatus
+from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure, stopped_after
+
+logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -79,7 +86,8 @@ def run_inspection(inspection_id: int) -> int:
 
     from sharing import inspections
 
-    parts = inspections.start(inspection_id)
+    nothing: list[int] = []
+    parts = _failing_inspection(inspection_id, lambda: inspections.start(inspection_id), nothing)
     if parts:
         group(match_inspection_part.s(inspection_id, number) for number in parts).apply_async()
     else:  # every part was matched, but the job was not closed (its last worker died after committing)
@@ -95,15 +103,35 @@ def match_inspection_part(inspection_id: int, number: int) -> None:
     def close() -> None:
         finish_inspection.delay(inspection_id)
 
-    inspections.match_part(inspection_id, number, on_last=close)
+    _failing_inspection(inspection_id, lambda: inspections.match_part(inspection_id, number, on_last=close), None)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1800, soft_time_limit=1790)
 def finish_inspection(inspection_id: int) -> str | None:
     from sharing import inspections
 
-    inspection = inspections.finish(inspection_id)
+    inspection = _failing_inspection(inspection_id, lambda: inspections.finish(inspection_id), None)
     return inspection.status if inspection is not None else None
+
+
+def _failing_inspection(inspection_id: int, step: Callable[[], Result], failed: Result) -> Result:
+    """Run a step of an inspection; an unexpected error fails the inspection at once (sharing.jobs).
+
+    Transient errors are raised: the parts already matched stay matched, and the stall sweep
+    runs the job again for the others.
+    """
+    from sharing import inspections
+    from sharing.models import Inspection
+
+    try:
+        return step()
+    except TRANSIENT:
+        raise
+    except Exception as error:
+        reference = log_failure(logger, f"inspection {inspection_id} stopped", error)
+        rows = Inspection.objects.filter(pk=inspection_id).values_list("rows_done", flat=True).first() or 0
+        inspections.finish(inspection_id, failed=(INTERNAL_ERROR, stopped_after(rows, None, reference)))
+        return failed
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)

@@ -29,6 +29,7 @@ from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from sharing.choices import UploadStatus
 from sharing.files import FileRefused, Layout, Record, records, survey
+from sharing.jobs import INTERNAL_ERROR, TRANSIENT, UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure, stopped_after
 from sharing.keys import data_key_for
 from sharing.models import DataKey, Upload, UploadError
 from sharing.rows import OPTIONAL_FIELDS, REQUIRED_FIELDS, Checker, FieldError
@@ -62,6 +63,13 @@ def process(upload_id: int) -> Upload | None:
     except Superseded:
         logger.warning("upload %s: another worker took the job over", upload.pk)
         return None
+    except TRANSIENT:
+        raise  # left at its checkpoint for the broker or the stall sweep to resume (sharing.jobs)
+    except Exception as error:
+        reference = log_failure(logger, f"upload {upload.pk} stopped", error)
+        done = Upload.objects.get(pk=upload.pk)  # what the last committed chunk says, not what was in hand
+        message = stopped_after(done.rows_done, done.created_count + done.updated_count, reference)
+        return finish(upload, UploadStatus.FAILED, INTERNAL_ERROR, message)
     return finish(upload, UploadStatus.SUCCEEDED)
 
 
@@ -117,7 +125,11 @@ class Chunk:
 
 
 def prepared(source: Iterator[Record], checker: Checker, stager: Stager, size: int) -> Iterator[Chunk]:
-    """Chunks of ``size`` records. Within a chunk the last valid row of a reference wins."""
+    """Chunks of ``size`` records. Within a chunk the last valid row of a reference wins.
+
+    A row that raises anything while it is checked or staged is refused as ``unprocessable_row``:
+    whatever a row holds, it costs that row and never the job.
+    """
     check, stage = checker.check, stager.stage
     while True:
         batch = list(islice(source, size))
@@ -126,18 +138,27 @@ def prepared(source: Iterator[Record], checker: Checker, stager: Stager, size: i
         errors: list[tuple[int, FieldError]] = []
         valid: dict[str, Staged] = {}
         rejected = superseded = 0
+        logged = False
         for line, fields, unreadable in batch:
             if fields is None:
                 assert unreadable is not None
                 errors.append((line, unreadable))
                 rejected += 1
                 continue
-            result = check(fields)
-            if type(result) is list:
-                errors.extend((line, error) for error in result)
+            try:
+                result = check(fields)
+                if type(result) is list:
+                    errors.extend((line, error) for error in result)
+                    rejected += 1
+                    continue
+                staged = stage(result, line)  # type: ignore[arg-type]
+            except Exception as error:  # whatever the row holds, it costs the row, never the job
+                if not logged:  # once a chunk: a file of such rows must not flood the log
+                    log_failure(logger, f"the row on line {line} was refused", error)
+                    logged = True
+                errors.append((line, FieldError("", UNPROCESSABLE_ROW, UNPROCESSABLE_MESSAGE)))
                 rejected += 1
                 continue
-            staged = stage(result, line)  # type: ignore[arg-type]
             reference = staged[1]
             if reference in valid:
                 earlier = valid.pop(reference)[0]
