@@ -6,7 +6,7 @@ serializer's ``validate_<field>`` (which DRF converts, codes and all).
 """
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, InstitutionKind, Role, Scope
-from sharing import identifiers
+from sharing import identifiers, labels
+from sharing.text import has_control
 
 USCC_MESSAGES = {
     "bad_length": _("A unified social credit code has 18 characters."),
@@ -33,6 +34,45 @@ def validate_uscc(value: str) -> None:
         identifiers.normalize("uscc", value)
     except identifiers.InvalidIdentifier as error:
         raise ValidationError(USCC_MESSAGES[error.reason], code=error.reason) from None
+
+
+CONTROL_MESSAGE = _("Control characters (line breaks, tabs, invisible direction marks) are not allowed here.")
+IDENTIFIER_MESSAGE = _(
+    "Labels must be your institution's own record numbers: this one is, or holds, a resident identity number, "
+    "a mobile number or the credit code of an individual business."
+)
+
+
+def validate_name(value: str) -> None:
+    """A name people read (an institution's, a person's): no control character, which could make it read
+    as something else on a page or in the audit trail (sharing.text.has_control)."""
+    if has_control(value):
+        raise ValidationError(CONTROL_MESSAGE, code=labels.CONTROL_REASON)
+
+
+def validate_label(value: str) -> None:
+    """A label a member chooses and the platform keeps in clear (a reference, a correlation id, a consent
+    reference, a portfolio, a key's or a file's name): a name, that holds no identifier (sharing.labels)."""
+    validate_name(value)
+    if labels.holds_identifier(value):
+        raise ValidationError(IDENTIFIER_MESSAGE, code=labels.REASON)
+
+
+def validate_file_name(file: object) -> None:
+    """An uploaded file's name is a label too: the job pages and the API show it."""
+    validate_label(str(getattr(file, "name", "") or ""))
+
+
+def validate_fields(instance: object, validator: Callable[[str], None], *names: str) -> None:
+    """``validator`` on each named text attribute of ``instance``, every refusal on its field (a model's ``clean``)."""
+    errors: dict[str, list[ValidationError]] = {}
+    for name in names:
+        try:
+            validator(getattr(instance, name) or "")
+        except ValidationError as error:
+            errors[name] = error.error_list
+    if errors:
+        raise ValidationError(errors)
 
 
 def validate_network(value: str) -> None:

@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts.validators import validate_label
 from sharing import rows
 from sharing.choices import AmountBand, Category, IdType, NoticeChannel
 from sharing.reports import check_period
@@ -56,6 +57,7 @@ class FlagForm(forms.Form):
         max_length=64,
         help_text=_("Your institution's own id for the case."),
         error_messages={"invalid": _("Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit.")},
+        validators=[validate_label],
     )
     category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
     event_date = forms.DateField(label=_("Event date"), widget=forms.DateInput(attrs={"type": "date"}))
@@ -106,7 +108,7 @@ class ResolveForm(forms.Form):
 
 
 class WithdrawForm(forms.Form):
-    reason = forms.CharField(label=_("Why it is withdrawn"), max_length=500)
+    reason = forms.CharField(label=_("Why it is withdrawn"), max_length=500, validators=[validate_label])
 
 
 FLAG_FORMS: dict[str, type[forms.Form]] = {"resolve": ResolveForm, "withdraw": WithdrawForm}

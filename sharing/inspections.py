@@ -26,11 +26,14 @@ from django.utils import timezone
 
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
+from sharing import labels
 from sharing.choices import FlagStatus, IdType, UploadStatus
 from sharing.files import FileRefused, Layout, Record, records, survey
+from sharing.labels import holds_identifier
 from sharing.matching import SHARED_STATUSES
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
 from sharing.rows import FieldError
+from sharing.text import has_control
 from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
@@ -137,6 +140,8 @@ def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], li
         if (
             type(correlation_id) is not str
             or not 0 < len(correlation_id) <= CORRELATION_MAX
+            or has_control(correlation_id)
+            or holds_identifier(correlation_id)
             or id_type not in _ID_TYPES
             or type(member_token) is not str
             or not MEMBER_TOKEN.fullmatch(member_token)
@@ -156,6 +161,10 @@ def _refusals(correlation_id: object, id_type: object, member_token: object) -> 
         errors.append(
             FieldError("correlation_id", "bad_correlation_id", f"Use text of at most {CORRELATION_MAX} characters.")
         )
+    elif has_control(correlation_id):
+        errors.append(FieldError("correlation_id", labels.CONTROL_REASON, labels.CONTROL_MESSAGE))
+    elif holds_identifier(correlation_id):
+        errors.append(FieldError("correlation_id", labels.REASON, labels.MESSAGE))
     if id_type is None or id_type == "":
         errors.append(FieldError("id_type", "required", "The identifier type is required."))
     elif id_type not in _ID_TYPES:

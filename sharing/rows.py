@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, NamedTuple
 
+from sharing import labels
 from sharing.choices import NEGATIVE_CATEGORIES, AmountBand, Category, IdType, NoticeChannel
+from sharing.labels import holds_identifier
 from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
@@ -46,6 +48,9 @@ class FieldError(NamedTuple):
     field: str
     code: str
     message: str
+
+
+_IDENTIFIER_IN_REFERENCE = FieldError("reference", labels.REASON, labels.MESSAGE)
 
 
 class CheckedFlag(NamedTuple):
@@ -92,7 +97,13 @@ class Checker:
         if not reference:
             errors.append(FieldError("reference", "required", "The member's reference for the flag is required."))
         elif not _REFERENCE_MATCH(reference):
-            errors.append(FieldError("reference", "bad_reference", _BAD_REFERENCE))
+            # An identifier written with spaces or full-width digits is said to be one, not a bad reference.
+            if len(reference) <= 256 and holds_identifier(reference):
+                errors.append(_IDENTIFIER_IN_REFERENCE)
+            else:
+                errors.append(FieldError("reference", "bad_reference", _BAD_REFERENCE))
+        elif holds_identifier(reference):
+            errors.append(_IDENTIFIER_IN_REFERENCE)
 
         id_type = item.get("id_type")
         if type(id_type) is not str:

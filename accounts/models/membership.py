@@ -11,7 +11,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import InstitutionKind, InstitutionStatus, Role, Sector
-from accounts.validators import field_errors, validate_networks, validate_roles, validate_scopes, validate_uscc
+from accounts.validators import (
+    field_errors,
+    validate_fields,
+    validate_label,
+    validate_name,
+    validate_networks,
+    validate_roles,
+    validate_scopes,
+    validate_uscc,
+)
 
 
 class Institution(models.Model):
@@ -43,6 +52,7 @@ class Institution(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        validate_fields(self, validate_name, "name_zh", "name_en")
         if self.sector and self.kind != InstitutionKind.MEMBER:
             raise ValidationError({"sector": _("Only member institutions have a sector.")}, code="not_a_member")
 
@@ -70,6 +80,7 @@ class User(AbstractUser):
 
     def clean(self) -> None:
         super().clean()
+        validate_fields(self, validate_name, "first_name", "last_name")
         with field_errors("roles"):
             validate_roles(self.roles, self.institution.kind if self.institution_id else None)
 
@@ -125,6 +136,7 @@ class ApiKey(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        validate_fields(self, validate_label, "name")
         with field_errors("scopes"):
             validate_scopes(self.scopes, self.institution.kind if self.institution_id else None)
         with field_errors("allowed_networks"):

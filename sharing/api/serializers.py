@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.validators import validate_file_name, validate_label
 from sharing import keys, reports
 from sharing.choices import (
     CONSENT_PURPOSES,
@@ -20,6 +21,7 @@ from sharing.choices import (
     QueryPurpose,
     ReportFormat,
 )
+from sharing.labels import holds_identifier
 from sharing.models import Flag, Inspection, Report, Upload
 from sharing.selectors import FlagCounts
 from sharing.tokens import MEMBER_TOKEN
@@ -146,7 +148,7 @@ class FlagChangeSerializer(serializers.Serializer[dict[str, Any]]):
 
     status = serializers.ChoiceField(choices=FLAG_CHANGES)
     end_date = serializers.DateField(required=False)
-    reason = serializers.CharField(required=False, max_length=500)
+    reason = serializers.CharField(required=False, max_length=500, validators=[validate_label])
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["status"] == FlagStatus.RESOLVED and "end_date" not in attrs:
@@ -157,7 +159,9 @@ class FlagChangeSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
-    file = serializers.FileField(help_text="CSV with a header line, or JSON Lines; UTF-8.")
+    file = serializers.FileField(
+        help_text="CSV with a header line, or JSON Lines; UTF-8.", validators=[validate_file_name]
+    )
     format = serializers.ChoiceField(
         choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
     )
@@ -226,7 +230,7 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
 
 class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
     correlation_id = serializers.CharField(
-        max_length=CORRELATION_MAX, help_text="Your own id for the subject; echoed back."
+        max_length=CORRELATION_MAX, help_text="Your own id for the subject; echoed back.", validators=[validate_label]
     )
     id_type = serializers.ChoiceField(choices=IdType.choices)
     token = serializers.CharField(help_text="The member token: 64 lowercase hex. Never echoed back.")
@@ -247,6 +251,7 @@ class QueryRequestSerializer(serializers.Serializer[dict[str, Any]]):
         required=False,
         allow_blank=True,
         help_text="The borrower's written authorization; required for loan_application and credit_review.",
+        validators=[validate_label],
     )
     subjects = QuerySubjectSerializer(many=True, min_length=1, max_length=settings.QUERY_SUBJECTS_MAX)  # type: ignore[call-arg]
 
@@ -273,7 +278,12 @@ def plain_query(data: Any) -> dict[str, Any] | None:
     plain: dict[str, Any] = {"purpose": purpose}
     if "consent_reference" in data:
         consent = data["consent_reference"]
-        if type(consent) is not str or len(consent) > CONSENT_MAX or not consent.isprintable():
+        if (
+            type(consent) is not str
+            or len(consent) > CONSENT_MAX
+            or not consent.isprintable()
+            or holds_identifier(consent)
+        ):
             return None
         plain["consent_reference"] = consent.strip()
     if purpose in CONSENT_PURPOSES and not plain.get("consent_reference"):
@@ -291,6 +301,7 @@ def plain_query(data: Any) -> dict[str, Any] | None:
             or not 0 < len(correlation_id) <= CORRELATION_MAX
             or not correlation_id.isprintable()
             or correlation_id != correlation_id.strip()
+            or holds_identifier(correlation_id)
             or type(id_type) is not str
             or id_type not in _ID_TYPES
             or type(token) is not str
@@ -331,15 +342,21 @@ class QueryAnswerSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
-    file = serializers.FileField(help_text="CSV (correlation_id, id_type, token) or JSON Lines; UTF-8.")
+    file = serializers.FileField(
+        help_text="CSV (correlation_id, id_type, token) or JSON Lines; UTF-8.", validators=[validate_file_name]
+    )
     format = serializers.ChoiceField(
         choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
     )
     portfolio = serializers.CharField(
-        max_length=100, help_text="Names the portfolio: results say what is new since its last inspection."
+        max_length=100,
+        help_text="Names the portfolio: results say what is new since its last inspection.",
+        validators=[validate_label],
     )
     purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
-    consent_reference = serializers.CharField(max_length=CONSENT_MAX, required=False, allow_blank=True)
+    consent_reference = serializers.CharField(
+        max_length=CONSENT_MAX, required=False, allow_blank=True, validators=[validate_label]
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         check_consent(attrs, portfolio=True)

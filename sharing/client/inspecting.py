@@ -22,6 +22,7 @@ from typing import Any
 
 from sharing.client import api
 from sharing.client.querying import JSONL_SUFFIXES, check_purpose
+from sharing.client.scanning import check_label, refuse_file
 from sharing.client.uploading import FINISHED, Screen, connect, explain, follow, format_of, post_file
 
 INSPECTIONS_PATH = "/api/v1/inspections"
@@ -66,6 +67,7 @@ class Options:
         check_purpose(self.purpose, self.consent_reference)
         if not self.portfolio.strip() or len(self.portfolio) > PORTFOLIO_MAX:
             raise ValueError(f"name the portfolio with 1 to {PORTFOLIO_MAX} characters")
+        check_label("the portfolio's name", self.portfolio)
         if not self.file.is_file():
             raise ValueError(f"no such file: {self.file}")
         if self.file.resolve() in (self.output_path.resolve(), self.errors_path.resolve()):
@@ -157,6 +159,7 @@ def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspe
     ``options`` are checked already (``Options.check``), as ``run`` does first.
     """
     fields = options.fields(format_of(options.file, options.file_format))
+    refuse_file(options.file, fields["format"], "correlation_id")
 
     answer = post_file(client, INSPECTIONS_PATH, options.file, fields, idempotency_key, screen)
     job = Inspection.from_answer(answer)

@@ -28,8 +28,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sharing.client import api
+from sharing.client.scanning import check_label
 from sharing.client.uploading import Screen, connect, explain
 from sharing.identifiers import TYPES
+from sharing.labels import REASON, holds_identifier
+from sharing.text import has_control
 
 QUERIES_PATH = "/api/v1/queries"
 BATCH_SIZE = 100  # the platform's QUERY_SUBJECTS_MAX
@@ -41,8 +44,6 @@ CORRELATION_MAX = 64
 # The per-minute rate asks for a minute at most; a longer Retry-After is waited in steps of this, then retried.
 RATE_WAIT_CAP_SECONDS = 120.0
 MEMBER_TOKEN = re.compile(r"[0-9a-f]{64}")
-# A correlation id is a reference, not text: no control characters, so that every result is one line.
-CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 CSV_COLUMNS = ("correlation_id", "hit", "categories", "latest_event_month", "disputed", "resolved", "own")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TAIL_BYTES = 64 * 1024
@@ -102,6 +103,9 @@ def check_purpose(purpose: str, consent_reference: str | None) -> None:
         )
     if len(consent) > CONSENT_MAX:
         raise ValueError(f"a consent reference has at most {CONSENT_MAX} characters")
+    if has_control(consent):
+        raise ValueError("a consent reference cannot hold control characters")
+    check_label("the consent reference", consent)
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,10 @@ def check_row(number: int, values: Mapping[str, object], options: Options) -> Su
         refusals.append((number, options.correlation_column, "required"))
     elif len(correlation_id) > CORRELATION_MAX:
         refusals.append((number, options.correlation_column, "too_long"))
-    elif CONTROL.search(correlation_id):
+    elif has_control(correlation_id):  # a reference, not text: every result is one line
         refusals.append((number, options.correlation_column, "bad_characters"))
+    elif holds_identifier(correlation_id):
+        refusals.append((number, options.correlation_column, REASON))
 
     own_type = text("id_type")
     if options.id_type is not None:

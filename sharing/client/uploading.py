@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from sharing.client import api
 from sharing.client.progress import Bar, size
+from sharing.client.scanning import refuse_file
 
 UPLOADS_PATH = "/api/v1/uploads"
 KEY_VARIABLE = "RISKSHARE_API_KEY"
@@ -264,6 +265,7 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
     if not options.file.is_file():
         raise ValueError(f"no such file: {options.file}")
     file_format = format_of(options.file, options.file_format)
+    refuse_file(options.file, file_format, "reference")
 
     try:
         answer = post_file(client, UPLOADS_PATH, options.file, {"format": file_format}, idempotency_key, screen)

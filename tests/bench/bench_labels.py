@@ -1,0 +1,84 @@
+"""Benchmark: what refusing identifiers in references costs ``Checker.check``, per row.
+
+    .venv/bin/python tests/bench/bench_labels.py [--rows N] [--repeat N]
+
+Checks ``--rows`` typical flags (100,000 by default) with ``Checker.check`` as it is, then with
+``sharing.labels.holds_identifier`` replaced by a function that finds nothing, and prints the
+microseconds per row of each, best of ``--repeat``. The references mix the styles members use
+(``L0001234``, ``LN-2026-000123``, 14-digit numbers, 18-digit numbers), none of them an
+identifier, so every row is stored: the cost measured is the check's on rows that pass it. Also
+prints the cost of ``holds_identifier`` alone for each style. No database, no Django settings.
+"""
+
+import argparse
+import random
+import sys
+import timeit
+from datetime import date
+from pathlib import Path
+from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from sharing import labels, rows
+from sharing.tokens import Peppers
+
+STYLES = {
+    "L0001234": lambda index: f"L{index:07d}",
+    "LN-2026-000123": lambda index: f"LN-2026-{index:06d}",
+    "20260115000123 (14 digits)": lambda index: f"20260115{index:06d}",
+    "202601150930001234 (18 digits)": lambda index: f"2026011509{index:08d}",
+}
+
+
+def flags(count: int) -> list[dict[str, object]]:
+    random_ = random.Random(20261203)
+    styles = list(STYLES.values())
+    return [
+        {
+            "reference": styles[index % len(styles)](index),
+            "id_type": "cnid",
+            "token": random_.randbytes(32).hex(),
+            "category": "overdue_90",
+            "event_date": "2026-01-15",
+            "amount_band": "10k_50k",
+            "notice_date": "2026-01-20",
+            "notice_channel": "sms",
+        }
+        for index in range(count)
+    ]
+
+
+def per_row(checker: rows.Checker, items: list[dict[str, object]], repeat: int) -> float:
+    def run() -> None:
+        for item in items:
+            checker.check(item)
+
+    return min(timeit.repeat(run, number=1, repeat=repeat)) / len(items) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+    items = flags(options.rows)
+    checker = rows.Checker(Peppers({1: bytes(range(32))}), date(2026, 12, 3))
+    sample = checker.check(items[0])
+    assert not isinstance(sample, list), sample
+    assert not any(labels.holds_identifier(str(item["reference"])) for item in items)
+    with_check = per_row(checker, items, options.repeat)
+    with mock.patch.object(rows, "holds_identifier", return_value=False):
+        without = per_row(checker, items, options.repeat)
+    print(f"Checker.check over {len(items):,} rows, best of {options.repeat}:")
+    print(f"  with the label check     {with_check:6.2f} µs/row")
+    print(f"  without it               {without:6.2f} µs/row")
+    print(f"  difference               {with_check - without:6.2f} µs/row ({with_check / without - 1:+.1%})")
+    print("holds_identifier alone, per reference style:")
+    for name, style in STYLES.items():
+        references = [style(index) for index in range(10_000)]
+        best = min(timeit.repeat(lambda: list(map(labels.holds_identifier, references)), number=1, repeat=5))  # noqa: B023
+        print(f"  {name:32} {best / len(references) * 1e6:6.2f} µs")
+
+
+if __name__ == "__main__":
+    main()
