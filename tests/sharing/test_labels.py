@@ -73,6 +73,12 @@ FULL_WIDTH = {
     character: chr(ord(character) + 0xFEE0) for character in "0123456789ABCDEFGHJKLMNPQRTUWXYabcdefghjklmnpqrtuwxy"
 }
 JOINERS = [" ", "-", ".", "/", "\u3000", "(", ")", " - "]  # and tabs or line breaks, but those are control characters
+
+
+def full_width(text: str) -> str:
+    return "".join(FULL_WIDTH.get(character, character) for character in text)
+
+
 REFERENCE_JOINERS = ["-", ".", "/"]  # what a flag's reference may hold: ASCII, no spaces
 
 
@@ -133,7 +139,7 @@ def codes(errors):
 @settings(max_examples=600)
 @example("11010519491231002X")
 @example("110105 19491231 002x")
-@example("".join(FULL_WIDTH.get(c, c) for c in "11010519491231002X"))
+@example(full_width("11010519491231002X"))
 @example("110105491231002")
 @example("(+86) 138.0013.8000")
 @example("0086-138-0013-8000")
@@ -381,3 +387,67 @@ def test_a_real_worker_refuses_the_rows_whose_labels_hold_identifiers_and_stores
     assert list(InspectionError.objects.values_list("row", "field", "code")) == [
         (3, "correlation_id", "identifier_in_label")
     ]
+
+
+# --- What is stored already --------------------------------------------------------------------------------
+
+
+def test_count_identifier_labels_counts_per_institution_and_prints_no_label(cast):
+    """Labels stored before the rule (written here past the checks, as they were then) are counted, not shown."""
+    import io
+
+    from django.core.management import call_command
+
+    from accounts import services as account_services
+    from accounts.audit import record
+    from accounts.choices import AuditAction, Scope
+    from sharing.models import InspectionHit
+    from tests.factories import InspectionFactory
+
+    alpha, beta = cast.alpha.institution, cast.beta.institution
+    services.contribute(alpha, [flag_item("A-1"), flag_item("A-2"), flag_item("A-3")])
+    services.contribute(beta, [flag_item("B-1")])
+    Flag.objects.filter(reference="A-1").update(reference="13800138000")
+    Flag.objects.filter(reference="A-2").update(reference="LN-11010519491231002X", withdrawal_reason="张三 13900139000")
+    Flag.objects.filter(reference="B-1").update(reference="110105491231002")
+    made = InspectionFactory.create(institution=alpha, portfolio="借款人 13800138000", consent_reference="AUTH-1")
+    inspection = Inspection.objects.get(pk=made.pk)
+    InspectionFactory.create(institution=beta, portfolio="book", consent_reference="+86 138 0013 8000")
+    hit = {"category": "overdue_90", "institutions": 1, "latest_event_date": date(2026, 3, 1)}
+    hit.update(disputed=False, resolved=False)
+    InspectionHit.objects.bulk_create(
+        [
+            InspectionHit(inspection=inspection, row=2, correlation_id="13800138000", **hit),
+            InspectionHit(inspection=inspection, row=3, correlation_id="L-3", **hit),
+            InspectionHit(inspection=inspection, row=4, correlation_id=full_width("11010519491231002x"), **hit),
+        ]
+    )
+    record(AuditAction.QUERY, institution=beta, purpose="loan_application", consent_reference="13800138000-AUTH")
+    key, _secret = account_services.issue_api_key(institution=alpha, name="system", scopes=[Scope.MATCH])
+    type(key).objects.filter(pk=key.pk).update(name="for 13800138000")
+    out = io.StringIO()
+
+    call_command("count_identifier_labels", stdout=out)
+
+    *lines, total = out.getvalue().splitlines()
+    assert sorted(lines) == sorted(
+        [
+            f"{alpha.code}  flag references: 2",
+            f"{beta.code}  flag references: 1",
+            f"{alpha.code}  withdrawal reasons: 1",
+            f"{alpha.code}  inspection portfolios: 1",
+            f"{beta.code}  inspection consent references: 1",
+            f"{alpha.code}  inspection hits' correlation ids: 2",
+            f"{beta.code}  audit consent references: 1",
+            f"{alpha.code}  API key names: 1",
+        ]
+    )
+    assert total.startswith("10 of ")
+    assert total.endswith(" stored labels hold an identifier.")
+    for shown in ("13800138000", "1380013", "11010519491231002", "110105491231002", "13900139000"):
+        assert shown not in out.getvalue()
+
+    only_beta = io.StringIO()
+    call_command("count_identifier_labels", "--institution", beta.code.lower(), stdout=only_beta)
+    assert alpha.code not in only_beta.getvalue()
+    assert only_beta.getvalue().splitlines()[-1].startswith("3 of ")
