@@ -33,13 +33,14 @@ from sharing.labels import holds_identifier
 from sharing.matching import SHARED_STATUSES
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
 from sharing.rows import FieldError
-from sharing.text import has_control
+from sharing.text import has_control, unstorable
 from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
 MAX_ATTEMPTS = 5
 CORRELATION_MAX = 64  # InspectionHit.correlation_id
 _ID_TYPES = frozenset(IdType.values)
+_UNSTORABLE = "The id holds a NUL character or a lone surrogate, which cannot be stored."
 Probe = tuple[int, str, bytes]  # row, correlation id, platform token
 
 
@@ -140,8 +141,10 @@ def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], li
         if (
             type(correlation_id) is not str
             or not 0 < len(correlation_id) <= CORRELATION_MAX
+            or unstorable(correlation_id)  # the COPY would fail on it, and the whole part with it
             or has_control(correlation_id)
             or holds_identifier(correlation_id)
+            or type(id_type) is not str  # a list or an object from a JSON line cannot even be looked up
             or id_type not in _ID_TYPES
             or type(member_token) is not str
             or not MEMBER_TOKEN.fullmatch(member_token)
@@ -161,13 +164,15 @@ def _refusals(correlation_id: object, id_type: object, member_token: object) -> 
         errors.append(
             FieldError("correlation_id", "bad_correlation_id", f"Use text of at most {CORRELATION_MAX} characters.")
         )
+    elif unstorable(correlation_id):
+        errors.append(FieldError("correlation_id", "unstorable_text", _UNSTORABLE))
     elif has_control(correlation_id):
         errors.append(FieldError("correlation_id", labels.CONTROL_REASON, labels.CONTROL_MESSAGE))
     elif holds_identifier(correlation_id):
         errors.append(FieldError("correlation_id", labels.REASON, labels.MESSAGE))
     if id_type is None or id_type == "":
         errors.append(FieldError("id_type", "required", "The identifier type is required."))
-    elif id_type not in _ID_TYPES:
+    elif type(id_type) is not str or id_type not in _ID_TYPES:
         errors.append(FieldError("id_type", "unknown_id_type", f"Use one of: {', '.join(IdType.values)}."))
     if member_token is None or member_token == "":
         errors.append(FieldError("token", "required", "The member token is required."))

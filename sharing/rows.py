@@ -15,11 +15,13 @@ import json.scanner
 import re
 from collections.abc import Mapping
 from datetime import date
+from itertools import islice
 from typing import Any, NamedTuple
 
 from sharing import labels
 from sharing.choices import NEGATIVE_CATEGORIES, AmountBand, Category, IdType, NoticeChannel
 from sharing.labels import holds_identifier
+from sharing.text import has_control, unstorable
 from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
@@ -27,6 +29,8 @@ OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
 DETAILS_MAX_BYTES = 4096
+DETAILS_MAX_DEPTH = 32  # levels of objects and arrays; whoever reads details back parses them whole
+UNKNOWN_FIELDS_LISTED = 10  # a row with a million unknown fields gets ten lines in the report
 RETENTION_YEARS = 5
 
 _FIELD_SET = frozenset(FIELDS)
@@ -85,10 +89,10 @@ class Checker:
     def check(self, item: Mapping[str, Any]) -> CheckedFlag | list[FieldError]:
         errors: list[FieldError] = []
         if not _FIELD_SET.issuperset(item):
+            unknown = (name for name in item if name not in _FIELD_SET)
             errors.extend(
-                FieldError(str(name)[:64], "unknown_field", "Not a field of a flag.")
-                for name in item
-                if name not in _FIELD_SET
+                FieldError(_field_name(name), "unknown_field", "Not a field of a flag.")
+                for name in islice(unknown, UNKNOWN_FIELDS_LISTED)
             )
 
         reference = item.get("reference")
@@ -254,12 +258,19 @@ def _json_object(text: str) -> Any:
 
 def _details(value: Any, errors: list[FieldError]) -> bytes | None:
     """Details arrive as a JSON object (JSON batches, JSON Lines) or as its text (a CSV column)."""
-    if isinstance(value, str):
-        # The member's own text is kept as it is (it is valid JSON): no second encoding per row.
-        encoded = value.encode()
-        value = _json_object(value)
-    else:
-        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        if isinstance(value, str):
+            # The member's own text is kept as it is (it is valid JSON): no second encoding per row.
+            encoded = value.encode()
+            value = _json_object(value)
+        else:
+            encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate: no encoding of it exists
+        errors.append(_UNSTORABLE_DETAILS)
+        return None
+    except RecursionError:  # nested past what the C parser or encoder takes
+        errors.append(_DEEP_DETAILS)
+        return None
     if not isinstance(value, dict):
         errors.append(FieldError("details", "bad_details", "Details must be a JSON object."))
         return None
@@ -268,4 +279,47 @@ def _details(value: Any, errors: list[FieldError]) -> bytes | None:
             FieldError("details", "details_too_large", f"Details are limited to {DETAILS_MAX_BYTES} bytes of JSON.")
         )
         return None
+    # Walked only when it may matter: an escape (\u0000, \ud800 in the text) or enough brackets to nest deep.
+    if b"\\u" in encoded or encoded.count(b"{") + encoded.count(b"[") > DETAILS_MAX_DEPTH:
+        problem = _details_problem(value)
+        if problem is not None:
+            errors.append(problem)
+            return None
     return encoded
+
+
+_UNSTORABLE_DETAILS = FieldError(
+    "details", "unstorable_text", "Details hold a NUL character or a lone surrogate, which cannot be stored."
+)
+_DEEP_DETAILS = FieldError(
+    "details", "details_too_deep", f"Details nest objects and arrays at most {DETAILS_MAX_DEPTH} levels deep."
+)
+
+
+def _details_problem(details: dict[str, Any]) -> FieldError | None:
+    """Whether parsed details nest too deep or hold unstorable text, in a key or a value; walked without recursion."""
+    stack: list[tuple[Any, int]] = [(details, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > DETAILS_MAX_DEPTH:
+                return _DEEP_DETAILS
+            for key, item in node.items():
+                if unstorable(key):
+                    return _UNSTORABLE_DETAILS
+                stack.append((item, depth + 1))
+        elif isinstance(node, list):
+            if depth > DETAILS_MAX_DEPTH:
+                return _DEEP_DETAILS
+            stack.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str) and unstorable(node):
+            return _UNSTORABLE_DETAILS
+    return None
+
+
+def _field_name(name: object) -> str:
+    """An unknown field's name as the error report shows it: escaped if it holds a control character, and short."""
+    text = str(name)
+    if has_control(text):
+        text = text.encode("unicode_escape").decode("ascii")
+    return text[:64]
