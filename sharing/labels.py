@@ -84,6 +84,8 @@ _ASCII_TABLE = _ascii_table()
 def holds_identifier(label: str) -> bool:
     """Whether ``label`` is, or holds, an identifier the standard accepts (see the module's docstring)."""
     if label.isascii():
+        if label.isdigit():  # a plain number, the usual record number: one part, read whole
+            return len(label) >= SHORTEST and _part_holds(label, False, label, label)
         if len(label) < SHORTEST or _MAYBE_ASCII.search(label.encode().translate(None, _ASCII_JOINERS)) is None:
             return False
         text = label.encode().translate(_ASCII_TABLE).decode()
