@@ -25,6 +25,7 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
+from sharing.choices import UploadStatus
 from sharing.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,12 @@ def workers_running() -> bool:
     """Whether a worker has been seen within ``WORKER_HEARTBEAT_STALE_SECONDS``."""
     seen = last_seen()
     return seen is not None and timezone.now() - seen <= timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+
+
+def waiting_for_a_worker(status: str) -> bool:
+    """Whether a job in ``status`` (an upload's, an inspection's, a report's) waits for a worker
+    that is not running: the pages and the API's job resources say so."""
+    return status == UploadStatus.QUEUED and not workers_running()
 
 
 class Heartbeat(threading.Thread):

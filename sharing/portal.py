@@ -71,7 +71,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "finished": report.is_finished,
         "percent": report.percent_done,
         "statuses": job_statuses(),
-        "no_worker": waiting_for_a_worker(report.status),
+        "no_worker": heartbeat.waiting_for_a_worker(report.status),
     }
     if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
         monthly = (
@@ -180,11 +180,6 @@ FAILURES = {
 }
 
 
-def waiting_for_a_worker(status: str) -> bool:
-    """Whether a job in ``status`` waits for a worker that is not running (sharing/heartbeat.py)."""
-    return status == UploadStatus.QUEUED and not heartbeat.workers_running()
-
-
 def job_context(job: Upload | Inspection) -> dict[str, object]:
     """What a job's page needs to show its progress and follow it (sharing/static/sharing/job.js)."""
     failure = None
@@ -195,7 +190,7 @@ def job_context(job: Upload | Inspection) -> dict[str, object]:
         "percent": job.percent_done,
         "statuses": job_statuses(),
         "failure": failure,
-        "no_worker": waiting_for_a_worker(job.status),
+        "no_worker": heartbeat.waiting_for_a_worker(job.status),
     }
 
 

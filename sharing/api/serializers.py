@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_file_name, validate_label
-from sharing import keys, reports
+from sharing import heartbeat, keys, reports
 from sharing.choices import (
     CONSENT_PURPOSES,
     FLAG_CHANGES,
@@ -197,8 +197,25 @@ def with_file_format(attrs: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
+WAITING_FOR_WORKER = (
+    "True while the job is queued and no worker has recorded its heartbeat lately "
+    "(WORKER_HEARTBEAT_STALE_SECONDS): no worker is running, and the job starts when one does."
+)
+
+
+def waiting_for_worker(context: Mapping[str, Any], status: str) -> bool:
+    """``heartbeat.waiting_for_a_worker``, with the heartbeat read at most once per answer (lists)."""
+    if not isinstance(context, dict):
+        return heartbeat.waiting_for_a_worker(status)
+    answers: dict[str, bool] = context.setdefault("waiting_for_worker", {})
+    if status not in answers:
+        answers[status] = heartbeat.waiting_for_a_worker(status)
+    return answers[status]
+
+
 class UploadSerializer(serializers.ModelSerializer[Upload]):
     links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
 
     class Meta:
         model = Upload
@@ -219,6 +236,7 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
             "created_at",
             "started_at",
             "finished_at",
+            "waiting_for_worker",
             "links",
         ]
         read_only_fields = fields
@@ -226,6 +244,9 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
     @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "errors": {"type": "string"}}})
     def get_links(self, upload: Upload) -> dict[str, str]:
         return links(self.context, {"self": "upload-detail", "errors": "upload-errors"}, upload.pk)
+
+    def get_waiting_for_worker(self, upload: Upload) -> bool:
+        return waiting_for_worker(self.context, upload.status)
 
 
 class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
@@ -365,6 +386,7 @@ class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
 
 class InspectionSerializer(serializers.ModelSerializer[Inspection]):
     links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
 
     class Meta:
         model = Inspection
@@ -391,6 +413,7 @@ class InspectionSerializer(serializers.ModelSerializer[Inspection]):
             "created_at",
             "started_at",
             "finished_at",
+            "waiting_for_worker",
             "links",
         ]
         read_only_fields = fields
@@ -405,11 +428,15 @@ class InspectionSerializer(serializers.ModelSerializer[Inspection]):
         names = {"self": "inspection-detail", "results": "inspection-results", "errors": "inspection-errors"}
         return links(self.context, names, inspection.pk)
 
+    def get_waiting_for_worker(self, inspection: Inspection) -> bool:
+        return waiting_for_worker(self.context, inspection.status)
+
 
 class ReportSerializer(serializers.ModelSerializer[Report]):
     """A report job: its period, progress and links; the figures only in ``ReportDetailSerializer``."""
 
     links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
 
     class Meta:
         model = Report
@@ -425,6 +452,7 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
             "created_at",
             "started_at",
             "finished_at",
+            "waiting_for_worker",
             "links",
         ]
         read_only_fields = fields
@@ -436,6 +464,9 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
             paths[file_format] = reverse("report-download", args=[report.pk, file_format])
             paths[f"{file_format}_signature"] = reverse("report-signature", args=[report.pk, file_format])
         return absolute(self.context, paths)
+
+    def get_waiting_for_worker(self, report: Report) -> bool:
+        return waiting_for_worker(self.context, report.status)
 
 
 class ReportDetailSerializer(ReportSerializer):

@@ -1,9 +1,12 @@
-"""A queued job's page says plainly when no worker is running, instead of asking for patience."""
+"""A queued job's page, and its API resource, say plainly when no worker is running, instead of
+asking for patience."""
 
 import re
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sharing import heartbeat
@@ -88,3 +91,55 @@ def test_a_queued_job_waits_quietly_while_a_worker_is_seen(kind, cast, client):
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_running_job_does_not_blame_the_workers(kind, cast, client):
     assert not says_no_worker(job_page(cast, client, kind, status="running"))
+
+
+API = {"upload": "/api/v1/uploads", "inspection": "/api/v1/inspections", "report": "/api/v1/reports"}
+
+
+def make_job(cast, kind: str, status: str) -> int:
+    if kind == "upload":
+        return UploadFactory.create(institution=cast.alpha.institution, status=status).pk
+    if kind == "inspection":
+        return InspectionFactory.create(institution=cast.alpha.institution, status=status).pk
+    report = Report.objects.create(
+        starts_on=date(2026, 10, 1), ends_on=date(2026, 10, 31), trigger="requested", status=status, steps_total=4
+    )
+    return report.pk
+
+
+def reader(cast, kind: str):
+    return {
+        "upload": cast.alpha["contributor"],
+        "inspection": cast.alpha["analyst"],
+        "report": cast.regulator["regulator_staff"],
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_api_job_says_it_waits_for_a_worker_only_while_queued_with_none_running(kind, cast, client_for):
+    client = client_for(reader(cast, kind))
+    queued, running = make_job(cast, kind, "queued"), make_job(cast, kind, "running")
+
+    def waiting(pk: int) -> bool:
+        answer: bool = client.get(f"{API[kind]}/{pk}").json()["waiting_for_worker"]
+        return answer
+
+    assert (waiting(queued), waiting(running)) == (True, False)
+    heartbeat.record_beat("celery@alive")
+    assert (waiting(queued), waiting(running)) == (False, False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_list_reads_the_heartbeat_once_however_many_jobs_are_queued(kind, cast, client_for):
+    client = client_for(reader(cast, kind))
+    make_job(cast, kind, "queued")
+    with CaptureQueriesContext(connection) as one:
+        first = client.get(API[kind]).json()["results"]
+    for _ in range(4):
+        make_job(cast, kind, "queued")
+    with CaptureQueriesContext(connection) as five:
+        every = client.get(API[kind]).json()["results"]
+
+    assert [job["waiting_for_worker"] for job in first] == [True]
+    assert [job["waiting_for_worker"] for job in every] == [True] * 5
+    assert len(five) == len(one)

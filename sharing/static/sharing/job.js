@@ -38,8 +38,9 @@ async function follow() {
   document.getElementById("job-percent").textContent = `${percent}%`;
   document.getElementById("job-status").textContent = statuses[state.status] || state.status;
   show("job-errors", state.rejected_count);
-  // The page said that no worker is running; once the job has left the queue, one is.
-  if (state.status !== "queued") show("job-no-worker", false);
+  // A queued job with no worker seen lately says so (sharing/heartbeat.py), and stops saying it
+  // once a worker runs again.
+  show("job-no-worker", state.waiting_for_worker === true);
   show("job-results", state.status === "succeeded");
   if (finished && job.dataset.reload === "true") window.location.reload();
   else if (!finished) again();
