@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
@@ -27,6 +28,19 @@ class InstantField(IsoDateTimeField):  # type: ignore[misc]
 
 class InstantFilter(django_filters.IsoDateTimeFilter):  # type: ignore[misc]
     field_class = InstantField
+
+
+class IdField(forms.IntegerField):
+    """A row id: a whole number that a bigint column can hold (a larger one fails in SQLite's driver)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
+
+
+class IdFilter(django_filters.NumberFilter):  # type: ignore[misc]
+    field_class = IdField
 
 
 class FilterSet(django_filters.FilterSet):  # type: ignore[misc]
@@ -54,7 +68,7 @@ class AuditEventFilter(FilterSet):
     )
     since = InstantFilter(field_name="occurred_at", lookup_expr="gte", label=_("Since"))
     until = InstantFilter(field_name="occurred_at", lookup_expr="lt", label=_("Until"))
-    institution = django_filters.NumberFilter(field_name="institution_id", label=_("Institution"))
+    institution = IdFilter(field_name="institution_id", label=_("Institution"))
 
     class Meta:
         model = AuditEvent

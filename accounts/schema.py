@@ -59,7 +59,7 @@ WHEN = {
     400: "Invalid input: a field, a filter, a header, or a body that is not JSON.",
     401: "No valid credentials.",
     403: "The caller may not do this (role, scope, institution status, network, CSRF).",
-    404: "No such object for this caller (another institution's objects do not exist), or no such page.",
+    404: "No such object for this caller (another institution's objects do not exist), or no such page or cursor.",
     409: "Conflict: the object is not ready, or the same Idempotency-Key is being processed.",
     413: "The file is over the size limit.",
     415: "The body is not in a media type the operation takes.",
@@ -133,8 +133,8 @@ class AutoSchema(SpectacularAutoSchema):
                 statuses.add(413)
         if any(requirement for requirement in operation.get("security", [])):
             statuses |= {401, 403}
-        if any(p["in"] == "path" for p in parameters) or any(p["name"] == "page" for p in parameters):
-            statuses.add(404)
+        if any(p["in"] == "path" or p["name"] in ("page", "cursor") for p in parameters):
+            statuses.add(404)  # no such object, or a page past the end, or a cursor that points nowhere
         if idempotent:
             statuses |= {409, 422}
         return statuses

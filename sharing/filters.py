@@ -1,7 +1,7 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from accounts.filters import FilterSet, InstantFilter
+from accounts.filters import FilterSet, IdFilter, InstantFilter
 from sharing.choices import Category, FlagStatus, IdType, UploadStatus
 from sharing.models import Flag, Upload
 
@@ -16,7 +16,7 @@ class FlagFilter(FilterSet):
     event_before = django_filters.DateFilter(field_name="event_date", lookup_expr="lte", label=_("Event on or before"))
     updated_since = InstantFilter(field_name="updated_at", lookup_expr="gte", label=_("Updated since"))
     disputed = django_filters.BooleanFilter(label=_("Disputed"))
-    upload = django_filters.NumberFilter(field_name="source_upload_id", label=_("Source upload"))
+    upload = IdFilter(field_name="source_upload_id", label=_("Source upload"))
 
     class Meta:
         model = Flag

@@ -137,3 +137,11 @@ def test_the_api_answers_a_field_error_for_the_same_times(flags, cast, client_fo
 
     assert response.status_code == 400
     assert [error["field"] for error in response.json()["errors"]] == ["updated_since"]
+
+
+@pytest.mark.parametrize("upload", ["-1.1e94", "99999999999999999999", "0", "1.5"])
+def test_an_upload_id_no_column_can_hold_is_a_field_error(flags, cast, client_for, upload):
+    response = client_for(cast.alpha["auditor"]).get("/api/v1/flags", {"upload": upload})
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["upload"]
