@@ -248,9 +248,10 @@ def test_the_portal_says_what_the_files_say_in_english():
 
 @pytest.fixture
 def member(cast, client_for):
-    """Alpha's contributor and analyst: alpha contributes, so it may query and inspect."""
+    """Alpha's contributor, analyst and admin: alpha contributes, so it may query and inspect."""
     services.contribute(cast.alpha.institution, [flag_item("ALPHA-OWN")])
-    return client_for(cast.alpha["contributor"]), client_for(cast.alpha["analyst"])
+    people = ("contributor", "analyst", "institution_admin")
+    return tuple(client_for(cast.alpha[person]) for person in people)
 
 
 def problem_codes(response):
@@ -262,7 +263,8 @@ def problem_codes(response):
 @given(reference=label_holding(reference=True), label=label_holding(most=64))
 @settings(max_examples=15, deadline=None, suppress_health_check=DB)
 def test_the_api_refuses_every_label_that_holds_an_identifier(member, reference, label):
-    contributor, analyst = member
+    contributor, analyst, admin = member
+    own = Flag.objects.get(reference="ALPHA-OWN")
 
     flags = contributor.post("/api/v1/flags", {"flags": [flag_item(reference)]})
     subject = {"correlation_id": label.strip(), "id_type": "cnid", "token": TOKEN}
@@ -281,6 +283,11 @@ def test_the_api_refuses_every_label_that_holds_an_identifier(member, reference,
         },
         format="multipart",
     )
+    # A file's name loses anything up to a slash on the way in; the rest still holds the identifier.
+    named = SimpleUploadedFile(label.replace("/", "-") + ".csv", b"reference,id_type,token,category,event_date\n")
+    upload = contributor.post("/api/v1/uploads", {"file": named}, format="multipart")
+    withdrawal = contributor.patch(f"/api/v1/flags/{own.pk}", {"status": "withdrawn", "reason": label}, format="json")
+    key = admin.post("/api/v1/api-keys", {"name": label, "scopes": ["match"]})
 
     assert problem_codes(flags) == {("flags[0].reference", "identifier_in_label")}
     assert problem_codes(query) == {("subjects[0].correlation_id", "identifier_in_label")}
@@ -289,8 +296,12 @@ def test_the_api_refuses_every_label_that_holds_an_identifier(member, reference,
         ("portfolio", "identifier_in_label"),
         ("consent_reference", "identifier_in_label"),
     }
+    assert problem_codes(upload) == {("file", "identifier_in_label")}
+    assert problem_codes(withdrawal) == {("reason", "identifier_in_label")}
+    assert problem_codes(key) == {("name", "identifier_in_label")}
     assert not Flag.objects.filter(reference=reference).exists()
     assert not Inspection.objects.exists()
+    assert Flag.objects.get(pk=own.pk).status == "active"
 
 
 @given(reference=label_holding(reference=True), correlation_id=label_holding(most=64))
