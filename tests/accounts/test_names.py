@@ -205,3 +205,26 @@ def _pk(cast, reference: str) -> int:
     from sharing.models import Flag
 
     return Flag.objects.get(institution=cast.alpha.institution, reference=reference).pk
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\x1b", "\u2066"])
+def test_file_names_and_file_rows_refuse_control_characters(cast, client_for, control):
+    from sharing import inspections
+    from sharing.files import Record
+    from sharing.models import Upload
+    from sharing.tokens import Peppers
+
+    contributor = client_for(cast.alpha["contributor"])
+    named = SimpleUploadedFile(f"flags{control}vsc.csv", b"reference,id_type,token,category,event_date\n")
+    row = {"correlation_id": f"L-1{control}", "id_type": "cnid", "token": member_token_of("11010519491231002X")}
+
+    upload = contributor.post("/api/v1/uploads", {"file": named}, format="multipart")
+    probes, refusals, _rows = inspections._probes([Record(2, row, None)], Peppers({1: bytes(32)}))
+
+    # The name reaches no page or report with it: refused (control_character), or stripped on the way in.
+    assert upload.status_code in (202, 400)
+    if upload.status_code == 400:
+        assert field_codes(upload) == {("file", "control_character")}
+    assert not any(control in name for name in Upload.objects.values_list("file_name", flat=True))
+    assert probes == []
+    assert [(line, error.field, error.code) for line, error in refusals] == [(2, "correlation_id", "control_character")]
