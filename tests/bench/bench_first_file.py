@@ -22,8 +22,8 @@ real path, POST /api/v1/uploads as the new member's contributor, then a Celery w
 - ``next file`` (the baseline): after ``ANALYZE``, the same member's next file, as many new
   references: the steady state, a member that the statistics know, adding flags to the same table.
 
-Each line prints rows per second and the time of the slowest and the last chunk against the first
-(a load that slows down chunk after chunk shows here); the summary prints the first file's time as
+Each line prints rows per second and each chunk's time (a load that slows down chunk after chunk
+shows there); the summary prints the first file's time as
 a multiple of the next file's (target: within 1.2 times). With ``--give-up-after`` the first file
 is abandoned after that many seconds (for code that loads it quadratically), its chunks so far are
 printed and the baseline is not run. The database is dropped at the end.
@@ -32,7 +32,6 @@ printed and the baseline is not run. The database is dropped at the end.
 import argparse
 import itertools
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -153,7 +152,7 @@ def upload(person: "User", source: Path, rows: int, name: str, give_up_after: fl
             break
         if give_up_after is not None and now - started > give_up_after:
             print(f"{name:<11} gave up after {now - started:.0f} s: {job.rows_done:,} of {rows:,} rows done")
-            print_chunks(marks)
+            print_chunks(marks, running=now)
             raise GaveUp
         time.sleep(0.2)
     seconds = time.perf_counter() - started
@@ -167,16 +166,11 @@ def upload(person: "User", source: Path, rows: int, name: str, give_up_after: fl
     return seconds
 
 
-def print_chunks(marks: list[tuple[float, int]]) -> None:
-    """The chunks' times after the first (which also holds the survey of the file)."""
-    times = [later[0] - earlier[0] for earlier, later in itertools.pairwise(marks)]
-    if len(times) < 3:
-        return
-    rest = times[1:]
-    print(
-        f"{'':11} {len(times)} chunks; after the first: median {statistics.median(rest):.2f} s,"
-        f" slowest {max(rest):.2f} s, last {rest[-1]:.2f} s, second {rest[0]:.2f} s"
-    )
+def print_chunks(marks: list[tuple[float, int]], running: float | None = None) -> None:
+    """Each chunk's time, from the POST for the first (which also holds the survey of the file)."""
+    times = " ".join(f"{later[0] - earlier[0]:.1f}" for earlier, later in itertools.pairwise(marks))
+    still = f"; the next one still running after {running - marks[-1][0]:.0f} s" if running is not None else ""
+    print(f"{'':11} chunks (s): {times}{still}")
 
 
 if __name__ == "__main__":

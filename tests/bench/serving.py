@@ -2,8 +2,8 @@
 
 ``bench_audit_overhead.py`` and ``bench_query.py`` drive gunicorn with client threads; the pieces
 that are the same for both live here. ``bench_inspection.py``, ``bench_upload.py``,
-``bench_report.py``, ``bench_dashboard.py`` and ``bench_retention.py`` run the platform in their own
-process on a fresh database (``fresh_platform``).
+``bench_first_file.py``, ``bench_report.py``, ``bench_dashboard.py`` and ``bench_retention.py`` run the
+platform in their own process on a fresh database (``fresh_platform``).
 """
 
 import http.client
@@ -117,7 +117,11 @@ def celery_worker(queue: str) -> Iterator[None]:
         yield
     finally:
         worker.terminate()
-        worker.wait(timeout=60)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # still in a task that will not end soon: the caller gave up on it
+            worker.kill()
+            worker.wait()
 
 
 def audit_event_count() -> int:
