@@ -9,10 +9,13 @@ from contextvars import ContextVar
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
+from sharing import labels
+
 REQUEST_ID_HEADER = "X-Request-ID"
-# A caller may pass its own id so that both sides can find one request in their logs;
-# anything that does not look like an id is replaced rather than logged.
-VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+# A caller may pass its own id so that both sides can find one request in their logs; anything
+# that does not look like an id, or holds a borrower's identifier (it would reach the logs and the
+# audit trail in clear), is replaced rather than kept.
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 
@@ -23,7 +26,8 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        keep = VALID_REQUEST_ID.fullmatch(incoming) and not labels.holds_identifier(incoming)
+        request_id = incoming if keep else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)
         try:

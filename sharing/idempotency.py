@@ -7,9 +7,11 @@ request gets that answer back (``Idempotent-Replayed: true``); the same key with
 a different request is refused. Two requests racing with one key cannot both
 act: the second one's insert waits for the first to commit, then fails, and
 everything it did is rolled back (409, retry to get the stored answer).
-Keys are kept for ``IDEMPOTENCY_KEY_HOURS``.
+Keys are kept for ``IDEMPOTENCY_KEY_HOURS``, and only as their SHA-256: a key is a label the
+member chooses, and one made of a borrower's identifier must not land on the platform in clear.
 """
 
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -41,6 +43,11 @@ class KeyInFlight(exceptions.APIException):
     default_detail = _("Another request with this Idempotency-Key was being processed; retry to get its answer.")
 
 
+def stored_key(key: str) -> str:
+    """What the platform keeps of an ``Idempotency-Key``: its SHA-256, in hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def once(request: Request, endpoint: str, fingerprint: Callable[[], str], run: Callable[[], Response]) -> Response:
     """Answer ``request`` with ``run()``, or with the stored answer if its key was seen before.
 
@@ -55,6 +62,7 @@ def once(request: Request, endpoint: str, fingerprint: Callable[[], str], run: C
         )
     institution = caller_institution(request)
     fingerprint_now = fingerprint()
+    key = stored_key(key)
     mine = IdempotentRequest.objects.filter(institution=institution, endpoint=endpoint, key=key)
     mine.filter(created_at__lt=timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)).delete()
     stored = mine.first()

@@ -66,6 +66,15 @@ def test_caller_supplied_request_id_is_echoed_when_well_formed(client):
     assert len(echoed) == 32
 
 
+@pytest.mark.parametrize("identifier", ["11010519491231002X", "13800138000", "+86-138-0013-8000"])
+def test_a_request_id_that_holds_an_identifier_is_replaced_not_logged(client, identifier):
+    """A request id reaches every log line and the audit trail: a borrower's identifier must not."""
+    for request_id in (identifier, f"crm.{identifier}"):
+        echoed = client.get("/healthz", HTTP_X_REQUEST_ID=request_id).headers["X-Request-ID"]
+        assert identifier not in echoed
+        assert len(echoed) == 32
+
+
 def test_nested_errors_are_flattened_with_paths():
     class Item(serializers.Serializer[Any]):
         amount = serializers.IntegerField(min_value=0)

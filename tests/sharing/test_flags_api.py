@@ -1,12 +1,14 @@
 """POST/GET/PATCH /api/v1/flags: contributing, reading, resolving and withdrawing a member's own flags."""
 
+import hashlib
+
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from accounts.choices import AuditAction, Scope
 from accounts.models import AuditEvent
-from sharing.models import Flag
+from sharing.models import Flag, IdempotentRequest
 from sharing.tokens import platform_token
 from tests.factories import flag_item, member_token_of, stored_token
 
@@ -162,6 +164,19 @@ def test_an_idempotency_key_replays_the_first_answer(contributor):
     assert Flag.objects.count() == 1
     events = AuditEvent.objects.filter(action=AuditAction.FLAG_CONTRIBUTE).order_by("id")
     assert [(event.subjects_count, event.reason) for event in events] == [(1, ""), (None, "idempotent_replay")]
+
+
+def test_the_platform_keeps_only_a_hash_of_an_idempotency_key(contributor):
+    """A member that makes keys of a borrower's identifier leaves no identifier on the platform."""
+    batch = {"flags": [flag_item("A-1")]}
+    contributor.post(URL, batch, HTTP_IDEMPOTENCY_KEY="11010519491231002X")
+
+    again = contributor.post(URL, batch, HTTP_IDEMPOTENCY_KEY="11010519491231002X")
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == [
+        hashlib.sha256(b"11010519491231002X").hexdigest()
+    ]
 
 
 def test_an_idempotency_key_cannot_be_reused_for_another_batch(contributor):
