@@ -107,6 +107,26 @@ def analyst(cast, client_for):
     return client_for(cast.alpha["analyst"])
 
 
+@pytest.fixture
+def second_merge_raises(monkeypatch: pytest.MonkeyPatch) -> Callable[[Exception], None]:
+    """``arm(error)``: the second chunk an upload merges raises ``error``; every other chunk is merged."""
+
+    def arm(error: Exception) -> None:
+        merge = storing.upsert_orm if connection.vendor == "sqlite" else storing.copy_and_merge
+        calls = []
+
+        def merge_or_raise(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 2:
+                raise error
+            return merge(*args, **kwargs)
+
+        monkeypatch.setattr("sharing.uploads.copy_and_merge", merge_or_raise)
+        monkeypatch.setattr("sharing.uploads.upsert_orm", merge_or_raise)
+
+    return arm
+
+
 # --- rows that cannot be stored are refused one by one ----------------------------------------------------
 
 
@@ -325,21 +345,11 @@ def test_an_inspection_row_with_unstorable_text_or_deep_nesting_is_refused(analy
 
 @pytest.mark.django_db(transaction=True)  # the job commits chunk by chunk, as in production
 def test_an_unexpected_error_fails_the_upload_at_once_and_sending_the_file_again_completes_it(
-    contributor, settings, monkeypatch, caplog
+    contributor, settings, second_merge_raises, caplog
 ):
     settings.UPLOAD_CHUNK_ROWS = 2
     content = jsonl([flag_item(f"A-{n}") for n in range(1, 7)])
-    merge = storing.upsert_orm if connection.vendor == "sqlite" else storing.copy_and_merge
-    calls = []
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            raise ValueError(f"{CANARY}: the second chunk")
-        return merge(*args, **kwargs)
-
-    monkeypatch.setattr("sharing.uploads.copy_and_merge", failing)
-    monkeypatch.setattr("sharing.uploads.upsert_orm", failing)
+    second_merge_raises(ValueError(f"{CANARY}: the second chunk"))
     caplog.set_level(logging.DEBUG)
 
     upload = processed(send_upload(contributor, content))
@@ -354,8 +364,6 @@ def test_an_unexpected_error_fails_the_upload_at_once_and_sending_the_file_again
     reference = upload.error.rsplit("Reference ", 1)[1].rstrip(".")
     assert any(reference in record.getMessage() and "ValueError" in record.getMessage() for record in caplog.records)
 
-    monkeypatch.setattr("sharing.uploads.copy_and_merge", merge)
-    monkeypatch.setattr("sharing.uploads.upsert_orm", merge)
     again = processed(send_upload(contributor, content))
 
     assert again.status == "succeeded", again.error
@@ -365,21 +373,11 @@ def test_an_unexpected_error_fails_the_upload_at_once_and_sending_the_file_again
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_database_connection_leaves_the_upload_at_its_checkpoint_to_be_resumed(
-    contributor, settings, monkeypatch
+    contributor, settings, second_merge_raises
 ):
     settings.UPLOAD_CHUNK_ROWS = 2
     content = jsonl([flag_item(f"A-{n}") for n in range(1, 7)])
-    merge = storing.upsert_orm if connection.vendor == "sqlite" else storing.copy_and_merge
-    calls = []
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            raise OperationalError("server closed the connection unexpectedly")
-        return merge(*args, **kwargs)
-
-    monkeypatch.setattr("sharing.uploads.copy_and_merge", failing)
-    monkeypatch.setattr("sharing.uploads.upsert_orm", failing)
+    second_merge_raises(OperationalError("server closed the connection unexpectedly"))
     response = send_upload(contributor, content)
 
     with pytest.raises(OperationalError):
@@ -673,23 +671,13 @@ def canary_files() -> tuple[bytes, bytes]:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_canary_in_what_members_send_reaches_no_log_line_nor_report(
-    celery_worker, contributor, analyst, settings, monkeypatch, caplog
+    celery_worker, contributor, analyst, settings, second_merge_raises, caplog
 ):
     """In the test's own worker: with every record captured at DEBUG, including Celery's own about a
     database error whose message quotes a row (left to the stall sweep, then resumed)."""
     settings.UPLOAD_CHUNK_ROWS = 2
     caplog.set_level(logging.DEBUG)
-    merge = storing.upsert_orm if connection.vendor == "sqlite" else storing.copy_and_merge
-    calls = []
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 2:
-            raise OperationalError(f'DETAIL: Key (reference)=({CANARY}) {{"note": "{CANARY}"}}')
-        return merge(*args, **kwargs)
-
-    monkeypatch.setattr("sharing.uploads.copy_and_merge", failing)
-    monkeypatch.setattr("sharing.uploads.upsert_orm", failing)
+    second_merge_raises(OperationalError(f'DETAIL: Key (reference)=({CANARY}) {{"note": "{CANARY}"}}'))
     flags, portfolio = canary_files()
 
     upload_id = send_upload(contributor, flags).json()["id"]
