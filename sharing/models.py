@@ -401,6 +401,7 @@ class Report(models.Model):
     steps_done = models.PositiveSmallIntegerField(_("steps done"), default=0)
     steps_total = models.PositiveSmallIntegerField(_("steps in total"), default=0)
     figures = models.JSONField(_("figures"), null=True, blank=True)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

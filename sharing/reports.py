@@ -67,24 +67,26 @@ def build(report_id: int) -> Report | None:
         report = Report.objects.select_for_update(skip_locked=True).filter(pk=report_id).first()
         if report is None or report.status == UploadStatus.SUCCEEDED:
             return report
-        report.status, report.started_at, report.steps_done, report.error = UploadStatus.RUNNING, timezone.now(), 0, ""
-        report.save(update_fields=["status", "started_at", "steps_done", "error"])
+        report.status, report.started_at, report.steps_done = UploadStatus.RUNNING, timezone.now(), 0
+        report.error_code, report.error = "", ""
+        report.save(update_fields=["status", "started_at", "steps_done", "error_code", "error"])
     try:
         _build(report)
     except Exception as error:
         # Every error fails the report at once, a lost connection too: no sweep resumes a report, and one
         # requested again starts from nothing anyway. The log has the type and frames, never the message.
         reference = log_failure(logger, f"report {report.pk} stopped", error)
-        Report.objects.filter(pk=report.pk).exclude(status=UploadStatus.SUCCEEDED).update(
-            status=UploadStatus.FAILED,
-            finished_at=timezone.now(),
-            error=f"An unexpected error stopped the report; request it again. Reference {reference}.",
-        )
-        record(AuditAction.REPORT_BUILD, target=report, outcome=AuditOutcome.FAILED, reason=INTERNAL_ERROR)
+        with transaction.atomic():  # the outcome and its audit event commit together
+            Report.objects.filter(pk=report.pk).exclude(status=UploadStatus.SUCCEEDED).update(
+                status=UploadStatus.FAILED,
+                finished_at=timezone.now(),
+                error_code=INTERNAL_ERROR,
+                error=f"An unexpected error stopped the report; request it again. Reference {reference}.",
+            )
+            record(AuditAction.REPORT_BUILD, target=report, outcome=AuditOutcome.FAILED, reason=INTERNAL_ERROR)
         report.refresh_from_db()
         return report
     report.refresh_from_db()
-    record(AuditAction.REPORT_BUILD, target=report)
     return report
 
 
@@ -108,6 +110,7 @@ def _build(report: Report) -> None:
         Report.objects.filter(pk=report.pk).update(
             figures=figures, status=UploadStatus.SUCCEEDED, steps_done=STEPS, finished_at=timezone.now()
         )
+        record(AuditAction.REPORT_BUILD, target=report)  # in the same transaction as the outcome
 
 
 def _file(report: Report, institution_id: int | None, figures: dict[str, object], file_format: str) -> ReportFile:

@@ -448,6 +448,7 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
             "status",
             "steps_done",
             "steps_total",
+            "error_code",
             "error",
             "created_at",
             "started_at",

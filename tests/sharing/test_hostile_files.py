@@ -25,6 +25,8 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from accounts.choices import AuditAction
+from accounts.models import AuditEvent
 from config.logs import ScrubExceptions
 from sharing import files, inspections, reporting, reports, services, storing, uploads
 from sharing.files import FileRefused
@@ -405,8 +407,10 @@ def test_an_unexpected_error_fails_a_report_at_once_and_the_log_has_no_message(c
     built = reports.build(report.pk)
 
     assert built is not None
-    assert built.status == "failed"
+    assert (built.status, built.error_code) == ("failed", "internal_error")
     assert built.error.startswith("An unexpected error stopped the report; request it again. Reference ")
+    event = AuditEvent.objects.get(action=AuditAction.REPORT_BUILD, target_id=str(report.pk))
+    assert (event.outcome, event.reason) == ("failed", "internal_error")
     assert_no_canary(caplog.records)
 
 
