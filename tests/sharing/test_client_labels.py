@@ -10,7 +10,6 @@ every request: no Django, no database.
 import csv
 import json
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,13 +31,6 @@ def row(reference: str) -> str:
 @pytest.fixture(autouse=True)
 def key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(uploading.KEY_VARIABLE, test_client_upload.API_KEY)
-
-
-@pytest.fixture
-def naps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
-    return waits
 
 
 @pytest.fixture

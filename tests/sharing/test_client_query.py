@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -180,14 +179,6 @@ def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
 def platform() -> Iterator[FakePlatform]:
     with serving(FakePlatform()) as fake:
         yield fake
-
-
-@pytest.fixture
-def naps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every wait the client makes (backoff, Retry-After), recorded instead of slept."""
-    waits: list[float] = []
-    monkeypatch.setattr(time, "sleep", waits.append)
-    return waits
 
 
 @pytest.fixture(autouse=True)
