@@ -12,6 +12,7 @@ table and joined with the flags in one INSERT ... SELECT. Elsewhere the same ans
 comes from the ORM (``_match_portable``); the tests hold both to the same result.
 """
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from accounts.choices import AuditAction, AuditOutcome
 from sharing import labels
 from sharing.choices import FlagStatus, IdType, UploadStatus
 from sharing.files import FileRefused, Layout, Record, records, survey
+from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure
 from sharing.labels import holds_identifier
 from sharing.matching import SHARED_STATUSES
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
@@ -36,6 +38,7 @@ from sharing.rows import FieldError
 from sharing.text import has_control, unstorable
 from sharing.tokens import MEMBER_TOKEN, Keyer, Peppers
 
+logger = logging.getLogger(__name__)
 INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
 MAX_ATTEMPTS = 5
 CORRELATION_MAX = 64  # InspectionHit.correlation_id
@@ -131,27 +134,38 @@ def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], li
     probes: list[Probe] = []
     refusals: list[tuple[int, FieldError]] = []
     rows = 0
+    logged = False
     for line, fields, unreadable in source:
         rows += 1
         if fields is None:
             assert unreadable is not None
             refusals.append((line, unreadable))
             continue
-        correlation_id, id_type, member_token = fields.get("correlation_id"), fields.get("id_type"), fields.get("token")
-        if (
-            type(correlation_id) is not str
-            or not 0 < len(correlation_id) <= CORRELATION_MAX
-            or unstorable(correlation_id)  # the COPY would fail on it, and the whole part with it
-            or has_control(correlation_id)
-            or holds_identifier(correlation_id)
-            or type(id_type) is not str  # a list or an object from a JSON line cannot even be looked up
-            or id_type not in _ID_TYPES
-            or type(member_token) is not str
-            or not MEMBER_TOKEN.fullmatch(member_token)
-        ):
-            refusals.extend((line, error) for error in _refusals(correlation_id, id_type, member_token))
-            continue
-        probes.append((line, correlation_id, keyer(member_token)))
+        try:
+            correlation_id, id_type, member_token = (
+                fields.get("correlation_id"),
+                fields.get("id_type"),
+                fields.get("token"),
+            )
+            if (
+                type(correlation_id) is not str
+                or not 0 < len(correlation_id) <= CORRELATION_MAX
+                or unstorable(correlation_id)  # the COPY would fail on it, and the whole part with it
+                or has_control(correlation_id)
+                or holds_identifier(correlation_id)
+                or type(id_type) is not str  # a list or an object from a JSON line cannot even be looked up
+                or id_type not in _ID_TYPES
+                or type(member_token) is not str
+                or not MEMBER_TOKEN.fullmatch(member_token)
+            ):
+                refusals.extend((line, error) for error in _refusals(correlation_id, id_type, member_token))
+                continue
+            probes.append((line, correlation_id, keyer(member_token)))
+        except Exception as error:  # whatever the row holds, it costs the row, never the part (as in uploads)
+            if not logged:  # once a part: a file of such rows must not flood the log
+                log_failure(logger, f"the row on line {line} was refused", error)
+                logged = True
+            refusals.append((line, FieldError("", UNPROCESSABLE_ROW, UNPROCESSABLE_MESSAGE)))
     return probes, refusals, rows
 
 

@@ -342,6 +342,27 @@ def test_an_inspection_row_with_unstorable_text_or_deep_nesting_is_refused(analy
     ]
 
 
+def test_an_inspection_row_that_raises_while_it_is_read_is_refused_and_the_rest_matched(analyst, monkeypatch, caplog):
+    real = inspections.holds_identifier
+
+    def raising(label: str) -> bool:
+        if label == "L-2":
+            raise ValueError(CANARY)
+        return real(label)
+
+    monkeypatch.setattr(inspections, "holds_identifier", raising)
+    caplog.set_level(logging.DEBUG)
+    rows = [{"correlation_id": f"L-{n}", "id_type": "cnid", "token": TOKEN} for n in (1, 2, 3)]
+
+    inspection = inspected(send_inspection(analyst, jsonl(rows)))
+
+    assert inspection.status == "succeeded", inspection.error
+    assert (inspection.rows_done, inspection.rejected_count) == (3, 1)
+    refused = InspectionError.objects.filter(inspection=inspection).values_list("row", "field", "code")
+    assert list(refused) == [(2, "", "unprocessable_row")]
+    assert_no_canary(caplog.records, inspection)
+
+
 # --- unexpected errors fail the job at once ---------------------------------------------------------------
 
 
