@@ -20,7 +20,6 @@ a date-time at either end of Python's range has no UTC value on the other side.
 """
 
 import math
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -31,7 +30,7 @@ from rest_framework import exceptions, parsers
 from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]  # not in the stubs
 from rest_framework.utils import json
 
-from sharing.text import unstorable
+from sharing.text import escaped, unstorable
 
 # Deeper than any body the API takes (a flag's details included), far below the decoder's stack.
 MAX_DEPTH = 64
@@ -40,8 +39,6 @@ MAX_ERRORS = 100
 
 UNSTORABLE_MESSAGE = _("This text holds a NUL character or a lone surrogate, which cannot be stored.")
 UNSTORABLE_KEY_MESSAGE = _("This name holds a NUL character or a lone surrogate, which cannot be stored.")
-
-_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 # PostgreSQL takes a UTC offset up to 15:59 either way; real time zones stay within 14 hours.
@@ -84,16 +81,11 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def visible(text: str) -> str:
-    """``text`` with each NUL and lone surrogate written as its escape (``\\u0000``), to name it safely."""
-    return _UNSTORABLE_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
 def _child(path: str | None, key: str | int) -> str:
     """The path of a member or item, in the style of ``config.problems.field_errors``."""
     if isinstance(key, int):
         return f"{path or ''}[{key}]"
-    return f"{path}.{visible(key)}" if path else visible(key)
+    return f"{path}.{escaped(key)}" if path else escaped(key)
 
 
 def unstorable_paths(document: Any) -> Iterator[tuple[str | None, bool]]:
@@ -165,7 +157,7 @@ class JSONParser(parsers.JSONParser):
         except RecursionError:
             raise NestingTooDeep(_("The JSON body nests more than %(most)s levels.") % {"most": MAX_DEPTH}) from None
         except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {visible(str(exc))}") from None
+            raise exceptions.ParseError(f"JSON parse error - {escaped(str(exc))}") from None
         if depth_of(document, MAX_DEPTH) > MAX_DEPTH:
             raise NestingTooDeep(_("The JSON body nests more than %(most)s levels.") % {"most": MAX_DEPTH})
         refuse_unstorable(document)

@@ -22,6 +22,11 @@ def unstorable(text: str) -> bool:
     return _UNSTORABLE.search(text) is not None
 
 
+def escaped(text: str) -> str:
+    """``text`` with each NUL and lone surrogate written as its escape (``\\u0000``), to name it safely."""
+    return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def has_control(text: str) -> bool:
     """Whether ``text`` holds a control character, a bidirectional override, or anything unstorable."""
     return _CONTROL.search(text) is not None

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from accounts.choices import Scope
-from config.parsers import MAX_DEPTH, depth_of, unstorable_paths, visible
-from sharing.text import unstorable
+from config.parsers import MAX_DEPTH, depth_of, unstorable_paths
+from sharing.text import escaped, unstorable
 
 pytestmark = pytest.mark.django_db
 
@@ -172,7 +172,7 @@ def expected_paths(document: Any, path: str | None = None) -> set[str | None]:
             found.add(path)
     elif isinstance(document, dict):
         for key, value in document.items():
-            child = f"{path}.{visible(key)}" if path else visible(key)
+            child = f"{path}.{escaped(key)}" if path else escaped(key)
             if unstorable(key):
                 found.add(child)
             found |= expected_paths(value, child)
