@@ -36,11 +36,9 @@ def validate_uscc(value: str) -> None:
         raise ValidationError(USCC_MESSAGES[error.reason], code=error.reason) from None
 
 
-CONTROL_MESSAGE = _("Control characters (line breaks, tabs, invisible direction marks) are not allowed here.")
-IDENTIFIER_MESSAGE = _(
-    "Labels must be your institution's own record numbers: this one is, or holds, a resident identity number, "
-    "a mobile number or the credit code of an individual business."
-)
+# The messages are written once, in sharing.labels (which the member kit shares); here they are translated.
+CONTROL_MESSAGE = _(labels.CONTROL_MESSAGE)
+IDENTIFIER_MESSAGE = _(labels.MESSAGE)
 
 
 def validate_name(value: str) -> None:

@@ -36,13 +36,22 @@ import unicodedata
 
 from sharing.identifiers import InvalidIdentifier, normalize
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for the catalogue without Django (the member kit has none); the portal and the
+    API translate it where they show it (``accounts.validators``)."""
+    return message
+
+
 REASON = "identifier_in_label"
-MESSAGE = (
+MESSAGE = gettext_noop(
     "Labels must be your institution's own record numbers: this one is, or holds, a resident identity number, "
     "a mobile number or the credit code of an individual business."
 )
 CONTROL_REASON = "control_character"
-CONTROL_MESSAGE = "Control characters (line breaks, tabs, invisible direction marks) are not allowed here."
+CONTROL_MESSAGE = gettext_noop(
+    "Control characters (line breaks, tabs, invisible direction marks) are not allowed here."
+)
 # Python's whitespace after NFKC (the standard removes str.isspace characters); a test checks the list.
 SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\u1680\u2028\u2029"
 JOINERS = SPACES + "-./()"
