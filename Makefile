@@ -37,9 +37,14 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(VENV)/.installe
 messages: $(VENV)/.installed
 	$(BIN)/python manage.py makemessages --locale zh_Hans --no-obsolete --no-location --ignore '.venv/*' --ignore 'var/*'
 
-lint: $(VENV)/.installed
+# Cheap checks, run first in CI. They need no services: the embedded default database will do.
+# The import contracts are checked once pyproject.toml declares them.
+lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	if grep -q '^\[tool.importlinter\]' pyproject.toml; then $(BIN)/lint-imports; fi
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy .
