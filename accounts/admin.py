@@ -1,5 +1,6 @@
 """The Django admin is the platform operators' tool, and only theirs."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_stubs_ext import StrOrPromise
 
 from accounts import services
 from accounts.audit import record
@@ -74,12 +76,29 @@ class AuditCheckpointAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditCheckpoint]):
     list_display = ["number", "first_seq", "last_seq", "signed_at", "key_id", "merkle_root"]
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    """The actions of the registry, by label: the column keeps no choices (see AuditEvent.action).
+
+    Django's own filter would list the column's distinct values, a scan of the whole trail.
+    """
+
+    title = _("action")
+    parameter_name = "action__exact"  # the parameter Django's filter of a field with choices used
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Iterable[tuple[str, StrOrPromise]]:
+        return AuditAction.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset if value is None else queryset.filter(action=value)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditEvent]):
     list_display = [
         "id",
         "occurred_at",
-        "action",
+        "action_label",
         "outcome",
         "actor_type",
         "actor_name",
@@ -87,10 +106,20 @@ class AuditEventAdmin(ReadOnlyAudit, admin.ModelAdmin[AuditEvent]):
         "target_type",
         "target_id",
     ]
-    list_filter = ["action", "outcome", "actor_type"]
+    list_filter = [AuditActionFilter, "outcome", "actor_type"]
     search_fields = ["actor_name", "request_id", "target_id"]
     list_select_related = ["institution"]
     show_full_result_count = False
+    readonly_fields = ["action_label"]
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, event: AuditEvent) -> str:
+        return event.get_action_display()
+
+    def get_fields(self, request: HttpRequest, obj: AuditEvent | None = None) -> list[Any]:
+        """An event's page shows the action's label in the action's place, as the list does."""
+        fields = [name for name in super().get_fields(request, obj) if name != "action_label"]
+        return ["action_label" if name == "action" else name for name in fields]
 
 
 class InstitutionForm(forms.ModelForm[Institution]):

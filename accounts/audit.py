@@ -72,7 +72,14 @@ def record(
     the application crashing loses nothing, and an event of a change is always as
     durable as the change. A lost event is never half-sealed: the sealer's own
     commit waits for the flush, and the log is flushed in order.
+
+    ``action`` must be a code of ``AuditAction``, the one registry of actions;
+    any other raises ValueError before anything is written.
     """
+    try:
+        action = AuditAction(action)
+    except ValueError:
+        raise ValueError(f"{action!r} is not an audit action: add it to AuditAction in accounts/choices.py") from None
     if not settings.AUDIT_RECORDING:
         return None
     if actor is None and request is not None:

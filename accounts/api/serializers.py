@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from accounts.choices import Role, Scope
+from accounts.choices import AuditAction, Role, Scope
 from accounts.models import ApiKey, AuditEvent, Institution, User
 from accounts.permissions import roles_of, scopes_of
 from accounts.validators import validate_expiry, validate_network, validate_roles, validate_scopes, validate_uscc
@@ -166,6 +166,8 @@ class MeSerializer(serializers.Serializer[Any]):
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    # Declared from the registry: the column keeps no choices, and the schema still lists the codes.
+    action = serializers.ChoiceField(choices=AuditAction.choices, read_only=True, label=_("Action"))
     sealed = serializers.SerializerMethodField()
 
     class Meta:

@@ -45,7 +45,9 @@ class AuditEvent(models.Model):
     # institution with newest first for readers, and the sealer's transaction order).
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
     txid = models.BigIntegerField(null=True, editable=False, db_default=CurrentTransactionId())
-    action = models.CharField(_("action"), max_length=48, choices=AuditAction.choices)
+    # A code from AuditAction, which record() checks. The column keeps no choices, so that adding an
+    # action to the registry needs no migration; get_action_display() reads the label from it.
+    action = models.CharField(_("action"), max_length=48)
     outcome = models.CharField(_("outcome"), max_length=16, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
     reason = models.CharField(_("reason"), max_length=64, blank=True)
     institution = models.ForeignKey(
@@ -92,6 +94,13 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.outcome} by {self.actor_name or self.actor_type}"
+
+    def get_action_display(self) -> str:
+        """The action's label, as Django would give it for a field with choices: the code if unknown."""
+        try:
+            return str(AuditAction(self.action).label)
+        except ValueError:
+            return self.action
 
 
 class AuditCheckpoint(models.Model):
