@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # DRF's views import the default permission classes, which li
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
-from accounts.choices import InstitutionKind, Role
+from accounts.choices import InstitutionKind, Role, Scope
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,33 @@ class Allow:
 
 
 EVERYONE = Allow(any_person=True, any_key=True)
+
+# The platform's access rules, each named once; the API's ``allow`` tables, the portal's pages,
+# its navigation and the dashboard all use these names.
+PEOPLE_MANAGERS = Allow.people(Role.INSTITUTION_ADMIN)
+OPERATORS = Allow.people(Role.OPERATOR)
+AUDIT_READERS = Allow.people(Role.AUDITOR, Role.REGULATOR_STAFF, scope=Scope.AUDIT_READ)
+FLAG_WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
+FLAG_READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)
+MATCHERS = Allow.people(Role.ANALYST, scope=Scope.MATCH)
+INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
+# Who sees the institution's query activity on the dashboard: those who query, and its auditors.
+QUERY_ACTIVITY_READERS = Allow.people(Role.ANALYST, Role.AUDITOR)
+REPORT_READERS = Allow.people(
+    Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ
+)
+REPORT_REQUESTERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, scope=Scope.REPORTS_REQUEST)
+
+
+def admits(caller: Any, rule: Allow) -> bool:
+    """Whether ``rule`` admits ``caller``: what ``check`` enforces, asked without raising."""
+    if not caller.is_authenticated:
+        return False
+    try:
+        check(caller, rule)
+    except exceptions.PermissionDenied:
+        return False
+    return True
 
 
 def has_role(caller: Any, *roles: str) -> bool:

@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from accounts.choices import ROLES_BY_KIND, SCOPES_BY_KIND, InstitutionKind, Role, Scope
-from sharing import identifiers, labels
-from sharing.text import has_control
+from memberkit import identifiers, labels
+from memberkit.text import has_control
 
 USCC_MESSAGES = {
     "bad_length": _("A unified social credit code has 18 characters."),
@@ -36,21 +36,21 @@ def validate_uscc(value: str) -> None:
         raise ValidationError(USCC_MESSAGES[error.reason], code=error.reason) from None
 
 
-# The messages are written once, in sharing.labels (which the member kit shares); here they are translated.
+# The messages are written once, in memberkit.labels (which the member kit shares); here they are translated.
 CONTROL_MESSAGE = _(labels.CONTROL_MESSAGE)
 IDENTIFIER_MESSAGE = _(labels.MESSAGE)
 
 
 def validate_name(value: str) -> None:
     """A name people read (an institution's, a person's): no control character, which could make it read
-    as something else on a page or in the audit trail (sharing.text.has_control)."""
+    as something else on a page or in the audit trail (memberkit.text.has_control)."""
     if has_control(value):
         raise ValidationError(CONTROL_MESSAGE, code=labels.CONTROL_REASON)
 
 
 def validate_label(value: str) -> None:
     """A label a member chooses and the platform keeps in clear (a reference, a correlation id, a consent
-    reference, a portfolio, a key's or a file's name): a name, that holds no identifier (sharing.labels)."""
+    reference, a portfolio, a key's or a file's name): a name, that holds no identifier (memberkit.labels)."""
     validate_name(value)
     if labels.holds_identifier(value):
         raise ValidationError(IDENTIFIER_MESSAGE, code=labels.REASON)

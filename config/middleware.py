@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
-from sharing import labels
+from memberkit import labels
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller may pass its own id so that both sides can find one request in their logs; anything

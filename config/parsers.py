@@ -6,7 +6,7 @@ the platform instead of at the door:
 - JSON nested thousands deep: the decoder runs out of stack (``RecursionError``, which DRF
   does not catch). Nothing in the API nests more than a few levels, so a body nested deeper
   than ``MAX_DEPTH`` is refused as a whole, however it is written.
-- text that no field can store or encode (``sharing.text.unstorable``: a NUL or a lone
+- text that no field can store or encode (``memberkit.text.unstorable``: a NUL or a lone
   surrogate): every later step (a choice field's message that echoes it, the renderer,
   PostgreSQL, the details' encryption) would fail on it. Any string holding one, value or
   object key, anywhere in the body, is refused with a field error naming where it is.
@@ -30,7 +30,7 @@ from rest_framework import exceptions, parsers
 from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]  # not in the stubs
 from rest_framework.utils import json
 
-from sharing.text import escaped, unstorable
+from memberkit.text import escaped, unstorable
 
 # Deeper than any body the API takes (a flag's details included), far below the decoder's stack.
 MAX_DEPTH = 64

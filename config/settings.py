@@ -33,9 +33,9 @@ from config.env import (
     refuse_weak_secret_key,
     refuse_wildcard_hosts,
 )
-from sharing.envelope import MasterKeys
-from sharing.keyring import Keyring
-from sharing.tokens import Peppers
+from sharing.keys.envelope import MasterKeys
+from sharing.keys.keyring import Keyring
+from sharing.keys.tokens import Peppers
 
 KeyringT = TypeVar("KeyringT", bound=Keyring)
 
@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "health_check",
     "accounts",
     "sharing",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -274,7 +275,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimu
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "accounts.backends.LockoutHandler"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "portal.account.locked_out"
 AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip_for_axes"
 AXES_VERBOSE = False
 

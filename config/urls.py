@@ -38,8 +38,7 @@ urlpatterns = [
     path("readyz/traffic", TrafficReadinessView.as_view(), name="readyz-traffic"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("sharing.urls")),
-    path("", include("accounts.urls")),
+    path("", include("portal.urls")),
 ]
 
 

@@ -277,7 +277,7 @@ class UsageCounter(models.Model):
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     period = models.CharField(_("period"), max_length=8)
     starts_at = models.DateTimeField(_("window start"))
-    # Each web process counts in a row of its own (sharing.quotas), so that two requests of one
+    # Each web process counts in a row of its own (sharing.matching.quotas), so that two requests of one
     # member never wait for each other's row lock; the window's count is the sum of its shards.
     shard = models.PositiveSmallIntegerField(_("shard"), default=0)
     subjects = models.PositiveIntegerField(_("subjects"), default=0)
@@ -310,7 +310,7 @@ class Inspection(FileJob):
     portfolio = models.CharField(_("portfolio"), max_length=100)
     purpose = models.CharField(_("purpose"), max_length=32, choices=QueryPurpose.choices)
     consent_reference = models.CharField(_("consent reference"), max_length=128, blank=True)
-    # What the institution may see, fixed when the inspection is accepted (sharing.matching); null means all.
+    # What the institution may see, fixed when the inspection is accepted (sharing.matching.queries); null means all.
     visible_categories = models.JSONField(_("visible categories"), null=True, blank=True)
     file = models.FileField(_("file"), storage=uploads_storage, upload_to="inspections/%Y/%m/%d/", blank=True)
     parts = models.PositiveIntegerField(_("parts"), default=0)

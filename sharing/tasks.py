@@ -19,12 +19,12 @@ Result = TypeVar("Result")
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def process_upload(upload_id: int) -> str | None:
-    """Store an uploaded file's flags, or resume where the last worker left off (see sharing.uploads).
+    """Store an uploaded file's flags, or resume where the last worker left off (see sharing.flags.uploads).
 
     It runs under the platform's CELERY_TASK_TIME_LIMIT (an hour by default; ten million rows take
     minutes). A task cut off there leaves its job at the last checkpoint, which the stall sweep resumes.
     """
-    from sharing import uploads
+    from sharing.flags import uploads
 
     upload = uploads.process(upload_id)
     return upload.status if upload is not None else None
@@ -59,14 +59,14 @@ def resume_stalled_uploads() -> int:
 def apply_retention() -> tuple[int, int, int]:
     """Expire flags five years after their event ended, destroy the details of expired and withdrawn
     ones, and erase what tied expired ones to a borrower (``services.apply_retention``)."""
-    from sharing import services
+    from sharing.flags import services
 
     return services.apply_retention()
 
 
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_idempotency_keys() -> int:
-    from sharing import idempotency
+    from sharing.flags import idempotency
 
     return idempotency.prune()
 
@@ -74,7 +74,7 @@ def prune_idempotency_keys() -> int:
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_usage_counters() -> int:
     """Query counters of past minutes, and of days older than 90."""
-    from sharing import quotas
+    from sharing.matching import quotas
 
     return quotas.prune()
 
@@ -84,7 +84,7 @@ def run_inspection(inspection_id: int) -> int:
     """Survey an inspection's file and send its parts to the workers, as a group; returns how many."""
     from celery import group
 
-    from sharing import inspections
+    from sharing.matching import inspections
 
     nothing: list[int] = []
     parts = _failing_inspection(inspection_id, lambda: inspections.start(inspection_id), nothing)
@@ -98,7 +98,7 @@ def run_inspection(inspection_id: int) -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def match_inspection_part(inspection_id: int, number: int) -> None:
     """Match one part; the worker that commits the last one enqueues ``finish_inspection``."""
-    from sharing import inspections
+    from sharing.matching import inspections
 
     def close() -> None:
         finish_inspection.delay(inspection_id)
@@ -108,7 +108,7 @@ def match_inspection_part(inspection_id: int, number: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1800, soft_time_limit=1790)
 def finish_inspection(inspection_id: int) -> str | None:
-    from sharing import inspections
+    from sharing.matching import inspections
 
     inspection = _failing_inspection(inspection_id, lambda: inspections.finish(inspection_id), None)
     return inspection.status if inspection is not None else None
@@ -120,7 +120,7 @@ def _failing_inspection(inspection_id: int, step: Callable[[], Result], failed: 
     Transient errors are raised: the parts already matched stay matched, and the stall sweep
     runs the job again for the others.
     """
-    from sharing import inspections
+    from sharing.matching import inspections
     from sharing.models import Inspection
 
     try:
@@ -136,8 +136,8 @@ def _failing_inspection(inspection_id: int, step: Callable[[], Result], failed: 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
 def build_report(report_id: int) -> str | None:
-    """Build a requested or scheduled report (sharing.reports)."""
-    from sharing import reports
+    """Build a requested or scheduled report (sharing.reports.jobs)."""
+    from sharing.reports import jobs as reports
 
     report = reports.build(report_id)
     return report.status if report is not None else None
@@ -146,7 +146,7 @@ def build_report(report_id: int) -> str | None:
 @shared_task(time_limit=600, soft_time_limit=590)
 def build_monthly_report() -> int | None:
     """Queue the report of the month before (beat: ``REPORT_SCHEDULE``); the id, or None if it exists."""
-    from sharing import reports
+    from sharing.reports import jobs as reports
 
     report = reports.schedule_month_before(timezone.localdate())
     return report.pk if report is not None else None

@@ -1,5 +1,6 @@
 """The standing cast: two member institutions, a regulator and the operator, each with its people."""
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,3 +160,11 @@ def allow_flushing_the_audit_trail(sender: object, connection: BaseDatabaseWrapp
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET riskshare.allow_audit_truncate = on")
+
+
+@pytest.fixture
+def naps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every wait the client makes (backoff, Retry-After, polling), recorded instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(time, "sleep", waits.append)
+    return waits

@@ -77,7 +77,7 @@ CONSORTIUM_KEY = bytes(range(32))  # the test key of docs/identifiers.md
 
 
 def member_token_of(raw: str, id_type: str = "cnid") -> str:
-    from sharing.identifiers import member_token
+    from memberkit.identifiers import member_token
 
     return member_token(id_type, raw, CONSORTIUM_KEY)
 

@@ -33,8 +33,9 @@ from accounts import services as account_services
 from accounts.audit import record
 from accounts.choices import SCOPES_BY_KIND, AuditAction, InstitutionKind, Role
 from accounts.models import AuditEvent
-from sharing import reports, services
+from sharing.flags import services
 from sharing.models import Flag
+from sharing.reports import jobs as reports
 from tests.conftest import Cast
 from tests.factories import InspectionFactory, UploadFactory, UserFactory, flag_item
 

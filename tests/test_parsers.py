@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.choices import Scope
 from config.parsers import MAX_DEPTH, depth_of, unstorable_paths
-from sharing.text import escaped, unstorable
+from memberkit.text import escaped, unstorable
 
 pytestmark = pytest.mark.django_db
 

@@ -24,10 +24,12 @@ from accounts.choices import AuditAction, Role, Scope
 from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow, reads_whole_reports
 from config.pagination import NewestFirstCursorPagination
-from sharing import report_files, reporting, reports
 from sharing.api.serializers import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
 from sharing.choices import ReportFormat, UploadStatus
 from sharing.models import Report, ReportFile
+from sharing.reports import files as report_files
+from sharing.reports import gathering as reporting
+from sharing.reports import jobs as reports
 
 # Regulator staff and operators read whole reports; a member's analysts and auditors its own slice.
 REPORT_READERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ)
@@ -138,7 +140,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         renderer_classes=[AnyFileRenderer, JSONRenderer],
     )
     def signature(self, request: Request, file_format: str, pk: str | None = None) -> HttpResponse:
-        """The file's detached Ed25519 signature, for ``python -m sharing.client verify`` or OpenSSL."""
+        """The file's detached Ed25519 signature, for ``python -m memberkit verify`` or OpenSSL."""
         stored = self._file(file_format)
         return _attachment(bytes(stored.signature), "application/octet-stream", f"{_file_name(stored)}.sig")
 

@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_file_name, validate_label
-from sharing import heartbeat, keys, reports
+from memberkit.labels import holds_identifier
+from sharing import heartbeat
 from sharing.choices import (
     CONSENT_PURPOSES,
     FLAG_CHANGES,
@@ -21,10 +22,11 @@ from sharing.choices import (
     QueryPurpose,
     ReportFormat,
 )
-from sharing.labels import holds_identifier
+from sharing.flags.selectors import FlagCounts
+from sharing.keys import datakeys as keys
+from sharing.keys.tokens import MEMBER_TOKEN
 from sharing.models import Flag, Inspection, Report, Upload
-from sharing.selectors import FlagCounts
-from sharing.tokens import MEMBER_TOKEN
+from sharing.reports import jobs as reports
 
 CONSENT_MAX = 128
 CORRELATION_MAX = 64
@@ -46,7 +48,7 @@ def absolute(context: Mapping[str, Any], paths: dict[str, str]) -> dict[str, str
 
 
 class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
-    """One flag as a member sends it. ``sharing.rows`` checks it; these fields document it."""
+    """One flag as a member sends it. ``sharing.flags.checking`` checks it; these fields document it."""
 
     reference = serializers.CharField(max_length=64, help_text="The member's own id for the case; unique per member.")
     id_type = serializers.ChoiceField(choices=IdType.choices)
@@ -61,7 +63,7 @@ class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class FlagBatchSerializer(serializers.Serializer[dict[str, Any]]):
-    """``{"flags": [...]}``. Each item is checked by ``sharing.rows`` in the service, not here."""
+    """``{"flags": [...]}``. Each item is checked by ``sharing.flags.checking`` in the service, not here."""
 
     flags = FlagInputSerializer(many=True, help_text="1 to 1,000 flags.")
 

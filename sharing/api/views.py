@@ -28,7 +28,7 @@ from accounts.models import User
 from accounts.permissions import ActionAllowed, Allow
 from config.pagination import NewestFirstCursorPagination
 from config.parsers import JSONParser, MultiPartParser
-from sharing import files, idempotency, inspections, matching, quotas, selectors, services, tasks, uploads
+from sharing import tasks
 from sharing.api.serializers import (
     BatchResultSerializer,
     FlagBatchSerializer,
@@ -47,8 +47,12 @@ from sharing.api.serializers import (
 )
 from sharing.choices import FileFormat, FlagStatus, UploadStatus
 from sharing.filters import FlagFilter, UploadFilter
+from sharing.flags import idempotency, selectors, services, uploads
+from sharing.flags import reading as files
+from sharing.keys.tokens import Keyer
+from sharing.matching import inspections, quotas
+from sharing.matching import queries as matching
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, Upload, UploadError
-from sharing.tokens import Keyer
 
 WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
 READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)

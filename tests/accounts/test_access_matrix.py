@@ -12,7 +12,7 @@ from accounts import services
 from accounts.audit import record
 from accounts.choices import SCOPES_BY_KIND, AuditAction, InstitutionKind, Role, Scope
 from accounts.permissions import ActionAllowed, DenyAll
-from sharing import services as sharing_services
+from sharing.flags import services as sharing_services
 from sharing.models import Flag, Inspection, Report, Upload
 from tests.factories import flag_item
 

@@ -4,7 +4,7 @@ however they are written: the API, the portal, the admin's model validation, the
 A name is checked where it is validated once for every path (the model's ``clean``, which every
 service calls through ``full_clean``); these tests send it every way and expect a field error with
 the code ``control_character``. The labels a member writes for flags, queries and inspections are
-tested in tests/sharing/test_labels.py.
+tested in tests/memberkit/test_labels.py.
 """
 
 import io
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from accounts import services
 from accounts.choices import InstitutionKind, Scope
 from accounts.models import ApiKey, Institution, User
-from sharing import services as sharing_services
+from sharing.flags import services as sharing_services
 from sharing.models import Inspection
 from tests.factories import flag_item, member_token_of, uscc_code
 
@@ -165,7 +165,7 @@ def test_names_without_control_characters_are_kept_as_written(cast):
     assert InstitutionKind(institution.kind) == InstitutionKind.MEMBER
 
 
-# --- The labels of queries and inspections: control characters (identifiers: tests/sharing/test_labels.py) ----
+# --- The labels of queries and inspections: control characters (identifiers: tests/memberkit/test_labels.py) ----
 
 
 @given(label=with_control(most=60))
@@ -209,10 +209,10 @@ def _pk(cast, reference: str) -> int:
 
 @pytest.mark.parametrize("control", ["\u202e", "\x1b", "\u2066"])
 def test_file_names_and_file_rows_refuse_control_characters(cast, client_for, control):
-    from sharing import inspections
-    from sharing.files import Record
+    from sharing.flags.reading import Record
+    from sharing.keys.tokens import Peppers
+    from sharing.matching import inspections
     from sharing.models import Upload
-    from sharing.tokens import Peppers
 
     contributor = client_for(cast.alpha["contributor"])
     named = SimpleUploadedFile(f"flags{control}vsc.csv", b"reference,id_type,token,category,event_date\n")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from stdnum.cn import uscc
 
 from accounts.validators import validate_network, validate_uscc
-from sharing.identifiers import USCC_ALPHABET
+from memberkit.identifiers import USCC_ALPHABET
 
 ALPHABET = "".join(sorted(USCC_ALPHABET))
 bodies = st.text(alphabet=ALPHABET, min_size=17, max_size=17)

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from sharing import services
+from sharing.flags import services
 from sharing.models import Flag
 from tests.e2e.conftest import sign_in
 from tests.factories import flag_item, member_token_of, stored_token

@@ -4,16 +4,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sharing.identifiers import InvalidIdentifier, member_token, normalize
+from memberkit.identifiers import InvalidIdentifier, member_token, normalize
 from tests.e2e.conftest import sign_in
 from tests.factories import CONSORTIUM_KEY
-from tests.sharing.test_identifiers import vectors
+from tests.memberkit.test_identifiers import vectors
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Runs in the page: the module, the phone table and the key, then one identifier at a time.
 SETUP = """async (key) => {
-  const m = await import("/static/sharing/identifiers.js");
+  const m = await import("/static/portal/identifiers.js");
   window.rs = { m, phones: await m.loadPhones(), key: await m.importKey(key) };
 }"""
 TOKEN = """async ([type, raw]) => {

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from sharing.models import Inspection
 from tests.e2e.conftest import screenshot, sign_in
-from tests.sharing.test_inspections import LOANS, add_flag, owners, portfolio  # noqa: F401
+from tests.sharing.matching.test_inspections import LOANS, add_flag, owners, portfolio  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from sharing.models import Upload
 from tests.e2e.conftest import sign_in
-from tests.sharing.test_uploads import COLUMNS, csv_bytes, row
+from tests.sharing.flags.test_uploads import COLUMNS, csv_bytes, row
 from tests.workers import start_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]

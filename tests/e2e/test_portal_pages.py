@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.choices import Role
-from sharing import services
+from sharing.flags import services
 from sharing.models import Flag
 from tests.e2e.conftest import screenshot, sign_in
 from tests.factories import InspectionFactory, UploadFactory, flag_item
@@ -114,7 +114,7 @@ TECHNICAL = {
     "UTF-8",
     "python",
     "m",  # python -m
-    "sharing.client",
+    "memberkit",
     "hash",
     "correlation_id",
     "id_type",

@@ -3,9 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from sharing import reports
+from sharing.reports import jobs as reports
 from tests.e2e.conftest import screenshot, sign_in
-from tests.sharing.october import known_october
+from tests.sharing.reports.october import known_october
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from sharing import services
+from sharing.flags import services
 from tests.e2e.conftest import screenshot, sign_in
 from tests.factories import flag_item, member_token_of
 

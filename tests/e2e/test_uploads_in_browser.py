@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from sharing.models import Flag, Upload
 from tests.e2e.conftest import screenshot, sign_in
-from tests.sharing.test_uploads import COLUMNS, csv_bytes, row
+from tests.sharing.flags.test_uploads import COLUMNS, csv_bytes, row
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 ROWS = 3000

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from accounts import demo
-from sharing.identifiers import member_token
+from memberkit.identifiers import member_token
 from sharing.management.commands.seed_demo_flags import DEMO_CONSORTIUM_KEY, FLAGS
 from sharing.models import Flag
 

@@ -1,7 +1,7 @@
 """``manage.py count_identifier_labels``: how many labels stored before the rule already hold an identifier.
 
 Labels have been refused when they are, or hold, a resident identity number, a mobile number or
-an individual business's credit code (sharing.labels) only since the rule came in; this counts,
+an individual business's credit code (memberkit.labels) only since the rule came in; this counts,
 per institution and kind of label, those stored before it, so that operators know whom to ask to
 correct them. It prints counts only, never a label, and reads each table in chunks through a
 server-side cursor, in constant memory on tables of millions of rows.
@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Model, QuerySet
 
 from accounts.models import ApiKey, AuditEvent, Institution
-from sharing.labels import holds_identifier
+from memberkit.labels import holds_identifier
 from sharing.models import Flag, Inspection, InspectionHit, Upload
 
 CHUNK = 5000

@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from sharing import services
+from sharing.flags import services
 
 
 class Command(BaseCommand):

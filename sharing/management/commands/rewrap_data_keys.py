@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.audit import record
 from accounts.choices import AuditAction
-from sharing import keys
+from sharing.keys import datakeys as keys
 
 
 class Command(BaseCommand):

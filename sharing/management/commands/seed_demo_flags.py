@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from accounts import demo
 from accounts.models import Institution
-from sharing import services
-from sharing.identifiers import member_token
+from memberkit.identifiers import member_token
+from sharing.flags import services
 
 # The published test key of docs/identifiers.md (the bytes 0 to 31): the demo's consortium key.
 # Anyone can compute its tokens, which is what a demo needs and why real data must never use it.

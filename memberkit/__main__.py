@@ -1,0 +1,5 @@
+import sys
+
+from memberkit.cli import main
+
+sys.exit(main())

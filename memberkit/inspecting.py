@@ -1,0 +1,213 @@
+"""``python -m memberkit inspect``: a post-loan self-inspection of a whole portfolio, from file to results.
+
+The tokenized portfolio (``correlation_id``, ``id_type``, ``token``: what ``hash``
+writes) is sent once, workers on the platform match it in parts, and the command
+follows the job to its end and downloads the results and, if some rows could not
+be matched, their error report.
+
+Running the same command twice never makes two inspections. The
+``Idempotency-Key`` is derived from the file's SHA-256 and from what is asked
+(portfolio, purpose, consent reference), so after an interruption, while sending
+or while polling, the same command finds the job it started and carries on. A
+new inspection of the same portfolio is a new file, or the same file on a later
+day (the platform keeps keys for a day).
+"""
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from memberkit import api
+from memberkit.querying import JSONL_SUFFIXES, check_purpose
+from memberkit.scanning import check_label, refuse_file
+from memberkit.uploading import FINISHED, Screen, connect, explain, follow, format_of, post_file
+
+INSPECTIONS_PATH = "/api/v1/inspections"
+PORTFOLIO_MAX = 100
+NOTES = {
+    "not_reciprocal": "Your institution must contribute flags (the upload command) before it may inspect.",
+    "missing_scope": "An institution admin can issue an API key with the inspections scope.",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, as values a test or another program can pass without argparse."""
+
+    file: Path
+    url: str
+    portfolio: str
+    purpose: str
+    consent_reference: str | None = None
+    api_key_file: Path | None = None
+    output: Path | None = None
+    errors: Path | None = None
+    file_format: str | None = None
+    quiet: bool = False
+    poll_seconds: float = 2.0
+    ca_file: Path | None = None
+
+    @property
+    def output_path(self) -> Path:
+        return self.output or self.file.with_name(self.file.name + ".inspection.csv")
+
+    @property
+    def errors_path(self) -> Path:
+        return self.errors or self.output_path.with_name(self.output_path.name + ".errors.csv")
+
+    @property
+    def accept(self) -> str:
+        return "application/jsonl" if self.output_path.suffix.lower() in JSONL_SUFFIXES else "text/csv"
+
+    def check(self) -> None:
+        """Refuse, before the file is read or a request sent, what the platform would refuse."""
+        check_purpose(self.purpose, self.consent_reference)
+        if not self.portfolio.strip() or len(self.portfolio) > PORTFOLIO_MAX:
+            raise ValueError(f"name the portfolio with 1 to {PORTFOLIO_MAX} characters")
+        check_label("the portfolio's name", self.portfolio)
+        if not self.file.is_file():
+            raise ValueError(f"no such file: {self.file}")
+        if self.file.resolve() in (self.output_path.resolve(), self.errors_path.resolve()):
+            raise ValueError("--output or --errors would overwrite the portfolio file: name another one")
+
+    def fields(self, file_format: str) -> dict[str, str]:
+        """The form sent with the file; every field is part of the idempotency key."""
+        fields = {"format": file_format, "portfolio": self.portfolio, "purpose": self.purpose}
+        if consent := (self.consent_reference or "").strip():
+            fields["consent_reference"] = consent
+        return fields
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """An inspection job as the platform reports it."""
+
+    id: int
+    status: str
+    rows_total: int | None
+    rows_done: int
+    rejected: int
+    parts: int
+    parts_done: int
+    hits: int
+    new_hits: int
+    counts_by_category: dict[str, int]
+    previous: int | None
+    error_code: str
+    error: str
+    self_url: str
+    results_url: str
+    errors_url: str
+    replayed: bool = False
+
+    @classmethod
+    def from_answer(cls, answer: api.Answer) -> "Inspection":
+        data = answer.json()
+        try:
+            links: dict[str, Any] = data["links"]
+            counts = data.get("counts_by_category") or {}
+            return cls(
+                id=int(data["id"]),
+                status=str(data["status"]),
+                rows_total=None if data.get("rows_total") is None else int(data["rows_total"]),
+                rows_done=int(data.get("rows_done") or 0),
+                rejected=int(data.get("rejected_count") or 0),
+                parts=int(data.get("parts") or 0),
+                parts_done=int(data.get("parts_done") or 0),
+                hits=int(data.get("hits_count") or 0),
+                new_hits=int(data.get("new_hits_count") or 0),
+                counts_by_category={str(category): int(count) for category, count in counts.items()},
+                previous=None if data.get("previous") is None else int(data["previous"]),
+                error_code=str(data.get("error_code") or ""),
+                error=str(data.get("error") or ""),
+                self_url=str(links["self"]),
+                results_url=str(links["results"]),
+                errors_url=str(links["errors"]),
+                replayed=answer.headers.get("Idempotent-Replayed", "").lower() == "true",
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise api.ApiError("the platform's answer is not an inspection; is --url the Riskshare platform?") from None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+def _progress(job: Inspection) -> str:
+    if job.status == "queued":
+        return "queued"
+    if job.rows_total is None and not job.finished:
+        return "checking the file"
+    return (
+        f"{job.rows_done:,} of {job.rows_total or job.rows_done:,} rows, {job.parts_done} of {job.parts} parts matched"
+    )
+
+
+def idempotency_key(digest: str, fields: Mapping[str, str]) -> str:
+    """``inspect-sha256-<hex>`` over the file's digest and the form: another portfolio or purpose is another job."""
+    asked = "\n".join(f"{name}={value}" for name, value in sorted(fields.items()))
+    return "inspect-sha256-" + hashlib.sha256(f"{digest}\n{asked}".encode()).hexdigest()
+
+
+def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspection, Path | None]:
+    """Send the portfolio (or find the job it started before), follow it, download results and any errors.
+
+    Returns the finished inspection and where its error report was written (None if every row was matched).
+    ``options`` are checked already (``Options.check``), as ``run`` does first.
+    """
+    fields = options.fields(format_of(options.file, options.file_format))
+    refuse_file(options.file, fields["format"], "correlation_id")
+
+    answer = post_file(client, INSPECTIONS_PATH, options.file, fields, idempotency_key, screen)
+    job = Inspection.from_answer(answer)
+    if job.replayed:
+        screen.note(f"this portfolio was sent before: following inspection {job.id}")
+    try:
+        job = follow(client, job, options.poll_seconds, screen, Inspection.from_answer, _progress)
+        report = None
+        if job.status == "succeeded":
+            client.download(job.results_url, options.output_path, accept=options.accept)
+            if job.rejected:
+                report = options.errors_path
+                client.download(job.errors_url, report)
+    except (api.ApiError, OSError) as error:
+        error.add_note(f"inspection {job.id} was accepted: run the same command again to follow it")
+        raise
+    return job, report
+
+
+def summary(job: Inspection, options: Options, report: Path | None) -> str:
+    """What the inspection found, category by category, and where the files are."""
+    rows = job.rows_total if job.rows_total is not None else job.rows_done
+    subjects = "1 subject" if job.hits == 1 else f"{job.hits:,} subjects"
+    new = f", {job.new_hits:,} new since inspection {job.previous}" if job.previous is not None else ""
+    rejected = f", {job.rejected:,} rows rejected (see {report})" if job.rejected else ""
+    lines = [f"inspection {job.id} of {options.portfolio}: {rows:,} rows, {subjects} flagged by others{new}{rejected}"]
+    lines += [f"  {category}: {count:,}" for category, count in sorted(job.counts_by_category.items())]
+    lines.append(f"results in {options.output_path}")
+    return "\n".join(lines)
+
+
+def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
+    """The command: 0 when every row was matched, 1 when some were rejected, 2 when it failed or stopped."""
+    screen = Screen(options.quiet)
+    try:
+        options.check()
+        client = connect(options.url, options.api_key_file, options.ca_file, environ, screen, "the tokens")
+        job, report = inspect(client, options, screen)
+    except (api.ApiError, OSError, ValueError) as error:
+        screen.note(explain(error, NOTES))
+        return 2
+    except KeyboardInterrupt:
+        screen.note("interrupted: run the same command again to carry on; the portfolio will not be inspected twice")
+        return 2
+    screen.bar.break_line()
+    if job.status != "succeeded":
+        reason = f"{job.error} ({job.error_code})" if job.error_code else job.error or "no reason given"
+        screen.note(f"error: inspection {job.id} failed: {reason}")
+        return 2
+    print(summary(job, options, report))
+    return 1 if job.rejected else 0

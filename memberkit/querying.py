@@ -1,0 +1,490 @@
+"""``python -m memberkit query``: look a file of borrowers up on the platform, a hundred at a time.
+
+The platform answers at most ``BATCH_SIZE`` subjects a request and audits each
+request with its purpose, so the file is streamed (constant memory whatever its
+length), sent in batches, and each batch's answers are appended to the output
+as soon as they arrive. A run that stops (the network, the daily quota, Ctrl-C)
+is continued by running the same command again: the correlation ids the output
+already holds are skipped, so a batch that was answered is never asked again,
+audited again or counted against the quota again.
+
+Rows the platform would refuse (no correlation id, a token that is not one, an
+unknown identifier type) are refused here first and reported by row number,
+without their values: one bad row must not cost a whole batch a 400.
+
+A per-minute rate (429 ``rate_exceeded``) is waited out; the daily quota (429
+``quota_exceeded``) stops the run, since it resets only at midnight.
+"""
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from memberkit import api
+from memberkit.identifiers import TYPES
+from memberkit.labels import REASON, holds_identifier
+from memberkit.scanning import check_label
+from memberkit.text import has_control
+from memberkit.uploading import Screen, connect, explain
+
+QUERIES_PATH = "/api/v1/queries"
+BATCH_SIZE = 100  # the platform's QUERY_SUBJECTS_MAX
+# The platform's QueryPurpose and CONSENT_PURPOSES (sharing/choices.py), which this module may not import.
+PURPOSES = ("loan_application", "credit_review", "post_loan_review", "collection", "fraud_investigation")
+CONSENT_PURPOSES = frozenset({"loan_application", "credit_review"})
+CONSENT_MAX = 128
+CORRELATION_MAX = 64
+# The per-minute rate asks for a minute at most; a longer Retry-After is waited in steps of this, then retried.
+RATE_WAIT_CAP_SECONDS = 120.0
+MEMBER_TOKEN = re.compile(r"[0-9a-f]{64}")
+CSV_COLUMNS = ("correlation_id", "hit", "categories", "latest_event_month", "disputed", "resolved", "own")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+TAIL_BYTES = 64 * 1024
+NOTES = {
+    "quota_exceeded": "The daily quota is used up: run the same command again tomorrow to carry on.",
+    "rate_exceeded": "The per-minute rate stayed exceeded: another program may be querying with your institution's "
+    "keys. Run the same command again to carry on.",
+    "not_reciprocal": "Your institution must contribute flags (the upload command) before it may query.",
+    "missing_scope": "An institution admin can issue an API key with the match scope.",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, as values a test or another program can pass without argparse."""
+
+    file: Path
+    url: str
+    purpose: str
+    consent_reference: str | None = None
+    api_key_file: Path | None = None
+    output: Path | None = None
+    quiet: bool = False
+    ca_file: Path | None = None
+    token_column: str = "token"  # noqa: S105 - a column's name, not a secret
+    id_type: str | None = None  # one type for every row, for a file with no id_type column
+    correlation_column: str = "correlation_id"
+
+    @property
+    def output_path(self) -> Path:
+        return self.output or self.file.with_name(self.file.name + ".results.csv")
+
+    @property
+    def errors_path(self) -> Path:
+        return self.output_path.with_name(self.output_path.name + ".errors.csv")
+
+    def check(self) -> None:
+        """Refuse, before any file is opened or request sent, what the platform would refuse for every batch."""
+        check_purpose(self.purpose, self.consent_reference)
+        if self.id_type is not None and self.id_type not in TYPES:
+            raise ValueError(f"the identifier type is one of {', '.join(TYPES)}, not {self.id_type!r}")
+        if not self.file.is_file():
+            raise ValueError(f"no such file: {self.file}")
+        if self.file.resolve() in (self.output_path.resolve(), self.errors_path.resolve()):
+            raise ValueError("--output would overwrite the file being queried: name another one")
+
+
+def check_purpose(purpose: str, consent_reference: str | None) -> None:
+    """Refuse a purpose the platform does not know, or one that needs consent without its reference."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"the purpose is one of {', '.join(PURPOSES)}, not {purpose!r}")
+    consent = (consent_reference or "").strip()
+    if purpose in CONSENT_PURPOSES and not consent:
+        raise ValueError(
+            f"the purpose {purpose} needs the borrower's written authorization: "
+            "give its reference with --consent-reference"
+        )
+    if len(consent) > CONSENT_MAX:
+        raise ValueError(f"a consent reference has at most {CONSENT_MAX} characters")
+    if has_control(consent):
+        raise ValueError("a consent reference cannot hold control characters")
+    check_label("the consent reference", consent)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One row that may be sent. The token is left out of ``repr``: it must reach no log or traceback."""
+
+    row: int
+    correlation_id: str
+    id_type: str
+    token: str = field(repr=False)
+
+
+Refusal = tuple[int, str, str]  # row, field, reason: never the value
+
+
+@dataclass
+class Outcome:
+    """What a run did, kept up to date as it goes so that a run that stops can say how far it got."""
+
+    rows: int = 0
+    answered: int = 0
+    hits: int = 0
+    refused: int = 0
+    skipped: int = 0  # answered by an earlier run
+
+
+def check_row(number: int, values: Mapping[str, object], options: Options) -> Subject | list[Refusal]:
+    """The subject a row names, or why it cannot be sent, one refusal per field, as the platform would say.
+
+    ``values`` holds the row's fields by column name; a missing one reads as empty.
+    """
+    refusals: list[Refusal] = []
+
+    def text(column: str) -> str:
+        value = values.get(column)
+        if value is None or value == "":
+            return ""
+        # JSON Lines may hold a number where text is meant; the platform reads a number as its digits.
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            return str(value).strip()
+        refusals.append((number, column, "not_text"))
+        return ""
+
+    correlation_id = text(options.correlation_column)
+    if not correlation_id:
+        refusals.append((number, options.correlation_column, "required"))
+    elif len(correlation_id) > CORRELATION_MAX:
+        refusals.append((number, options.correlation_column, "too_long"))
+    elif has_control(correlation_id):  # a reference, not text: every result is one line
+        refusals.append((number, options.correlation_column, "bad_characters"))
+    elif holds_identifier(correlation_id):
+        refusals.append((number, options.correlation_column, REASON))
+
+    own_type = text("id_type")
+    if options.id_type is not None:
+        if own_type and own_type != options.id_type:
+            refusals.append((number, "id_type", "conflicting_id_type"))
+        id_type = options.id_type
+    elif not own_type:
+        refusals.append((number, "id_type", "required"))
+        id_type = ""
+    elif own_type not in TYPES:
+        refusals.append((number, "id_type", "unknown_id_type"))
+        id_type = ""
+    else:
+        id_type = own_type
+
+    token = text(options.token_column)
+    if not token:
+        refusals.append((number, options.token_column, "required"))
+    elif not MEMBER_TOKEN.fullmatch(token):
+        refusals.append((number, options.token_column, "bad_token"))
+
+    if refusals:
+        return refusals
+    return Subject(number, correlation_id, id_type, token)
+
+
+def read_rows(path: Path, text: TextIO, options: Options) -> Iterator[tuple[int, Mapping[str, object]]]:
+    """Each data row by number (the header and blank lines not counted, as ``hash`` counts), as a mapping.
+
+    Only the columns ``check_row`` reads are kept. A CSV file lacking one of
+    them is refused before its first row; a JSON line that is not an object
+    comes out empty, so that it is refused as a row rather than ending the run.
+    """
+    wanted = [options.correlation_column, options.token_column, "id_type"]
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        yield from _json_rows(path, text, wanted)
+        return
+    reader = csv.reader(text)
+    try:
+        header = next(reader, [])
+        required = wanted if options.id_type is None else wanted[:2]
+        missing = [column for column in required if column not in header]
+        if missing:
+            advice = " (or give every row one type with --id-type)" if "id_type" in missing else ""
+            raise ValueError(f"{path.name} has no column {', '.join(missing)}{advice}")
+        places = {column: header.index(column) for column in wanted if column in header}
+        number = 0
+        for row in reader:
+            if not row:
+                continue
+            number += 1
+            yield number, {column: row[place] for column, place in places.items() if place < len(row)}
+    except csv.Error as error:
+        raise ValueError(f"{path.name}, line {reader.line_num}: not well-formed CSV ({error})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not UTF-8 text after line {reader.line_num}") from None
+
+
+def _json_rows(path: Path, text: TextIO, wanted: Sequence[str]) -> Iterator[tuple[int, Mapping[str, object]]]:
+    number = line_number = 0
+    try:
+        for line_number, line in enumerate(text, start=1):  # noqa: B007 - the except clause reads it
+            if not line.strip():
+                continue
+            number += 1
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not isinstance(row, dict):
+                yield number, {}
+                continue
+            yield number, {column: row[column] for column in wanted if column in row}
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name} is not UTF-8 text after line {line_number}") from None
+
+
+class JsonBody:
+    """A small JSON request body, for ``api.Client.send``."""
+
+    content_type = "application/json"
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        self.length = len(self.data)
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.data
+
+
+def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> list[dict[str, Any]]:
+    """One query of up to ``BATCH_SIZE`` subjects: their answers, in the batch's order.
+
+    A query only reads (and is audited), so it is retried on transient errors
+    although it carries no Idempotency-Key: an answer lost on its way back is
+    asked for again, and the audit log shows both.
+    """
+    document: dict[str, Any] = {"purpose": options.purpose}
+    if consent := (options.consent_reference or "").strip():
+        document["consent_reference"] = consent
+    document["subjects"] = [
+        {"correlation_id": subject.correlation_id, "id_type": subject.id_type, "token": subject.token}
+        for subject in batch
+    ]
+    try:
+        answer = client.send("POST", client.url(QUERIES_PATH), body=JsonBody(document), retry=True)
+    except api.ApiError as error:
+        places = {place for field_error in error.errors if (place := _place(field_error.field)) is not None}
+        for place in sorted(places):
+            if place < len(batch):
+                subject = batch[place]
+                error.add_note(f"subjects[{place}] is row {subject.row} (correlation id {subject.correlation_id})")
+        raise
+    subjects = answer.json().get("subjects")
+    if not isinstance(subjects, list) or [
+        subject.get("correlation_id") if isinstance(subject, dict) else None for subject in subjects
+    ] != [subject.correlation_id for subject in batch]:
+        raise api.ApiError("the platform's answer does not list the subjects asked for; is --url the platform?")
+    return subjects
+
+
+def _place(name: str | None) -> int | None:
+    """The index in ``subjects[3].token``, the form the platform names a subject's field in."""
+    found = re.match(r"subjects\[(\d+)\]", name or "")
+    return int(found.group(1)) if found else None
+
+
+def result_row(answer: Mapping[str, Any]) -> list[str]:
+    """A subject's answer as one CSV line: categories as ``category:institutions`` pairs, own flags likewise."""
+    categories: list[dict[str, Any]] = answer["categories"]
+    own: list[dict[str, Any]] = answer["own"]
+    return [
+        str(answer["correlation_id"]),
+        _boolean(answer["hit"]),
+        ";".join(f"{group['category']}:{group['institutions']}" for group in categories),
+        max((str(group["latest_event_month"]) for group in categories), default=""),
+        _boolean(any(group["disputed"] for group in categories)),
+        _boolean(any(group["resolved"] for group in categories)),
+        ";".join(f"{group['category']}:{group['flags']}" for group in own),
+    ]
+
+
+def _boolean(value: object) -> str:
+    return "true" if value is True else "false"
+
+
+class Results:
+    """The output file: the correlation ids it holds already, and answers appended a batch at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.jsonl = path.suffix.lower() in JSONL_SUFFIXES
+
+    def answered(self) -> set[str]:
+        """The correlation ids of an earlier run's answers (empty for a new file).
+
+        Memory grows with the answers already given, not with the file being
+        queried: a fresh run holds none.
+        """
+        if not self.path.exists():
+            return set()
+        self._drop_partial_line()
+        ids: set[str] = set()
+        foreign = ValueError(
+            f"{self.path} exists and is not a results file of this command: name another --output, or remove it"
+        )
+        with self.path.open(encoding="utf-8", newline="") as file:
+            if self.jsonl:
+                for line in file:
+                    if not line.strip():
+                        continue
+                    try:
+                        answer = json.loads(line)
+                    except ValueError:
+                        raise foreign from None
+                    if not isinstance(answer, dict) or not isinstance(answer.get("correlation_id"), str):
+                        raise foreign
+                    ids.add(answer["correlation_id"])
+                return ids
+            reader = csv.reader(file)
+            header = next(reader, None)
+            if header is not None and tuple(header) != CSV_COLUMNS:
+                raise foreign
+            ids.update(row[0] for row in reader if row)
+        return ids
+
+    def _drop_partial_line(self) -> None:
+        """Cut a line that a run killed mid-write left half written: it could read as another, shorter id."""
+        with self.path.open("r+b") as file:
+            end = position = file.seek(0, os.SEEK_END)
+            keep = 0
+            while position > 0:
+                start = max(position - TAIL_BYTES, 0)
+                file.seek(start)
+                newline = file.read(position - start).rfind(b"\n")
+                if newline != -1:
+                    keep = start + newline + 1
+                    break
+                position = start
+            if keep < end:
+                file.truncate(keep)
+
+    def open(self) -> TextIO:
+        out = self.path.open("a", encoding="utf-8", newline="")
+        if not self.jsonl and out.tell() == 0:
+            csv.writer(out).writerow(CSV_COLUMNS)
+            out.flush()
+        return out
+
+    def write(self, out: TextIO, answers: Sequence[Mapping[str, Any]]) -> None:
+        """Append a batch in one write, flushed: once ``ask`` returns, its answers must survive an interruption."""
+        buffer = io.StringIO()
+        try:
+            if self.jsonl:
+                buffer.writelines(json.dumps(answer, ensure_ascii=False) + "\n" for answer in answers)
+            else:
+                csv.writer(buffer).writerows(result_row(answer) for answer in answers)
+        except (KeyError, TypeError, AttributeError):
+            raise api.ApiError("the platform's answer is not a query answer; is --url the platform?") from None
+        out.write(buffer.getvalue())
+        out.flush()
+
+
+def query(client: api.Client, options: Options, screen: Screen, outcome: Outcome) -> None:
+    """Send every row of the file not answered before, in batches, and write their answers as they come."""
+    results = Results(options.output_path)
+    answered = results.answered()
+    if answered:
+        screen.note(f"{options.output_path} holds {len(answered):,} answers already: those subjects are skipped")
+    total = options.file.stat().st_size
+    with ExitStack() as stack:
+        raw = stack.enter_context(options.file.open("rb"))
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        rows = read_rows(options.file, text, options)
+        first = next(rows, None)  # reads the header: a file lacking a column leaves the output untouched
+        out = stack.enter_context(results.open())
+        errors = csv.writer(stack.enter_context(options.errors_path.open("w", encoding="utf-8", newline="")))
+        errors.writerow(["row", "field", "reason"])
+        bar = screen.new_bar()
+
+        def draw(final: bool = False) -> None:
+            done = total if final else raw.tell()
+            caption = f"{outcome.rows:,} rows  {_hits(outcome.hits)}  {bar.rate(outcome.rows):,.0f} rows/s"
+            bar.draw(done, total, caption, final=final)
+
+        def send(batch: list[Subject]) -> None:
+            answers = ask(client, options, batch)
+            results.write(out, answers)
+            outcome.answered += len(answers)
+            outcome.hits += sum(answer.get("hit") is True for answer in answers)
+            draw()
+
+        batch: list[Subject] = []
+        for number, values in _chained(first, rows):
+            outcome.rows += 1
+            checked = check_row(number, values, options)
+            if isinstance(checked, list):
+                errors.writerows(checked)
+                outcome.refused += 1
+            elif checked.correlation_id in answered:
+                outcome.skipped += 1
+            else:
+                batch.append(checked)
+                if len(batch) == BATCH_SIZE:
+                    send(batch)
+                    batch = []
+            if outcome.rows % BATCH_SIZE == 0:
+                draw()
+        if batch:
+            send(batch)
+        draw(final=True)
+
+
+def _chained(
+    first: tuple[int, Mapping[str, object]] | None, rows: Iterator[tuple[int, Mapping[str, object]]]
+) -> Iterator[tuple[int, Mapping[str, object]]]:
+    if first is not None:
+        yield first
+        yield from rows
+
+
+def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
+    """The command: 0 when every row was answered, 1 when some were refused here, 2 when it failed or stopped."""
+    screen = Screen(options.quiet)
+    outcome = Outcome()
+    try:
+        options.check()
+        client = connect(
+            options.url,
+            options.api_key_file,
+            options.ca_file,
+            environ,
+            screen,
+            "the tokens",
+            retry_after_cap=RATE_WAIT_CAP_SECONDS,
+        )
+        query(client, options, screen, outcome)
+    except (api.ApiError, OSError, ValueError) as error:
+        screen.note(explain(error, NOTES))
+        _so_far(screen, options, outcome)
+        return 2
+    except KeyboardInterrupt:
+        screen.note("interrupted")
+        _so_far(screen, options, outcome, always=True)
+        return 2
+    screen.bar.break_line()
+    print(summary(options, outcome))
+    return 1 if outcome.refused else 0
+
+
+def summary(options: Options, outcome: Outcome) -> str:
+    """``hash``'s summary, for queries: every row of the file is answered now, answered before, or refused."""
+    skipped = f", {outcome.skipped:,} answered before" if outcome.skipped else ""
+    refused = f"{outcome.refused:,} refused" + (f" (see {options.errors_path})" if outcome.refused else "")
+    return (
+        f"{outcome.rows:,} rows: {outcome.answered:,} answered ({_hits(outcome.hits)}){skipped}, {refused}: "
+        f"results in {options.output_path}"
+    )
+
+
+def _hits(count: int) -> str:
+    return f"{count:,} hit" if count == 1 else f"{count:,} hits"
+
+
+def _so_far(screen: Screen, options: Options, outcome: Outcome, always: bool = False) -> None:
+    if outcome.answered or always:
+        screen.note(
+            f"{outcome.answered:,} answered in this run ({_hits(outcome.hits)}) are in {options.output_path}: "
+            "run the same command again to carry on; rows answered are not asked again"
+        )

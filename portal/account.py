@@ -1,0 +1,88 @@
+"""The portal's sign-in, sign-out and home pages."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import selectors
+from accounts.audit import record
+from accounts.authentication import caller_person
+from accounts.choices import AuditAction, InstitutionKind, Role
+from accounts.filters import AuditEventFilter
+from accounts.permissions import can_read_audit_trail, has_role, reads_whole_reports, roles_of
+from config.pagination import newest_first_page
+from portal import dashboard
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "portal/sign_in.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """People change their own password, giving the current one; the session survives the change."""
+
+    template_name = "portal/password_change.html"
+    success_url = reverse_lazy("portal:home")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        record(AuditAction.PASSWORD_CHANGE, request=self.request, target=form.user)
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign-out is a POST from a form with a CSRF token, never a link."""
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: object) -> HttpResponse:
+    """What django-axes shows after too many failed sign-ins from one address, for one name or for any."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "portal/locked_out.html", {"cooloff_minutes": minutes}, status=429)
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@login_required
+def audit_events(request: HttpRequest) -> HttpResponse:
+    """The audit trail in the portal: the API's list, filters and visibility, newest first."""
+    person = caller_person(request)
+    if not can_read_audit_trail(person):
+        raise PermissionDenied
+    events = AuditEventFilter(request.GET, queryset=selectors.audit_events_visible_to(person))
+    page = newest_first_page(request, events.qs.select_related("institution"), AUDIT_PAGE_SIZE)
+    record(AuditAction.AUDIT_LIST, request=request)
+    return render(
+        request,
+        "portal/audit_events.html",
+        {"form": events.form, "events": page.rows, "older": page.older, "query": page.query},
+    )
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Who the person is, where they may go, and for member staff their institution's dashboard."""
+    person = caller_person(request)
+    labels = dict(Role.choices)
+    context = {
+        "role_labels": [labels[role] for role in roles_of(person)],
+        "can_read_audit": can_read_audit_trail(person),
+        "can_read_reports": reads_whole_reports(person),
+        "can_query": has_role(person, Role.ANALYST),
+        "can_upload": has_role(person, Role.CONTRIBUTOR, Role.AUDITOR),
+        "can_manage": has_role(person, Role.INSTITUTION_ADMIN),
+    }
+    if person.institution.kind == InstitutionKind.MEMBER:
+        context["board"] = dashboard.member_dashboard(person, timezone.now())
+    return render(request, "portal/home.html", context)

@@ -1,5 +1,0 @@
-import sys
-
-from sharing.client.cli import main
-
-sys.exit(main())

@@ -1,0 +1,325 @@
+"""Checking one contributed flag, whether it came as an item of a JSON batch or a row of a file.
+
+``Checker.check`` is the single definition of a valid flag: the REST batch, the file
+upload (and, later, the portal) call it, so they accept and refuse exactly the same
+things, with the same field names and reason codes. It runs once per row of
+files with millions of rows, hence the plain loops and no per-row objects
+beyond the result.
+
+The member token is keyed into the platform token right here, at the edge; it is
+never kept, returned or put into an error message.
+"""
+
+import json
+import json.scanner
+import re
+from collections.abc import Mapping
+from datetime import date
+from itertools import islice
+from typing import Any, NamedTuple
+
+from memberkit import labels
+from memberkit.labels import holds_identifier
+from memberkit.text import has_control, unstorable
+from sharing.choices import NEGATIVE_CATEGORIES, AmountBand, Category, IdType, NoticeChannel
+from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
+
+REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
+OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
+FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+DETAILS_MAX_BYTES = 4096
+DETAILS_MAX_DEPTH = 32  # levels of objects and arrays; whoever reads details back parses them whole
+UNKNOWN_FIELDS_LISTED = 10  # a row with a million unknown fields gets ten lines in the report
+RETENTION_YEARS = 5
+
+_FIELD_SET = frozenset(FIELDS)
+_ID_TYPES = frozenset(IdType.values)
+_CATEGORIES = frozenset(Category.values)
+_AMOUNT_BANDS = frozenset(AmountBand.values)
+_CHANNELS = frozenset(NoticeChannel.values)
+_REFERENCE_MATCH = REFERENCE.fullmatch
+_TOKEN_MATCH = MEMBER_TOKEN.fullmatch
+_BAD_REFERENCE = "Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit."
+_USE_ID_TYPES = f"Use one of: {', '.join(IdType.values)}."
+_USE_CATEGORIES = f"Use one of: {', '.join(Category.values)}."
+_USE_AMOUNT_BANDS = f"Use one of: {', '.join(AmountBand.values)}."
+_USE_CHANNELS = f"Use one of: {', '.join(NoticeChannel.values)}."
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+class FieldError(NamedTuple):
+    field: str
+    code: str
+    message: str
+
+
+_IDENTIFIER_IN_REFERENCE = FieldError("reference", labels.REASON, labels.MESSAGE)
+
+
+class CheckedFlag(NamedTuple):
+    """A valid flag as the platform stores it; ``details`` is still the plain JSON bytes."""
+
+    reference: str
+    id_type: str
+    token: bytes
+    category: str
+    event_date: date
+    end_date: date | None
+    amount_band: str
+    notice_date: date | None
+    notice_channel: str
+    details: bytes | None
+    expires_on: date
+
+
+def _checked(values: tuple[Any, ...]) -> CheckedFlag:
+    """A CheckedFlag from a tuple in field order, without NamedTuple's keyword handling (the hot path)."""
+    return tuple.__new__(CheckedFlag, values)
+
+
+class Checker:
+    """Checks flags against today's date with the platform's current peppers."""
+
+    def __init__(self, peppers: Peppers, today: date) -> None:
+        self.today = today
+        # The pepper chain, oldest first: a member token is keyed by each in turn (sharing.keys.tokens).
+        self._keyer = Keyer(peppers)
+
+    def check(self, item: Mapping[str, Any]) -> CheckedFlag | list[FieldError]:
+        errors: list[FieldError] = []
+        if not _FIELD_SET.issuperset(item):
+            unknown = (name for name in item if name not in _FIELD_SET)
+            errors.extend(
+                FieldError(_field_name(name), "unknown_field", "Not a field of a flag.")
+                for name in islice(unknown, UNKNOWN_FIELDS_LISTED)
+            )
+
+        reference = item.get("reference")
+        if type(reference) is not str:
+            reference = _text(reference)
+        if not reference:
+            errors.append(FieldError("reference", "required", "The member's reference for the flag is required."))
+        elif not _REFERENCE_MATCH(reference):
+            # An identifier written with spaces or full-width digits is said to be one, not a bad reference.
+            if len(reference) <= 256 and holds_identifier(reference):
+                errors.append(_IDENTIFIER_IN_REFERENCE)
+            else:
+                errors.append(FieldError("reference", "bad_reference", _BAD_REFERENCE))
+        elif holds_identifier(reference):
+            errors.append(_IDENTIFIER_IN_REFERENCE)
+
+        id_type = item.get("id_type")
+        if type(id_type) is not str:
+            id_type = _text(id_type)
+        if id_type not in _ID_TYPES:
+            errors.append(
+                FieldError("id_type", "required", "The identifier type is required.")
+                if not id_type
+                else FieldError("id_type", "unknown_id_type", _USE_ID_TYPES)
+            )
+
+        token = b""
+        member_token = item.get("token")
+        if member_token is None or member_token == "":
+            errors.append(FieldError("token", "required", "The member token is required."))
+        elif type(member_token) is not str or not _TOKEN_MATCH(member_token):
+            # Never echo the value: it is a borrower's token, or worse, a raw identifier sent by mistake.
+            errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
+        else:
+            token = self._keyer(member_token)
+
+        category = item.get("category")
+        if type(category) is not str:
+            category = _text(category)
+        if category not in _CATEGORIES:
+            errors.append(
+                FieldError("category", "required", "The category is required.")
+                if not category
+                else FieldError("category", "unknown_category", _USE_CATEGORIES)
+            )
+
+        today = self.today
+        event_date = _date(item.get("event_date"), "event_date", errors, today, required=True)
+        end_date = _date(item.get("end_date"), "end_date", errors, today)
+        if event_date and end_date and end_date < event_date:
+            errors.append(FieldError("end_date", "end_before_event", "The event cannot end before it happened."))
+
+        amount_band = item.get("amount_band") or ""
+        if type(amount_band) is not str:
+            amount_band = _text(amount_band)
+        if amount_band and amount_band not in _AMOUNT_BANDS:
+            errors.append(FieldError("amount_band", "unknown_amount_band", _USE_AMOUNT_BANDS))
+
+        notice_date = _date(item.get("notice_date"), "notice_date", errors, today)
+        notice_channel = item.get("notice_channel") or ""
+        if type(notice_channel) is not str:
+            notice_channel = _text(notice_channel)
+        if notice_channel and notice_channel not in _CHANNELS:
+            errors.append(FieldError("notice_channel", "unknown_notice_channel", _USE_CHANNELS))
+        if category in NEGATIVE_CATEGORIES:
+            if notice_date is None and not any(error.field == "notice_date" for error in errors):
+                errors.append(
+                    FieldError(
+                        "notice_date", "notice_required", "Negative information needs the date the borrower was told."
+                    )
+                )
+            if not notice_channel:
+                errors.append(
+                    FieldError(
+                        "notice_channel", "notice_required", "Negative information needs how the borrower was told."
+                    )
+                )
+
+        details = item.get("details")
+        if details is not None and details != "":
+            details = _details(details, errors)
+        else:
+            details = None
+
+        expires_on = date.min
+        if event_date:
+            expires_on = expiry(end_date or event_date)
+            if expires_on <= today:
+                errors.append(
+                    FieldError(
+                        "end_date" if end_date else "event_date",
+                        "past_retention",
+                        f"The event ended more than {RETENTION_YEARS} years ago; it may no longer be filed.",
+                    )
+                )
+        if errors:
+            return errors
+        assert event_date is not None  # no errors: it was given and valid
+        return _checked(
+            (
+                reference,
+                id_type,
+                token,
+                category,
+                event_date,
+                end_date,
+                amount_band,
+                notice_date,
+                notice_channel,
+                details,
+                expires_on,
+            )
+        )
+
+
+def _date(value: Any, name: str, errors: list[FieldError], today: date, required: bool = False) -> date | None:
+    if value is None or value == "":
+        if required:
+            errors.append(FieldError(name, "required", "The date is required."))
+        return None
+    # fromisoformat alone would also take 20260301 and week dates such as 2026-W09-7.
+    if type(value) is not str or len(value) != 10 or value[4] != "-" or value[7] != "-":
+        errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
+        return None
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
+        return None
+    if parsed > today:
+        errors.append(FieldError(name, "future_date", "The date is in the future."))
+        return None
+    return parsed
+
+
+def expiry(ended: date) -> date:
+    """Retention ends five years after the event ended (art. 16); 29 February ends on 1 March."""
+    try:
+        return ended.replace(year=ended.year + RETENTION_YEARS)
+    except ValueError:
+        return date(ended.year + RETENTION_YEARS, 3, 1)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _json_object(text: str) -> Any:
+    """The value of ``text`` if it is exactly one JSON object, else None.
+
+    The C scanner directly: json.loads wraps it in regular expressions that cost more than the scan.
+    """
+    if text[:1] != "{":
+        text = text.lstrip()
+        if text[:1] != "{":
+            return None
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return None
+    return value if end == len(text) or not text[end:].strip() else None
+
+
+def _details(value: Any, errors: list[FieldError]) -> bytes | None:
+    """Details arrive as a JSON object (JSON batches, JSON Lines) or as its text (a CSV column)."""
+    try:
+        if isinstance(value, str):
+            # The member's own text is kept as it is (it is valid JSON): no second encoding per row.
+            encoded = value.encode()
+            value = _json_object(value)
+        else:
+            encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate: no encoding of it exists
+        errors.append(_UNSTORABLE_DETAILS)
+        return None
+    except RecursionError:  # nested past what the C parser or encoder takes
+        errors.append(_DEEP_DETAILS)
+        return None
+    if not isinstance(value, dict):
+        errors.append(FieldError("details", "bad_details", "Details must be a JSON object."))
+        return None
+    if len(encoded) > DETAILS_MAX_BYTES:
+        errors.append(
+            FieldError("details", "details_too_large", f"Details are limited to {DETAILS_MAX_BYTES} bytes of JSON.")
+        )
+        return None
+    # Walked only when it may matter: an escape (\u0000, \ud800 in the text) or enough brackets to nest deep.
+    if b"\\u" in encoded or encoded.count(b"{") + encoded.count(b"[") > DETAILS_MAX_DEPTH:
+        problem = _details_problem(value)
+        if problem is not None:
+            errors.append(problem)
+            return None
+    return encoded
+
+
+_UNSTORABLE_DETAILS = FieldError(
+    "details", "unstorable_text", "Details hold a NUL character or a lone surrogate, which cannot be stored."
+)
+_DEEP_DETAILS = FieldError(
+    "details", "details_too_deep", f"Details nest objects and arrays at most {DETAILS_MAX_DEPTH} levels deep."
+)
+
+
+def _details_problem(details: dict[str, Any]) -> FieldError | None:
+    """Whether parsed details nest too deep or hold unstorable text, in a key or a value; walked without recursion."""
+    stack: list[tuple[Any, int]] = [(details, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > DETAILS_MAX_DEPTH:
+                return _DEEP_DETAILS
+            for key, item in node.items():
+                if unstorable(key):
+                    return _UNSTORABLE_DETAILS
+                stack.append((item, depth + 1))
+        elif isinstance(node, list):
+            if depth > DETAILS_MAX_DEPTH:
+                return _DEEP_DETAILS
+            stack.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str) and unstorable(node):
+            return _UNSTORABLE_DETAILS
+    return None
+
+
+def _field_name(name: object) -> str:
+    """An unknown field's name as the error report shows it: escaped if it holds a control character, and short."""
+    text = str(name)
+    if has_control(text):
+        text = text.encode("unicode_escape").decode("ascii")
+    return text[:64]

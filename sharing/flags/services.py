@@ -1,0 +1,202 @@
+"""Contributing, resolving, withdrawing and retiring flags: every write to flags goes through here."""
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import record
+from accounts.choices import AuditAction
+from accounts.models import Institution
+from sharing.choices import FlagStatus
+from sharing.flags.checking import CheckedFlag, Checker, FieldError, expiry
+from sharing.flags.storing import Stored, store_flags
+from sharing.keys.tokens import rekey
+from sharing.models import Flag
+
+REKEY_BATCH = 10_000
+
+
+class BatchInvalid(Exception):
+    """Some items of a batch are invalid: ``errors`` maps each item's index to its field errors."""
+
+    def __init__(self, errors: dict[int, list[FieldError]]) -> None:
+        super().__init__(f"{len(errors)} invalid item(s)")
+        self.errors = errors
+
+
+def checker() -> Checker:
+    return Checker(settings.PLATFORM_PEPPERS, timezone.localdate())
+
+
+def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> tuple[list[CheckedFlag], Stored]:
+    """Check and upsert a batch of flags, all or nothing; ``BatchInvalid`` says what is wrong with which item."""
+    check = checker().check
+    errors: dict[int, list[FieldError]] = {}
+    flags: list[CheckedFlag] = []
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(items):
+        result = check(item)
+        if isinstance(result, list):
+            errors[index] = result
+            continue
+        if result.reference in first_index:
+            message = f"Item {first_index[result.reference]} has the same reference; send each flag once."
+            errors[index] = [FieldError("reference", "duplicate_reference", message)]
+            continue
+        first_index[result.reference] = index
+        flags.append(result)
+    if errors:
+        raise BatchInvalid(errors)
+    return flags, store_flags(institution, flags)
+
+
+def resolve(flag: Flag, end_date: date) -> Flag:
+    """The event has ended (repaid, settled...): the flag stays, now retained until five years after the end."""
+    if flag.status not in (FlagStatus.ACTIVE, FlagStatus.RESOLVED):
+        raise ValidationError(
+            {
+                "status": ValidationError(
+                    _("A flag that is %(status)s cannot be resolved.") % {"status": flag.get_status_display()},
+                    code="not_open",
+                )
+            }
+        )
+    if end_date > timezone.localdate():
+        raise ValidationError({"end_date": ValidationError(_("The date is in the future."), code="future_date")})
+    if end_date < flag.event_date:
+        raise ValidationError(
+            {"end_date": ValidationError(_("The event cannot end before it happened."), code="end_before_event")}
+        )
+    flag.status = FlagStatus.RESOLVED
+    flag.end_date = end_date
+    flag.expires_on = expiry(end_date)
+    flag.save(update_fields=["status", "end_date", "expires_on", "updated_at"])
+    return flag
+
+
+def withdraw(flag: Flag, reason: str) -> Flag:
+    """The member takes the flag back (filed in error, say): it is no longer shared and its details are destroyed."""
+    if flag.status == FlagStatus.EXPIRED:
+        raise ValidationError({"status": ValidationError(_("An expired flag cannot be withdrawn."), code="not_open")})
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError(_("Say why the flag is withdrawn."), code="required")})
+    flag.status = FlagStatus.WITHDRAWN
+    flag.withdrawal_reason = reason.strip()[:500]
+    _shred(flag)
+    flag.save(
+        update_fields=["status", "withdrawal_reason", "details", "details_key", "details_destroyed_at", "updated_at"]
+    )
+    return flag
+
+
+@transaction.atomic
+def change(flag: Flag, status: str, *, end_date: date | None = None, reason: str = "") -> tuple[Flag, AuditAction]:
+    """Resolve (``status`` resolved, with ``end_date``) or withdraw (with ``reason``) a flag under a row
+    lock, so two changes of one flag never interleave; the flag as changed, and its audit action."""
+    locked = Flag.objects.select_related("details_key").select_for_update(of=("self",)).get(pk=flag.pk)
+    if status == FlagStatus.RESOLVED:
+        assert end_date is not None  # a resolution comes with its end date (the forms require it)
+        return resolve(locked, end_date), AuditAction.FLAG_RESOLVE
+    return withdraw(locked, reason), AuditAction.FLAG_WITHDRAW
+
+
+def _shred(flag: Flag) -> None:
+    if flag.details is not None:
+        flag.details, flag.details_key, flag.details_destroyed_at = None, None, timezone.now()
+
+
+class Retention(NamedTuple):
+    """What one run of retention did: flags expired, details destroyed, flags erased."""
+
+    expired: int
+    shredded: int
+    erased: int
+
+
+def apply_retention(today: date | None = None) -> Retention:
+    """Retention (art. 16): negative information is kept five years from the end of the event, then deleted.
+
+    Three steps, each one ``UPDATE`` in its own transaction and one audit event per institution
+    with the number of flags: flags past their expiry date expire (``flag.expire``); expired and
+    withdrawn flags lose their details (``flag.shred``); expired flags, and withdrawn ones past
+    their expiry date, lose their platform token, the member's reference and the upload row they
+    came from (``flag.erase``). What remains (institution, category, dates, amount band, notice,
+    status) is what reports count; the platform can no longer tie it to a borrower.
+    """
+    today = today or timezone.localdate()
+    open_statuses = [FlagStatus.ACTIVE, FlagStatus.RESOLVED]
+    now = timezone.now()
+    expired = _retire(
+        AuditAction.FLAG_EXPIRE,
+        Flag.objects.filter(status__in=open_statuses, expires_on__lte=today),
+        status=FlagStatus.EXPIRED,
+        updated_at=now,
+    )
+    shredded = _retire(
+        AuditAction.FLAG_SHRED,
+        Flag.objects.filter(Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN), details__isnull=False),
+        details=None,
+        details_key=None,
+        details_destroyed_at=now,
+    )
+    past = Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN, expires_on__lte=today)
+    erased = _retire(
+        AuditAction.FLAG_ERASE,
+        Flag.objects.filter(past, token__isnull=False),
+        token=None,
+        reference=None,
+        source_upload=None,
+        source_row=None,
+        updated_at=now,
+    )
+    return Retention(expired, shredded, erased)
+
+
+def _retire(action: AuditAction, flags: QuerySet[Flag], **changes: Any) -> int:
+    """One step of retention in its own transaction: the flags changed, one event per institution with their number."""
+    with transaction.atomic():
+        per_institution = list(flags.values("institution").annotate(n=Count("id")).order_by("institution"))
+        changed = flags.update(**changes)
+        institutions = Institution.objects.in_bulk([row["institution"] for row in per_institution])
+        for row in per_institution:
+            record(action, institution=institutions[row["institution"]], subjects=row["n"])
+    return changed
+
+
+def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
+    """Move every stored token on to the current pepper by chaining; member tokens are not needed.
+
+    Works in short batches on locked rows, so it runs beside the live platform. A
+    token at version v is keyed with peppers v+1 ... current in turn; erased flags have none. Rows locked by
+    a request at that moment are skipped; returns (moved, still on an older pepper).
+    """
+    peppers = settings.PLATFORM_PEPPERS
+    moved = 0
+    while True:
+        with transaction.atomic():
+            stale = list(
+                Flag.objects.select_for_update(skip_locked=True)
+                .filter(pepper_version__lt=peppers.version, token__isnull=False)
+                .order_by("pk")
+                .only("pk", "token", "pepper_version")[:batch]
+            )
+            if not stale:
+                break
+            for flag in stale:
+                assert flag.token is not None  # erased flags are not selected
+                token = bytes(flag.token)
+                for version in range(flag.pepper_version + 1, peppers.version + 1):
+                    token = rekey(token, peppers.by_version[version])
+                flag.token, flag.pepper_version = token, peppers.version
+            Flag.objects.bulk_update(stale, ["token", "pepper_version"], batch_size=1000)
+            moved += len(stale)
+    if moved:
+        record(AuditAction.TOKEN_REKEY, subjects=moved)
+    return moved, Flag.objects.filter(pepper_version__lt=peppers.version, token__isnull=False).count()

@@ -1,0 +1,303 @@
+"""Storing checked flags: an upsert by the member's reference, with sealed details.
+
+A checked flag is first *staged*: its details sealed under the institution's
+data key and its status settled, as one tuple in the column order of the COPY.
+Two paths then upsert staged flags with the same result. ``upsert_orm`` goes
+through the ORM and runs on every database: JSON batches (1,000 flags at most)
+and file chunks on SQLite use it. ``copy_and_merge`` is PostgreSQL's set-based
+path for file chunks: COPY into a temporary staging table, then one
+``INSERT ... ON CONFLICT DO UPDATE``.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
+
+from accounts.models import Institution
+from sharing.choices import FlagStatus
+from sharing.flags.checking import CheckedFlag
+from sharing.keys.datakeys import data_key_for, details_context
+from sharing.keys.envelope import Sealer
+from sharing.models import ContributedCategory, DataKey, Flag, Upload
+
+# What an upsert replaces. Never created_at, and never the disputed marker, which belongs to the
+# dispute process, not to the contributor.
+REPLACED = (
+    "id_type",
+    "token",
+    "pepper_version",
+    "category",
+    "event_date",
+    "end_date",
+    "amount_band",
+    "status",
+    "notice_date",
+    "notice_channel",
+    "details",
+    "details_key",
+    "details_destroyed_at",
+    "withdrawal_reason",
+    "expires_on",
+    "source_upload",
+    "source_row",
+    "updated_at",
+)
+ORM_BATCH = 500
+_RESOLVED, _ACTIVE = FlagStatus.RESOLVED.value, FlagStatus.ACTIVE.value
+_new = tuple.__new__
+
+
+class Staged(NamedTuple):
+    """A flag ready to be written: its details sealed. The field order is the staging table's."""
+
+    row: int | None
+    reference: str
+    id_type: str
+    token: bytes
+    category: str
+    event_date: date
+    end_date: date | None
+    amount_band: str
+    status: str
+    notice_date: date | None
+    notice_channel: str
+    details: bytes | None
+    expires_on: date
+
+
+@dataclass
+class Stored:
+    """What an upsert did: flags created and updated, and earlier rows of the same upload it replaced."""
+
+    created: int = 0
+    updated: int = 0
+    # (earlier row, later row): a reference that an earlier chunk of the same upload had already written.
+    superseded: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Stager:
+    """Seals and settles checked flags of one institution; the hot path of a file upload."""
+
+    def __init__(self, institution_id: int, key: bytes) -> None:
+        self._seal = Sealer(key).seal
+        self._prefix = details_context(institution_id, "")
+
+    def stage(self, flag: CheckedFlag, row: int | None = None) -> Staged:
+        # Unpacked by position: a NamedTuple's attribute access and its own __new__ cost every row.
+        (
+            reference,
+            id_type,
+            token,
+            category,
+            event_date,
+            end_date,
+            amount_band,
+            notice_date,
+            notice_channel,
+            details,
+            expires_on,
+        ) = flag
+        if details is not None:
+            details = self._seal(details, self._prefix + reference.encode())
+        status = _RESOLVED if end_date else _ACTIVE
+        return _new(
+            Staged,
+            (
+                row,
+                reference,
+                id_type,
+                token,
+                category,
+                event_date,
+                end_date,
+                amount_band,
+                status,
+                notice_date,
+                notice_channel,
+                details,
+                expires_on,
+            ),
+        )
+
+
+def store_flags(institution: Institution, flags: Sequence[CheckedFlag]) -> Stored:
+    """Upsert a batch of checked flags with distinct references (the REST path)."""
+    key_record, key = data_key_for(institution)
+    stager = Stager(institution.pk, key)
+    return upsert_orm(institution, [stager.stage(flag) for flag in flags], key_record)
+
+
+def upsert_orm(
+    institution: Institution, staged: Sequence[Staged], key_record: DataKey, upload: Upload | None = None
+) -> Stored:
+    """Upsert staged flags through the ORM, counting what was created, updated and superseded."""
+    now = timezone.now()
+    references = [flag.reference for flag in staged]
+    before: dict[str | None, tuple[int | None, int | None]] = {}
+    for start in range(0, len(references), ORM_BATCH):
+        existing = Flag.objects.filter(institution=institution, reference__in=references[start : start + ORM_BATCH])
+        before.update(
+            (reference, (upload_id, row))
+            for reference, upload_id, row in existing.values_list("reference", "source_upload_id", "source_row")
+        )
+    pepper_version = settings.PLATFORM_PEPPERS.version
+    stored = Stored()
+    objects = []
+    for flag in staged:
+        objects.append(
+            Flag(
+                institution=institution,
+                reference=flag.reference,
+                id_type=flag.id_type,
+                token=flag.token,
+                pepper_version=pepper_version,
+                category=flag.category,
+                event_date=flag.event_date,
+                end_date=flag.end_date,
+                amount_band=flag.amount_band,
+                status=flag.status,
+                notice_date=flag.notice_date,
+                notice_channel=flag.notice_channel,
+                details=flag.details,
+                details_key=key_record if flag.details is not None else None,
+                details_destroyed_at=None,
+                withdrawal_reason="",
+                expires_on=flag.expires_on,
+                source_upload=upload,
+                source_row=flag.row,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        previous = before.get(flag.reference)
+        if previous is None:
+            stored.created += 1
+        elif upload is not None and previous[0] == upload.pk and previous[1] is not None and flag.row is not None:
+            stored.superseded.append((previous[1], flag.row))
+        else:
+            stored.updated += 1
+    Flag.objects.bulk_create(
+        objects,
+        batch_size=ORM_BATCH,
+        update_conflicts=True,
+        unique_fields=["institution", "reference"],
+        update_fields=list(REPLACED),
+    )
+    note_contributions(institution, staged, now)
+    return stored
+
+
+def note_contributions(institution: Institution, staged: Sequence[Staged], now: datetime) -> None:
+    """Stamp the categories just contributed: reciprocity reads these stamps (sharing.matching.queries)."""
+    categories = {flag.category for flag in staged}
+    ContributedCategory.objects.bulk_create(
+        [
+            ContributedCategory(institution=institution, category=category, last_contributed_at=now)
+            for category in categories
+        ],
+        update_conflicts=True,
+        unique_fields=["institution", "category"],
+        update_fields=["last_contributed_at"],
+    )
+
+
+STAGING = "sharing_flag_staging"
+STAGED_TYPES = [  # the staging table's column types, for binary COPY
+    "int4",
+    "varchar",
+    "varchar",
+    "bytea",
+    "varchar",
+    "date",
+    "date",
+    "varchar",
+    "varchar",
+    "date",
+    "varchar",
+    "bytea",
+    "date",
+]
+
+
+# The statements are built once from constants; every value travels as a parameter.
+#
+# What exists already, before the merge: flags to be updated, and this upload's own earlier rows. One
+# probe of the unique (institution_id, reference) index per staged row, by construction: the flag is
+# looked up in a LATERAL subquery that refers to the staged row, and OFFSET 0 keeps the planner from
+# flattening it into a plain join it could turn round or hash. As a join, with statistics that still
+# said the institution had no flags (a new member's first file: statistics are gathered long after a
+# load), PostgreSQL read the unindexed staging table once per stored flag, and each chunk took longer
+# than the last (minutes by the third); a hash join reads every flag of the institution for every
+# chunk. The staging table is never analyzed: no plan depends on its size.
+EXISTING = (
+    "SELECT count(*),"  # noqa: S608
+    " coalesce(array_agg(f.source_row ORDER BY s.row) FILTER (WHERE f.source_upload_id = %(upload)s), '{}'),"
+    " coalesce(array_agg(s.row ORDER BY s.row) FILTER (WHERE f.source_upload_id = %(upload)s), '{}')"
+    " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT source_upload_id, source_row FROM sharing_flag"
+    " WHERE institution_id = %(institution)s AND reference = s.reference OFFSET 0) f"
+)
+# No join to plan: INSERT ... ON CONFLICT probes the arbiter index (the unique one) once per staged row.
+MERGE = (
+    "INSERT INTO sharing_flag (institution_id, reference, id_type, token, pepper_version, category,"  # noqa: S608
+    " event_date, end_date, amount_band, status, disputed, notice_date, notice_channel, details,"
+    " details_key_id, details_destroyed_at, withdrawal_reason, expires_on, source_upload_id, source_row,"
+    " created_at, updated_at)"
+    " SELECT %(institution)s, reference, id_type, token, %(pepper)s, category, event_date, end_date,"
+    " amount_band, status, false, notice_date, notice_channel, details,"
+    " CASE WHEN details IS NULL THEN NULL ELSE %(key)s::bigint END, NULL, '', expires_on, %(upload)s, row,"
+    " %(now)s, %(now)s FROM "
+    + STAGING
+    + " ON CONFLICT (institution_id, reference) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = EXCLUDED.{column}"
+        for column in (Flag._meta.get_field(name).column for name in REPLACED)  # type: ignore[union-attr]
+    )
+)
+
+
+def copy_to_staging(cursor: CursorWrapper, staged: Sequence[Staged]) -> None:
+    """COPY staged flags into the connection's staging table, created if need be and emptied first."""
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ("
+        "row integer, reference varchar(64), id_type varchar(16), token bytea, category varchar(32),"
+        " event_date date, end_date date, amount_band varchar(16), status varchar(16), notice_date date,"
+        " notice_channel varchar(16), details bytea, expires_on date) ON COMMIT DELETE ROWS"
+    )
+    # Empty even when the caller's transaction spans several chunks (a savepoint each).
+    cursor.execute(f"TRUNCATE {STAGING}")
+    # Binary COPY: PostgreSQL takes tokens and sealed details as raw bytes, not as hex text to decode.
+    with cursor.copy(f"COPY {STAGING} ({', '.join(Staged._fields)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(STAGED_TYPES)
+        write = copy.write_row
+        for flag in staged:
+            write(flag)
+
+
+def copy_and_merge(
+    institution: Institution, staged: Sequence[Staged], key_record: DataKey, upload: Upload, now: datetime
+) -> Stored:
+    """PostgreSQL: COPY a chunk into a staging table and merge it into the flags in one statement.
+
+    Runs inside the caller's transaction; the staging table is private to the connection.
+    """
+    with connection.cursor() as cursor:
+        copy_to_staging(cursor, staged)
+        cursor.execute(EXISTING, {"upload": upload.pk, "institution": institution.pk})
+        existing, earlier_rows, later_rows = cursor.fetchone()
+        superseded = list(zip(earlier_rows, later_rows, strict=True))
+        parameters: dict[str, Any] = {
+            "institution": institution.pk,
+            "pepper": settings.PLATFORM_PEPPERS.version,
+            "key": key_record.pk,
+            "upload": upload.pk,
+            "now": now,
+        }
+        cursor.execute(MERGE, parameters)
+    note_contributions(institution, staged, now)
+    return Stored(created=len(staged) - existing, updated=existing - len(superseded), superseded=superseded)

@@ -1,0 +1,332 @@
+"""Post-loan self-inspections: a whole portfolio matched against other members' flags, in parallel parts.
+
+``start`` surveys the file and splits it into parts of ``INSPECTION_PART_ROWS``
+records; workers match the parts in parallel (``match_part``), each committing its
+hits together with its part's "done" mark, so a part cut off by a dying worker is
+simply matched again. The worker that commits the last part enqueues ``finish``,
+which counts the hits and marks those that are new since the portfolio's previous
+inspection. No result backend is needed: the parts coordinate through the database.
+
+On PostgreSQL a part is matched set-wise: its tokens are COPYed into a staging
+table and joined with the flags in one INSERT ... SELECT. Elsewhere the same answer
+comes from the ORM (``_match_portable``); the tests hold both to the same result.
+"""
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef
+from django.utils import timezone
+
+from accounts.audit import record
+from accounts.choices import AuditAction, AuditOutcome
+from memberkit import labels
+from memberkit.labels import holds_identifier
+from memberkit.text import has_control, unstorable
+from sharing.choices import FlagStatus, IdType, UploadStatus
+from sharing.flags.checking import FieldError
+from sharing.flags.reading import FileRefused, Layout, Record, records, survey
+from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure
+from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
+from sharing.matching.queries import SHARED_STATUSES
+from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
+
+logger = logging.getLogger(__name__)
+INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
+MAX_ATTEMPTS = 5
+CORRELATION_MAX = 64  # InspectionHit.correlation_id
+_ID_TYPES = frozenset(IdType.values)
+_UNSTORABLE = "The id holds a NUL character or a lone surrogate, which cannot be stored."
+Probe = tuple[int, str, bytes]  # row, correlation id, platform token
+
+
+def start(inspection_id: int) -> list[int]:
+    """Survey the file and make its parts; the numbers of the parts still to match."""
+    with transaction.atomic():
+        inspection = Inspection.objects.select_for_update().filter(pk=inspection_id).first()
+        if inspection is None or inspection.is_finished:
+            return []
+        if inspection.parts and inspection.parts_done == inspection.parts:
+            return []  # every part is matched: only closing the job is left (run_inspection does it)
+        if inspection.attempts >= MAX_ATTEMPTS:
+            message = f"The job was started {inspection.attempts} times without finishing; the platform's logs say why."
+            finish(inspection.pk, failed=("too_many_attempts", message))
+            return []
+        inspection.status = UploadStatus.RUNNING
+        inspection.attempts += 1
+        inspection.started_at = inspection.started_at or timezone.now()
+        inspection.heartbeat_at = timezone.now()
+        inspection.save(update_fields=["status", "attempts", "started_at", "heartbeat_at"])
+    if inspection.rows_total is None:
+        try:
+            with inspection.file.storage.open(inspection.file.name or "", "rb") as handle:
+                assert handle.file is not None
+                total = survey(handle.file, inspection.file_format, INSPECTION_FILE, settings.UPLOAD_MAX_ROWS)
+        except FileRefused as refusal:
+            finish(inspection.pk, failed=(refusal.code, str(refusal)))
+            return []
+        parts = math.ceil(total / settings.INSPECTION_PART_ROWS)
+        with transaction.atomic():
+            InspectionPart.objects.bulk_create(
+                [InspectionPart(inspection=inspection, number=number) for number in range(parts)],
+                ignore_conflicts=True,
+            )
+            Inspection.objects.filter(pk=inspection.pk).update(rows_total=total, parts=parts)
+    return list(
+        InspectionPart.objects.filter(inspection_id=inspection.pk, done=False)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+
+
+def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> None:
+    """Match one part and commit its hits with its mark; ``on_last`` runs after the commit of the last part."""
+    with transaction.atomic():
+        part = InspectionPart.objects.select_for_update().filter(inspection_id=inspection_id, number=number).first()
+        if part is None or part.done:
+            return
+        inspection = Inspection.objects.get(pk=inspection_id)
+        if inspection.is_finished:
+            return
+        size = settings.INSPECTION_PART_ROWS
+        with inspection.file.storage.open(inspection.file.name or "", "rb") as handle:
+            assert handle.file is not None
+            source = records(handle.file, inspection.file_format, INSPECTION_FILE, skip=number * size)
+            probes, refusals, rows = _probes(islice(source, size), settings.PLATFORM_PEPPERS)
+            source.close()
+        InspectionError.objects.bulk_create(
+            [
+                InspectionError(
+                    inspection=inspection, row=row, field=error.field, code=error.code, message=error.message
+                )
+                for row, error in refusals
+            ],
+            batch_size=1000,
+        )
+        visible = inspection.visible_categories
+        if connection.vendor == "postgresql":
+            _match_set_wise(inspection, probes, visible)
+        else:
+            _match_portable(inspection, probes, visible)
+        part.done = True
+        part.save(update_fields=["done"])
+        Inspection.objects.filter(pk=inspection_id).update(
+            rows_done=F("rows_done") + rows,
+            rejected_count=F("rejected_count") + len({row for row, _error in refusals}),
+            parts_done=F("parts_done") + 1,
+            heartbeat_at=timezone.now(),
+        )
+        inspection.refresh_from_db(fields=["parts", "parts_done"])
+        if inspection.parts_done == inspection.parts:
+            transaction.on_commit(on_last)
+
+
+def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], list[tuple[int, FieldError]], int]:
+    """Valid (row, correlation id, platform token) probes, the refusals of the other rows, and rows read."""
+    keyer = Keyer(peppers)
+    probes: list[Probe] = []
+    refusals: list[tuple[int, FieldError]] = []
+    rows = 0
+    logged = False
+    for line, fields, unreadable in source:
+        rows += 1
+        if fields is None:
+            assert unreadable is not None
+            refusals.append((line, unreadable))
+            continue
+        try:
+            correlation_id, id_type, member_token = (
+                fields.get("correlation_id"),
+                fields.get("id_type"),
+                fields.get("token"),
+            )
+            if (
+                type(correlation_id) is not str
+                or not 0 < len(correlation_id) <= CORRELATION_MAX
+                or unstorable(correlation_id)  # the COPY would fail on it, and the whole part with it
+                or has_control(correlation_id)
+                or holds_identifier(correlation_id)
+                or type(id_type) is not str  # a list or an object from a JSON line cannot even be looked up
+                or id_type not in _ID_TYPES
+                or type(member_token) is not str
+                or not MEMBER_TOKEN.fullmatch(member_token)
+            ):
+                refusals.extend((line, error) for error in _refusals(correlation_id, id_type, member_token))
+                continue
+            probes.append((line, correlation_id, keyer(member_token)))
+        except Exception as error:  # whatever the row holds, it costs the row, never the part (as in uploads)
+            if not logged:  # once a part: a file of such rows must not flood the log
+                log_failure(logger, f"the row on line {line} was refused", error)
+                logged = True
+            refusals.append((line, FieldError("", UNPROCESSABLE_ROW, UNPROCESSABLE_MESSAGE)))
+    return probes, refusals, rows
+
+
+def _refusals(correlation_id: object, id_type: object, member_token: object) -> list[FieldError]:
+    """Why a row cannot be matched, field by field, never quoting a value (a token, or a raw identifier)."""
+    errors = []
+    if correlation_id is None or correlation_id == "":
+        errors.append(FieldError("correlation_id", "required", "Your id for the row is required."))
+    elif type(correlation_id) is not str or len(correlation_id) > CORRELATION_MAX:
+        errors.append(
+            FieldError("correlation_id", "bad_correlation_id", f"Use text of at most {CORRELATION_MAX} characters.")
+        )
+    elif unstorable(correlation_id):
+        errors.append(FieldError("correlation_id", "unstorable_text", _UNSTORABLE))
+    elif has_control(correlation_id):
+        errors.append(FieldError("correlation_id", labels.CONTROL_REASON, labels.CONTROL_MESSAGE))
+    elif holds_identifier(correlation_id):
+        errors.append(FieldError("correlation_id", labels.REASON, labels.MESSAGE))
+    if id_type is None or id_type == "":
+        errors.append(FieldError("id_type", "required", "The identifier type is required."))
+    elif type(id_type) is not str or id_type not in _ID_TYPES:
+        errors.append(FieldError("id_type", "unknown_id_type", f"Use one of: {', '.join(IdType.values)}."))
+    if member_token is None or member_token == "":
+        errors.append(FieldError("token", "required", "The member token is required."))
+    elif type(member_token) is not str or not MEMBER_TOKEN.fullmatch(member_token):
+        errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
+    return errors
+
+
+STAGING = "sharing_inspection_staging"
+MATCH = (
+    "INSERT INTO sharing_inspectionhit (inspection_id, row, correlation_id, category, institutions,"  # noqa: S608
+    " latest_event_date, disputed, resolved, new)"
+    " SELECT %(inspection)s, s.row, s.correlation_id, f.category, count(DISTINCT f.institution_id),"
+    " max(f.event_date), bool_or(f.disputed), bool_or(f.status = %(resolved)s), false"
+    # One probe of the token index per staged token, by construction: the flags are looked up in a LATERAL
+    # subquery on the staged row, which OFFSET 0 keeps the planner from flattening into a join it could
+    # turn round (with statistics that say few flags match, it read the staging table once per flag) or
+    # hash (every flag of the consortium read once per part).
+    " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT category, institution_id, event_date, disputed, status"
+    " FROM sharing_flag WHERE token = s.token AND status = ANY(%(statuses)s)"
+    " AND institution_id <> %(institution)s AND (%(all)s OR category = ANY(%(visible)s)) OFFSET 0) f"
+    " GROUP BY s.row, s.correlation_id, f.category"
+)
+
+
+def _match_set_wise(inspection: Inspection, probes: Sequence[Probe], visible: list[str] | None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (row integer, correlation_id varchar(64), token bytea)"
+            " ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {STAGING}")
+        with cursor.copy(f"COPY {STAGING} (row, correlation_id, token) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "varchar", "bytea"])
+            for probe in probes:
+                copy.write_row(probe)
+        cursor.execute(
+            MATCH,
+            {
+                "inspection": inspection.pk,
+                "resolved": FlagStatus.RESOLVED.value,
+                "statuses": [status.value for status in SHARED_STATUSES],
+                "institution": inspection.institution_id,
+                "all": visible is None,
+                "visible": visible or [],
+            },
+        )
+
+
+def _match_portable(inspection: Inspection, probes: Sequence[Probe], visible: list[str] | None) -> None:
+    """The same hits as the set-based path, through the ORM: for SQLite, and as the reference."""
+    by_token: dict[bytes, list[tuple[int, str]]] = defaultdict(list)
+    for row, correlation_id, token in probes:
+        by_token[token].append((row, correlation_id))
+    groups: dict[tuple[int, str, str], dict[str, Any]] = {}
+    tokens = list(by_token)
+    for start_at in range(0, len(tokens), 500):
+        flags = Flag.objects.filter(token__in=tokens[start_at : start_at + 500], status__in=SHARED_STATUSES).exclude(
+            institution_id=inspection.institution_id
+        )
+        if visible is not None:
+            flags = flags.filter(category__in=visible)
+        for stored, institution_id, category, event_date, disputed, status in flags.values_list(
+            "token", "institution_id", "category", "event_date", "disputed", "status"
+        ):
+            assert stored is not None  # found by its token
+            for row, correlation_id in by_token[bytes(stored)]:
+                group = groups.setdefault(
+                    (row, correlation_id, category),
+                    {"institutions": set(), "latest": date.min, "disputed": False, "resolved": False},
+                )
+                group["institutions"].add(institution_id)
+                group["latest"] = max(group["latest"], event_date)
+                group["disputed"] = group["disputed"] or disputed
+                group["resolved"] = group["resolved"] or status == FlagStatus.RESOLVED
+    InspectionHit.objects.bulk_create(
+        [
+            InspectionHit(
+                inspection=inspection,
+                row=row,
+                correlation_id=correlation_id,
+                category=category,
+                institutions=len(group["institutions"]),
+                latest_event_date=group["latest"],
+                disputed=group["disputed"],
+                resolved=group["resolved"],
+            )
+            for (row, correlation_id, category), group in groups.items()
+        ],
+        batch_size=1000,
+    )
+
+
+def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspection | None:
+    """Count the hits, mark what is new since the portfolio's previous inspection, close the job."""
+    with transaction.atomic():
+        inspection = Inspection.objects.select_for_update().filter(pk=inspection_id).first()
+        if inspection is None or inspection.is_finished:
+            return inspection
+        hits = InspectionHit.objects.filter(inspection=inspection)
+        if failed is None:
+            previous = (
+                Inspection.objects.filter(
+                    institution_id=inspection.institution_id,
+                    portfolio=inspection.portfolio,
+                    status=UploadStatus.SUCCEEDED,
+                    pk__lt=inspection.pk,
+                )
+                .order_by("-pk")
+                .first()
+            )
+            if previous is not None:
+                earlier = InspectionHit.objects.filter(
+                    inspection=previous, correlation_id=OuterRef("correlation_id"), category=OuterRef("category")
+                )
+                hits.exclude(Exists(earlier)).update(new=True)
+                inspection.new_hits_count = hits.filter(new=True).values("correlation_id").distinct().count()
+            inspection.previous = previous
+            inspection.hits_count = hits.values("correlation_id").distinct().count()
+            inspection.counts_by_category = dict(
+                hits.values("category")
+                .annotate(subjects=Count("correlation_id", distinct=True))
+                .values_list("category", "subjects")
+            )
+            inspection.status = UploadStatus.SUCCEEDED
+        else:
+            inspection.status = UploadStatus.FAILED
+            inspection.error_code, inspection.error = failed
+        inspection.finished_at = timezone.now()
+        inspection.release_file()
+        inspection.save()
+        record(
+            AuditAction.INSPECTION_RUN,
+            institution=inspection.institution,
+            target=inspection,
+            outcome=AuditOutcome.SUCCESS if failed is None else AuditOutcome.FAILED,
+            reason=failed[0] if failed else "",
+            purpose=inspection.purpose,
+            consent_reference=inspection.consent_reference,
+            subjects=inspection.rows_done,
+            hits=inspection.hits_count,
+        )
+    return inspection
