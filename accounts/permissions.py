@@ -48,9 +48,7 @@ MATCHERS = Allow.people(Role.ANALYST, scope=Scope.MATCH)
 INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
 # Who sees the institution's query activity on the dashboard: those who query, and its auditors.
 QUERY_ACTIVITY_READERS = Allow.people(Role.ANALYST, Role.AUDITOR)
-REPORT_READERS = Allow.people(
-    Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ
-)
+REPORT_READERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ)
 REPORT_REQUESTERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, scope=Scope.REPORTS_REQUEST)
 
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 
 from memberkit import cli, scanning, uploading
-from tests.memberkit.test_labels import full_width, label_holding
 from tests.memberkit import test_client_query, test_client_upload
+from tests.memberkit.test_labels import full_width, label_holding
 
 TOKEN = "ab" * 32
 HEADER = "reference,id_type,token,category,event_date,notice_date,notice_channel\r\n"
