@@ -2,8 +2,8 @@
 
 ``/healthz`` answers as long as the process serves requests. ``/readyz`` asks
 django-health-check to reach the database and the Celery broker, and whether a
-worker has been seen lately (its heartbeat, sharing/heartbeat.py); it answers
-503 naming what is down, for monitoring. ``/readyz/traffic`` asks only what this
+worker has been seen lately (``sharing.heartbeat.Workers``, named by path so that config
+imports no domain module); it answers 503 naming what is down, for monitoring. ``/readyz/traffic`` asks only what this
 web process needs to serve, the database and the broker, for a load balancer:
 with every worker down, queries still work, and taking every web process out of
 rotation for it would turn a stalled queue into an outage.
@@ -13,9 +13,7 @@ import dataclasses
 import datetime
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from health_check.base import HealthCheck
@@ -23,8 +21,6 @@ from health_check.checks import Database as DatabaseCheck
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 from kombu import Connection
-
-from sharing import heartbeat
 
 
 @dataclasses.dataclass
@@ -58,32 +54,13 @@ class Broker(HealthCheck):  # type: ignore[misc]
             connection.release()
 
 
-@dataclasses.dataclass
-class Workers(HealthCheck):  # type: ignore[misc]
-    """A worker has recorded its heartbeat within ``WORKER_HEARTBEAT_STALE_SECONDS``."""
-
-    def __repr__(self) -> str:
-        return "Workers"
-
-    def run(self) -> None:
-        try:
-            seen = heartbeat.last_seen()
-        finally:
-            connection.close()  # This runs in a thread of the probe's own; keep no connection in it.
-        if seen is None:
-            raise ServiceUnavailable("no worker has been seen")
-        age = int((timezone.now() - seen).total_seconds())
-        if age > settings.WORKER_HEARTBEAT_STALE_SECONDS:
-            raise ServiceUnavailable(f"no worker seen for {age} s")
-
-
 class ReadinessView(HealthCheckView):  # type: ignore[misc]
     """Everything the platform needs to do its work, for monitoring: 503 names what is down."""
 
     checks: tuple[str, ...] = (
         "config.health.Database",
         "config.health.Broker",
-        "config.health.Workers",
+        "sharing.heartbeat.Workers",  # the workers' heartbeat check lives with the heartbeat
     )
 
     async def get(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:

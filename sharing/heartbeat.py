@@ -13,6 +13,7 @@ with the task it runs. The beat says that the worker process lives and reaches t
 that it is idle: a worker busy with a long job is seen, and the queued job waits its turn.
 """
 
+import dataclasses
 import logging
 import socket
 import threading
@@ -24,6 +25,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
+from health_check.base import HealthCheck
+from health_check.exceptions import ServiceUnavailable
 
 from sharing.choices import UploadStatus
 from sharing.models import WorkerHeartbeat
@@ -98,3 +101,22 @@ def start_beating(sender: Any = None, **kwargs: Any) -> None:
 def stop_beating(**kwargs: Any) -> None:
     while _running:
         _running.pop().stop()
+
+
+@dataclasses.dataclass
+class Workers(HealthCheck):  # type: ignore[misc]
+    """A worker has recorded its heartbeat within ``WORKER_HEARTBEAT_STALE_SECONDS``."""
+
+    def __repr__(self) -> str:
+        return "Workers"
+
+    def run(self) -> None:
+        try:
+            seen = last_seen()
+        finally:
+            connection.close()  # This runs in a thread of the probe's own; keep no connection in it.
+        if seen is None:
+            raise ServiceUnavailable("no worker has been seen")
+        age = int((timezone.now() - seen).total_seconds())
+        if age > settings.WORKER_HEARTBEAT_STALE_SECONDS:
+            raise ServiceUnavailable(f"no worker seen for {age} s")
