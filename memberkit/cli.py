@@ -1,4 +1,4 @@
-"""``python -m memberkit``: the member client's commands."""
+"""``riskshare-member`` (or ``python -m memberkit``): the member client's commands."""
 
 import argparse
 import sys
@@ -9,8 +9,8 @@ from memberkit import hashing, inspecting, querying, uploading, verifying
 from memberkit.identifiers import TYPES
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m memberkit", description=__doc__)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     hash_parser = commands.add_parser(
         "hash", help="replace the identifiers in a CSV or JSON Lines file by member tokens"
@@ -163,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     return _hash(args)
+
+
+def command() -> int:
+    """``riskshare-member``, the console command a member gets from installing the kit."""
+    return main(prog="riskshare-member")
 
 
 def _platform_arguments(command: argparse.ArgumentParser) -> None:
