@@ -1,63 +1,68 @@
-"""The audit trail's hashing, Merkle trees, checkpoint signatures and inclusion proofs.
+"""The audit trail's platform side: the hash chain, Merkle trees, inclusion paths and checkpoint signing.
 
-Pure Python with ``cryptography`` and nothing from Django, so that anyone holding
-an exported proof and the platform's public key can check it on their own machine:
+Checking is the member kit's (``memberkit.signatures``, the one Ed25519 verifier, which anyone
+holding an exported proof and the platform's public key runs on their own machine); this module
+builds on its definitions and re-exports them, so that sealing and its callers name one module:
 
-    python -m accounts.auditproof proof.json audit-public-key.pem
+    python -m memberkit.signatures proof.json audit-public-key.pem   (python -m accounts.auditproof: the same)
 
-Definitions (docs/audit.md has the reasoning):
-- an event's canonical form is its fields as JSON, keys sorted, no spaces, UTF-8;
-- its digest is SHA-256 of the canonical form;
+Definitions (docs/audit.md has the reasoning), besides the kit's canonical form, digest, leaf and node:
 - the chain: ``chain[n] = SHA-256(chain[n-1] || digest[n])``, ``chain[0]`` 32 zero bytes;
-- a checkpoint's Merkle root is RFC 6962's tree hash over its events' digests
-  (leaf ``SHA-256(0x00 || digest)``, node ``SHA-256(0x01 || left || right)``);
-- a checkpoint's signature is Ed25519 over its own canonical form.
+- a checkpoint's Merkle root is RFC 6962's tree hash over its events' digests;
+- a checkpoint's signature is Ed25519 over its own canonical form (``checkpoint_message``).
 """
 
-import argparse
 import hashlib
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-CHECKPOINT_VERSION = "riskshare-audit-checkpoint-1"
-GENESIS = bytes(32)
-CHECKPOINT_FIELDS = (
-    "number",
-    "first_seq",
-    "last_seq",
-    "horizon",
-    "merkle_root",
-    "chain_head",
-    "signed_at",
-    "key_id",
+from memberkit.signatures import (
+    CHECKPOINT_FIELDS,
+    CHECKPOINT_VERSION,
+    canonical,
+    checkpoint_message,
+    digest,
+    key_id,
+    leaf_hash,
+    load_public_key,
+    main,
+    node_hash,
+    root_from_path,
+    signature_valid,
+    verify_proof,
 )
 
+__all__ = [
+    "CHECKPOINT_FIELDS",
+    "CHECKPOINT_VERSION",
+    "GENESIS",
+    "canonical",
+    "chain",
+    "checkpoint_message",
+    "digest",
+    "inclusion_path",
+    "key_id",
+    "leaf_hash",
+    "load_public_key",
+    "main",
+    "merkle_root",
+    "node_hash",
+    "published_key",
+    "root_from_path",
+    "sign_checkpoint",
+    "signature_valid",
+    "verify_proof",
+]
 
-def canonical(fields: dict[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def digest(fields: dict[str, Any]) -> bytes:
-    return hashlib.sha256(canonical(fields)).digest()
+GENESIS = bytes(32)
 
 
 def chain(previous: bytes, event_digest: bytes) -> bytes:
     return hashlib.sha256(previous + event_digest).digest()
-
-
-def leaf_hash(event_digest: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + event_digest).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def _split(size: int) -> int:
@@ -95,37 +100,6 @@ def _path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return [*_path(index - k, leaves[k:]), _tree_hash(leaves[:k])]
 
 
-def root_from_path(event_digest: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
-    """The root that ``path`` leads to from the leaf, or None if the path cannot fit the tree (RFC 9162 2.1.3.2)."""
-    if not 0 <= index < size:
-        return None
-    fn, sn, result = index, size - 1, leaf_hash(event_digest)
-    for sibling in path:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            result = node_hash(sibling, result)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            result = node_hash(result, sibling)
-        fn >>= 1
-        sn >>= 1
-    return result if sn == 0 else None
-
-
-def checkpoint_message(checkpoint: dict[str, Any]) -> bytes:
-    """What the platform signs: the checkpoint's fields and the format's version."""
-    return canonical({"version": CHECKPOINT_VERSION, **{name: checkpoint[name] for name in CHECKPOINT_FIELDS}})
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 def published_key(public_key: Ed25519PublicKey) -> dict[str, str]:
     """An Ed25519 public key as the platform publishes it: its id, PEM and raw hex."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -140,59 +114,6 @@ def published_key(public_key: Ed25519PublicKey) -> dict[str, str]:
 
 def sign_checkpoint(checkpoint: dict[str, Any], private_key: Ed25519PrivateKey) -> str:
     return private_key.sign(checkpoint_message(checkpoint)).hex()
-
-
-def signature_valid(checkpoint: dict[str, Any], public_key: Ed25519PublicKey) -> bool:
-    try:
-        public_key.verify(bytes.fromhex(checkpoint["signature"]), checkpoint_message(checkpoint))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-def load_public_key(text: str) -> Ed25519PublicKey:
-    """A public key as the platform publishes it: PEM, or 64 hexadecimal characters."""
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = serialization.load_pem_public_key(text.encode())
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("not an Ed25519 public key")
-        return key
-    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
-
-
-def verify_proof(proof: dict[str, Any], public_key: Ed25519PublicKey) -> str | None:
-    """None when the proof holds; otherwise why it does not."""
-    checkpoint = proof["checkpoint"]
-    if checkpoint["key_id"] != key_id(public_key):
-        return "the checkpoint was signed with another key"
-    if not signature_valid(checkpoint, public_key):
-        return "the checkpoint's signature is not valid"
-    index = proof["seq"] - checkpoint["first_seq"]
-    size = checkpoint["last_seq"] - checkpoint["first_seq"] + 1
-    path = [bytes.fromhex(step) for step in proof["path"]]
-    root = root_from_path(digest(proof["event"]), index, size, path)
-    if root is None or root.hex() != checkpoint["merkle_root"]:
-        return "the event is not in the checkpoint's Merkle tree"
-    return None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Check an audit event's inclusion proof against the public key.")
-    parser.add_argument("proof", type=Path, help="the proof as exported from /api/v1/audit/events/{id}/proof")
-    parser.add_argument("public_key", type=Path, help="the platform's audit public key (PEM or hex)")
-    args = parser.parse_args(argv)
-    proof = json.loads(args.proof.read_text(encoding="utf-8"))
-    problem = verify_proof(proof, load_public_key(args.public_key.read_text(encoding="utf-8")))
-    if problem is not None:
-        print(f"NOT VALID: {problem}", file=sys.stderr)
-        return 1
-    checkpoint = proof["checkpoint"]
-    print(
-        f"valid: event {proof['event']['id']} ({proof['event']['action']}) is entry {proof['seq']} "
-        f"of checkpoint {checkpoint['number']}, signed {checkpoint['signed_at']} by key {checkpoint['key_id']}"
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,27 +1,23 @@
 """``verify``: check a downloaded report file against its signature and the published public key.
 
 It needs nothing of the platform, only the three files, so a regulator or an auditor can run
-it anywhere; OpenSSL does the same (docs/reports.md).
+it anywhere; OpenSSL does the same (docs/reports.md). The check itself is the kit's one
+Ed25519 verifier, ``memberkit.signatures``, which audit proofs go through as well.
 """
 
 import sys
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from memberkit import signatures
 
 
 def verify(file: Path, signature: Path, public_key: Path) -> bool:
     """Whether ``signature`` is the Ed25519 signature of ``file``'s exact bytes under ``public_key`` (PEM)."""
-    key = load_pem_public_key(public_key.read_bytes())
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{public_key} is not an Ed25519 public key.")
     try:
-        key.verify(signature.read_bytes(), file.read_bytes())
-    except InvalidSignature:
-        return False
-    return True
+        key = signatures.pem_key(public_key.read_bytes())
+    except signatures.NotEd25519:
+        raise ValueError(f"{public_key} is not an Ed25519 public key.") from None
+    return signatures.signed(key, signature.read_bytes(), file.read_bytes())
 
 
 def run(file: Path, signature: Path | None, public_key: Path) -> int:

@@ -15,6 +15,7 @@ from accounts import auditproof, sealing
 from accounts.audit import record
 from accounts.choices import AuditAction
 from accounts.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditVerification
+from memberkit import signatures
 
 # Real commits: on PostgreSQL the sealer takes only events of transactions that have ended,
 # and a test's own transaction would hold back every event it made.
@@ -225,9 +226,9 @@ def test_proof_is_checked_offline_with_nothing_but_the_public_key(cast, client_f
     forged["event"]["action"] = "auth.login"
     (tmp_path / "forged.json").write_text(json.dumps(forged))
 
-    (tmp_path / "auditproof.py").write_text(Path(auditproof.__file__).read_text())
+    (tmp_path / "signatures.py").write_text(Path(signatures.__file__).read_text())
     # The copied module alone, with Django made unimportable: a member's machine needs nothing more.
-    no_django = "import runpy, sys; sys.modules['django'] = None; runpy.run_path('auditproof.py', run_name='__main__')"
+    no_django = "import runpy, sys; sys.modules['django'] = None; runpy.run_path('signatures.py', run_name='__main__')"
 
     def check(name: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603
