@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from memberkit import hashing, inspecting, querying, uploading, verifying
-from memberkit.identifiers import TYPES
+from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, PURPOSES
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -> int:
@@ -69,9 +69,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -
     )
     query_parser.add_argument(
         "--id-type",
-        choices=TYPES,
+        choices=ID_TYPES,
         metavar="TYPE",
-        help=f"the identifier type of every row, for a file with no id_type column: {', '.join(TYPES)}",
+        help=f"the identifier type of every row, for a file with no id_type column: {', '.join(ID_TYPES)}",
     )
 
     inspect_parser = commands.add_parser(
@@ -192,9 +192,9 @@ def _purpose_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--purpose",
         required=True,
-        choices=querying.PURPOSES,
+        choices=PURPOSES,
         metavar="PURPOSE",
-        help=f"why you look them up, recorded with every request: {', '.join(querying.PURPOSES)}",
+        help=f"why you look them up, recorded with every request: {', '.join(PURPOSES)}",
     )
     command.add_argument(
         "--consent-reference",
@@ -206,7 +206,7 @@ def _purpose_arguments(command: argparse.ArgumentParser) -> None:
 def _format_arguments(command: argparse.ArgumentParser) -> None:
     """A file sent as a job, and how often the job is polled."""
     command.add_argument(
-        "--format", choices=("csv", "jsonl"), help="the file's format (default: from its name, .csv or .jsonl)"
+        "--format", choices=FILE_FORMATS, help="the file's format (default: from its name, .csv or .jsonl)"
     )
     command.add_argument(
         "--poll-seconds", type=_seconds, default=2.0, metavar="N", help="seconds between two polls (default: 2)"

@@ -23,10 +23,10 @@ from typing import Any
 from memberkit import api
 from memberkit.querying import JSONL_SUFFIXES, check_purpose
 from memberkit.scanning import check_label, refuse_file
-from memberkit.uploading import FINISHED, Screen, connect, explain, follow, format_of, post_file
+from memberkit.uploading import Screen, connect, explain, follow, format_of, post_file
+from memberkit.vocabulary import FINISHED, PORTFOLIO_MAX
 
 INSPECTIONS_PATH = "/api/v1/inspections"
-PORTFOLIO_MAX = 100
 NOTES = {
     "not_reciprocal": "Your institution must contribute flags (the upload command) before it may inspect.",
     "missing_scope": "An institution admin can issue an API key with the inspections scope.",

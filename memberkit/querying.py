@@ -28,19 +28,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from memberkit import api
-from memberkit.identifiers import TYPES
 from memberkit.labels import REASON, holds_identifier
 from memberkit.scanning import check_label
 from memberkit.text import has_control
 from memberkit.uploading import Screen, connect, explain
+from memberkit.vocabulary import (
+    CONSENT_MAX,
+    CONSENT_REQUIRED,
+    CONSENT_TOO_LONG,
+    CORRELATION_MAX,
+    ID_TYPES,
+    PURPOSES,
+    SUBJECTS_MAX,
+    consent_refusal,
+)
 
 QUERIES_PATH = "/api/v1/queries"
-BATCH_SIZE = 100  # the platform's QUERY_SUBJECTS_MAX
-# The platform's QueryPurpose and CONSENT_PURPOSES (sharing/choices.py), which this module may not import.
-PURPOSES = ("loan_application", "credit_review", "post_loan_review", "collection", "fraud_investigation")
-CONSENT_PURPOSES = frozenset({"loan_application", "credit_review"})
-CONSENT_MAX = 128
-CORRELATION_MAX = 64
+BATCH_SIZE = SUBJECTS_MAX  # the most the platform answers in one request
 # The per-minute rate asks for a minute at most; a longer Retry-After is waited in steps of this, then retried.
 RATE_WAIT_CAP_SECONDS = 120.0
 MEMBER_TOKEN = re.compile(r"[0-9a-f]{64}")
@@ -83,8 +87,8 @@ class Options:
     def check(self) -> None:
         """Refuse, before any file is opened or request sent, what the platform would refuse for every batch."""
         check_purpose(self.purpose, self.consent_reference)
-        if self.id_type is not None and self.id_type not in TYPES:
-            raise ValueError(f"the identifier type is one of {', '.join(TYPES)}, not {self.id_type!r}")
+        if self.id_type is not None and self.id_type not in ID_TYPES:
+            raise ValueError(f"the identifier type is one of {', '.join(ID_TYPES)}, not {self.id_type!r}")
         if not self.file.is_file():
             raise ValueError(f"no such file: {self.file}")
         if self.file.resolve() in (self.output_path.resolve(), self.errors_path.resolve()):
@@ -95,14 +99,15 @@ def check_purpose(purpose: str, consent_reference: str | None) -> None:
     """Refuse a purpose the platform does not know, or one that needs consent without its reference."""
     if purpose not in PURPOSES:
         raise ValueError(f"the purpose is one of {', '.join(PURPOSES)}, not {purpose!r}")
-    consent = (consent_reference or "").strip()
-    if purpose in CONSENT_PURPOSES and not consent:
+    refusal = consent_refusal(purpose, consent_reference)
+    if refusal == CONSENT_REQUIRED:
         raise ValueError(
             f"the purpose {purpose} needs the borrower's written authorization: "
             "give its reference with --consent-reference"
         )
-    if len(consent) > CONSENT_MAX:
+    if refusal == CONSENT_TOO_LONG:
         raise ValueError(f"a consent reference has at most {CONSENT_MAX} characters")
+    consent = (consent_reference or "").strip()
     if has_control(consent):
         raise ValueError("a consent reference cannot hold control characters")
     check_label("the consent reference", consent)
@@ -167,7 +172,7 @@ def check_row(number: int, values: Mapping[str, object], options: Options) -> Su
     elif not own_type:
         refusals.append((number, "id_type", "required"))
         id_type = ""
-    elif own_type not in TYPES:
+    elif own_type not in ID_TYPES:
         refusals.append((number, "id_type", "unknown_id_type"))
         id_type = ""
     else:

