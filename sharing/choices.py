@@ -43,6 +43,16 @@ DEFINITIONS = {
     Category.COURT_ENFORCEMENT: _("The borrower is a judgment debtor under court enforcement."),
 }
 
+# Retention (art. 16): negative information is kept five years from the end of its event.
+RETENTION_YEARS = 5
+# A flag's details: a JSON object, sealed at rest, which whoever reads it back parses whole.
+DETAILS_MAX_BYTES = 4096
+DETAILS_MAX_DEPTH = 32  # levels of objects and arrays
+# A member's labels for a query: its own id for a subject (as InspectionHit.correlation_id holds it)
+# and the reference of a borrower's written authorization.
+CORRELATION_MAX = 64
+CONSENT_MAX = 128
+
 # Negative information may be filed only after the borrower was told (credit-reporting rule, art. 15).
 # identity_theft protects the borrower, so it needs no notice.
 NEGATIVE_CATEGORIES = frozenset(Category.values) - {Category.IDENTITY_THEFT}

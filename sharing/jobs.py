@@ -16,6 +16,7 @@ import uuid
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext_noop
 from kombu.exceptions import OperationalError as BrokerError
 
 from config.logs import described, scrubbed_traceback
@@ -23,7 +24,9 @@ from config.logs import described, scrubbed_traceback
 INTERNAL_ERROR = "internal_error"
 TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, BrokerError, SoftTimeLimitExceeded)
 UNPROCESSABLE_ROW = "unprocessable_row"
-UNPROCESSABLE_MESSAGE = "The row could not be processed and was refused; the rest of the file was processed."
+UNPROCESSABLE_MESSAGE = gettext_noop(
+    "The row could not be processed and was refused; the rest of the file was processed."
+)
 
 
 def log_failure(logger: logging.Logger, what: str, error: BaseException) -> str:

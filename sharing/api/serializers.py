@@ -11,7 +11,9 @@ from accounts.validators import validate_file_name, validate_label
 from memberkit.labels import holds_identifier
 from sharing import heartbeat
 from sharing.choices import (
+    CONSENT_MAX,
     CONSENT_PURPOSES,
+    CORRELATION_MAX,
     FLAG_CHANGES,
     AmountBand,
     Category,
@@ -25,11 +27,10 @@ from sharing.choices import (
 from sharing.flags.selectors import FlagCounts
 from sharing.keys import datakeys as keys
 from sharing.keys.tokens import MEMBER_TOKEN
+from sharing.messages import message
 from sharing.models import Flag, Inspection, Report, Upload
 from sharing.reports import jobs as reports
 
-CONSENT_MAX = 128
-CORRELATION_MAX = 64
 # A JSON object, or null (details destroyed or never sent; figures not built yet).
 OBJECT_OR_NULL = {"type": "object", "additionalProperties": {}, "nullable": True}
 
@@ -155,8 +156,6 @@ class FlagChangeSerializer(serializers.Serializer[dict[str, Any]]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["status"] == FlagStatus.RESOLVED and "end_date" not in attrs:
             raise serializers.ValidationError({"end_date": _("Resolving a flag needs the date its event ended.")})
-        if attrs["status"] == FlagStatus.WITHDRAWN and not attrs.get("reason", "").strip():
-            raise serializers.ValidationError({"reason": _("Withdrawing a flag needs a reason.")})
         return attrs
 
 
@@ -175,13 +174,8 @@ class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
 def check_consent(attrs: dict[str, Any], *, portfolio: bool = False) -> None:
     """Loan applications and credit reviews need the borrowers' written authorization (art. 18)."""
     if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
-        if portfolio:
-            message = _("This purpose needs the reference of the borrowers' written authorization.")
-        else:
-            message = _("This purpose needs the reference of the borrower's written authorization.")
-        raise serializers.ValidationError(
-            {"consent_reference": serializers.ErrorDetail(message, code="consent_required")}
-        )
+        said = message("consent_required", "portfolio" if portfolio else "")
+        raise serializers.ValidationError({"consent_reference": serializers.ErrorDetail(said, code="consent_required")})
 
 
 def with_file_format(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -261,9 +255,7 @@ class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
     def validate_token(self, value: str) -> str:
         if not MEMBER_TOKEN.fullmatch(value):
             # Never echo the value: it is a borrower's token, or a raw identifier sent by mistake.
-            raise serializers.ValidationError(
-                _("A member token is 64 lowercase hexadecimal characters."), code="bad_token"
-            )
+            raise serializers.ValidationError(message("bad_token"), code="bad_token")
         return value
 
 

@@ -21,17 +21,24 @@ from typing import Any, NamedTuple
 from memberkit import labels
 from memberkit.labels import holds_identifier
 from memberkit.text import has_control, unstorable
-from sharing.choices import NEGATIVE_CATEGORIES, AmountBand, Category, IdType, NoticeChannel
+from sharing.choices import (
+    DETAILS_MAX_BYTES,
+    DETAILS_MAX_DEPTH,
+    NEGATIVE_CATEGORIES,
+    AmountBand,
+    Category,
+    IdType,
+    NoticeChannel,
+)
+from sharing.choices import RETENTION_YEARS as RETENTION_YEARS  # named here by the portal
 from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
+from sharing.messages import english
 
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
 OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
-DETAILS_MAX_BYTES = 4096
-DETAILS_MAX_DEPTH = 32  # levels of objects and arrays; whoever reads details back parses them whole
 UNKNOWN_FIELDS_LISTED = 10  # a row with a million unknown fields gets ten lines in the report
-RETENTION_YEARS = 5
 
 _FIELD_SET = frozenset(FIELDS)
 _ID_TYPES = frozenset(IdType.values)
@@ -40,11 +47,14 @@ _AMOUNT_BANDS = frozenset(AmountBand.values)
 _CHANNELS = frozenset(NoticeChannel.values)
 _REFERENCE_MATCH = REFERENCE.fullmatch
 _TOKEN_MATCH = MEMBER_TOKEN.fullmatch
-_BAD_REFERENCE = "Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit."
-_USE_ID_TYPES = f"Use one of: {', '.join(IdType.values)}."
-_USE_CATEGORIES = f"Use one of: {', '.join(Category.values)}."
-_USE_AMOUNT_BANDS = f"Use one of: {', '.join(AmountBand.values)}."
-_USE_CHANNELS = f"Use one of: {', '.join(NoticeChannel.values)}."
+# The messages, in English, from the catalogue (sharing.messages); made once, not per row.
+_NOT_A_FIELD = english("unknown_field")
+_BAD_REFERENCE = english("bad_reference")
+_USE_ID_TYPES = english("unknown_id_type")
+_USE_CATEGORIES = english("unknown_category")
+_USE_AMOUNT_BANDS = english("unknown_amount_band")
+_USE_CHANNELS = english("unknown_notice_channel")
+_BAD_DATE = english("bad_date")
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
@@ -54,7 +64,22 @@ class FieldError(NamedTuple):
     message: str
 
 
-_IDENTIFIER_IN_REFERENCE = FieldError("reference", labels.REASON, labels.MESSAGE)
+def _refusal(field: str, code: str) -> FieldError:
+    return FieldError(field, code, english(code, field))
+
+
+_IDENTIFIER_IN_REFERENCE = _refusal("reference", labels.REASON)
+_REQUIRED_REFERENCE = _refusal("reference", "required")
+_REQUIRED_ID_TYPE = _refusal("id_type", "required")
+_REQUIRED_TOKEN = _refusal("token", "required")
+_BAD_TOKEN = _refusal("token", "bad_token")
+_REQUIRED_CATEGORY = _refusal("category", "required")
+_END_BEFORE_EVENT = _refusal("end_date", "end_before_event")
+_NOTICE_DATE_REQUIRED = _refusal("notice_date", "notice_required")
+_NOTICE_CHANNEL_REQUIRED = _refusal("notice_channel", "notice_required")
+_PAST_RETENTION = english("past_retention")
+_DATE_REQUIRED = english("required")
+_FUTURE_DATE = english("future_date")
 
 
 class CheckedFlag(NamedTuple):
@@ -91,7 +116,7 @@ class Checker:
         if not _FIELD_SET.issuperset(item):
             unknown = (name for name in item if name not in _FIELD_SET)
             errors.extend(
-                FieldError(_field_name(name), "unknown_field", "Not a field of a flag.")
+                FieldError(_field_name(name), "unknown_field", _NOT_A_FIELD)
                 for name in islice(unknown, UNKNOWN_FIELDS_LISTED)
             )
 
@@ -99,7 +124,7 @@ class Checker:
         if type(reference) is not str:
             reference = _text(reference)
         if not reference:
-            errors.append(FieldError("reference", "required", "The member's reference for the flag is required."))
+            errors.append(_REQUIRED_REFERENCE)
         elif not _REFERENCE_MATCH(reference):
             # An identifier written with spaces or full-width digits is said to be one, not a bad reference.
             if len(reference) <= 256 and holds_identifier(reference):
@@ -113,19 +138,15 @@ class Checker:
         if type(id_type) is not str:
             id_type = _text(id_type)
         if id_type not in _ID_TYPES:
-            errors.append(
-                FieldError("id_type", "required", "The identifier type is required.")
-                if not id_type
-                else FieldError("id_type", "unknown_id_type", _USE_ID_TYPES)
-            )
+            errors.append(_REQUIRED_ID_TYPE if not id_type else FieldError("id_type", "unknown_id_type", _USE_ID_TYPES))
 
         token = b""
         member_token = item.get("token")
         if member_token is None or member_token == "":
-            errors.append(FieldError("token", "required", "The member token is required."))
+            errors.append(_REQUIRED_TOKEN)
         elif type(member_token) is not str or not _TOKEN_MATCH(member_token):
             # Never echo the value: it is a borrower's token, or worse, a raw identifier sent by mistake.
-            errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
+            errors.append(_BAD_TOKEN)
         else:
             token = self._keyer(member_token)
 
@@ -134,16 +155,14 @@ class Checker:
             category = _text(category)
         if category not in _CATEGORIES:
             errors.append(
-                FieldError("category", "required", "The category is required.")
-                if not category
-                else FieldError("category", "unknown_category", _USE_CATEGORIES)
+                _REQUIRED_CATEGORY if not category else FieldError("category", "unknown_category", _USE_CATEGORIES)
             )
 
         today = self.today
         event_date = _date(item.get("event_date"), "event_date", errors, today, required=True)
         end_date = _date(item.get("end_date"), "end_date", errors, today)
         if event_date and end_date and end_date < event_date:
-            errors.append(FieldError("end_date", "end_before_event", "The event cannot end before it happened."))
+            errors.append(_END_BEFORE_EVENT)
 
         amount_band = item.get("amount_band") or ""
         if type(amount_band) is not str:
@@ -159,17 +178,9 @@ class Checker:
             errors.append(FieldError("notice_channel", "unknown_notice_channel", _USE_CHANNELS))
         if category in NEGATIVE_CATEGORIES:
             if notice_date is None and not any(error.field == "notice_date" for error in errors):
-                errors.append(
-                    FieldError(
-                        "notice_date", "notice_required", "Negative information needs the date the borrower was told."
-                    )
-                )
+                errors.append(_NOTICE_DATE_REQUIRED)
             if not notice_channel:
-                errors.append(
-                    FieldError(
-                        "notice_channel", "notice_required", "Negative information needs how the borrower was told."
-                    )
-                )
+                errors.append(_NOTICE_CHANNEL_REQUIRED)
 
         details = item.get("details")
         if details is not None and details != "":
@@ -185,7 +196,7 @@ class Checker:
                     FieldError(
                         "end_date" if end_date else "event_date",
                         "past_retention",
-                        f"The event ended more than {RETENTION_YEARS} years ago; it may no longer be filed.",
+                        _PAST_RETENTION,
                     )
                 )
         if errors:
@@ -211,19 +222,19 @@ class Checker:
 def _date(value: Any, name: str, errors: list[FieldError], today: date, required: bool = False) -> date | None:
     if value is None or value == "":
         if required:
-            errors.append(FieldError(name, "required", "The date is required."))
+            errors.append(FieldError(name, "required", _DATE_REQUIRED))
         return None
     # fromisoformat alone would also take 20260301 and week dates such as 2026-W09-7.
     if type(value) is not str or len(value) != 10 or value[4] != "-" or value[7] != "-":
-        errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
+        errors.append(FieldError(name, "bad_date", _BAD_DATE))
         return None
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
-        errors.append(FieldError(name, "bad_date", "Write the date as YYYY-MM-DD."))
+        errors.append(FieldError(name, "bad_date", _BAD_DATE))
         return None
     if parsed > today:
-        errors.append(FieldError(name, "future_date", "The date is in the future."))
+        errors.append(FieldError(name, "future_date", _FUTURE_DATE))
         return None
     return parsed
 
@@ -272,12 +283,10 @@ def _details(value: Any, errors: list[FieldError]) -> bytes | None:
         errors.append(_DEEP_DETAILS)
         return None
     if not isinstance(value, dict):
-        errors.append(FieldError("details", "bad_details", "Details must be a JSON object."))
+        errors.append(_BAD_DETAILS)
         return None
     if len(encoded) > DETAILS_MAX_BYTES:
-        errors.append(
-            FieldError("details", "details_too_large", f"Details are limited to {DETAILS_MAX_BYTES} bytes of JSON.")
-        )
+        errors.append(_LARGE_DETAILS)
         return None
     # Walked only when it may matter: an escape (\u0000, \ud800 in the text) or enough brackets to nest deep.
     if b"\\u" in encoded or encoded.count(b"{") + encoded.count(b"[") > DETAILS_MAX_DEPTH:
@@ -288,12 +297,10 @@ def _details(value: Any, errors: list[FieldError]) -> bytes | None:
     return encoded
 
 
-_UNSTORABLE_DETAILS = FieldError(
-    "details", "unstorable_text", "Details hold a NUL character or a lone surrogate, which cannot be stored."
-)
-_DEEP_DETAILS = FieldError(
-    "details", "details_too_deep", f"Details nest objects and arrays at most {DETAILS_MAX_DEPTH} levels deep."
-)
+_BAD_DETAILS = _refusal("details", "bad_details")
+_LARGE_DETAILS = _refusal("details", "details_too_large")
+_UNSTORABLE_DETAILS = _refusal("details", "unstorable_text")
+_DEEP_DETAILS = _refusal("details", "details_too_deep")
 
 
 def _details_problem(details: dict[str, Any]) -> FieldError | None:

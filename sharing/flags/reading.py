@@ -19,6 +19,7 @@ from typing import IO, Any, NamedTuple, TextIO
 from memberkit.text import has_control
 from sharing.choices import FileFormat
 from sharing.flags.checking import FieldError
+from sharing.messages import english
 
 HEADER_MAX_BYTES = 64 * 1024
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the "surrogateescape" error handler writes a bad byte
@@ -54,17 +55,17 @@ def header_errors(columns: list[str], layout: Layout) -> list[FieldError]:
     """
     known = layout.columns
     errors = [
-        FieldError(shown(name), "unknown_column", f"Not a column of a {layout.noun}.")
+        FieldError(shown(name), "unknown_column", english("unknown_column", noun=layout.noun))
         for name in columns
         if name not in known
     ]
     errors += [
-        FieldError(name, "missing_column", "The column is required.") for name in layout.required if name not in columns
+        FieldError(name, "missing_column", english("missing_column")) for name in layout.required if name not in columns
     ]
     seen: set[str] = set()
     for name in columns:
         if name in seen:
-            errors.append(FieldError(shown(name), "duplicate_column", "The column appears twice."))
+            errors.append(FieldError(shown(name), "duplicate_column", english("duplicate_column")))
         seen.add(name)
     return errors
 
@@ -186,11 +187,16 @@ def records(file: IO[bytes], file_format: str, layout: Layout, skip: int = 0) ->
                     if len(values) == width:  # checked: zip's own check would cost every row again
                         yield _record((start, dict(zip(columns, values, strict=False)), None))
                     else:
-                        message = f"The row has {len(values)} fields; the header has {width}."
+                        message = english("bad_row", fields=len(values), width=width)
                         yield Record(start, None, FieldError("", "bad_row", message))
                 start = reader.line_num + 1
         except csv.Error as error:
             raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+
+
+_BAD_JSON = FieldError("", "bad_json", english("bad_json"))
+_NOT_AN_OBJECT = FieldError("", "bad_json", english("bad_json", "object"))
+_TOO_DEEP = FieldError("", "too_deep", english("too_deep"))
 
 
 def _jsonl_records(text: TextIO, skip: int) -> Iterator[Record]:
@@ -204,15 +210,15 @@ def _jsonl_records(text: TextIO, skip: int) -> Iterator[Record]:
         try:
             item = json.loads(line)
         except ValueError:
-            yield Record(number, None, FieldError("", "bad_json", "The line is not valid JSON."))
+            yield Record(number, None, _BAD_JSON)
             continue
         except RecursionError:  # the C parser's own bound on nesting, far beyond any flag's
-            yield Record(number, None, FieldError("", "too_deep", "The line nests arrays or objects too deeply."))
+            yield Record(number, None, _TOO_DEEP)
             continue
         if isinstance(item, dict):
             yield Record(number, item, None)
         else:
-            yield Record(number, None, FieldError("", "bad_json", "The line is not a JSON object."))
+            yield Record(number, None, _NOT_AN_OBJECT)
 
 
 def survey(file: IO[bytes], file_format: str, layout: Layout, max_rows: int) -> int:

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.audit import record
 from accounts.choices import AuditAction
@@ -18,6 +17,7 @@ from sharing.choices import FlagStatus
 from sharing.flags.checking import CheckedFlag, Checker, FieldError, expiry
 from sharing.flags.storing import Stored, store_flags
 from sharing.keys.tokens import rekey
+from sharing.messages import english, message
 from sharing.models import Flag
 
 REKEY_BATCH = 10_000
@@ -47,7 +47,7 @@ def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> 
             errors[index] = result
             continue
         if result.reference in first_index:
-            message = f"Item {first_index[result.reference]} has the same reference; send each flag once."
+            message = english("duplicate_reference", item=first_index[result.reference])
             errors[index] = [FieldError("reference", "duplicate_reference", message)]
             continue
         first_index[result.reference] = index
@@ -63,17 +63,14 @@ def resolve(flag: Flag, end_date: date) -> Flag:
         raise ValidationError(
             {
                 "status": ValidationError(
-                    _("A flag that is %(status)s cannot be resolved.") % {"status": flag.get_status_display()},
-                    code="not_open",
+                    message("not_open", "resolve", status=flag.get_status_display()), code="not_open"
                 )
             }
         )
     if end_date > timezone.localdate():
-        raise ValidationError({"end_date": ValidationError(_("The date is in the future."), code="future_date")})
+        raise ValidationError({"end_date": ValidationError(message("future_date"), code="future_date")})
     if end_date < flag.event_date:
-        raise ValidationError(
-            {"end_date": ValidationError(_("The event cannot end before it happened."), code="end_before_event")}
-        )
+        raise ValidationError({"end_date": ValidationError(message("end_before_event"), code="end_before_event")})
     flag.status = FlagStatus.RESOLVED
     flag.end_date = end_date
     flag.expires_on = expiry(end_date)
@@ -84,9 +81,9 @@ def resolve(flag: Flag, end_date: date) -> Flag:
 def withdraw(flag: Flag, reason: str) -> Flag:
     """The member takes the flag back (filed in error, say): it is no longer shared and its details are destroyed."""
     if flag.status == FlagStatus.EXPIRED:
-        raise ValidationError({"status": ValidationError(_("An expired flag cannot be withdrawn."), code="not_open")})
+        raise ValidationError({"status": ValidationError(message("not_open", "withdraw"), code="not_open")})
     if not reason.strip():
-        raise ValidationError({"reason": ValidationError(_("Say why the flag is withdrawn."), code="required")})
+        raise ValidationError({"reason": ValidationError(message("required", "reason"), code="required")})
     flag.status = FlagStatus.WITHDRAWN
     flag.withdrawal_reason = reason.strip()[:500]
     _shred(flag)

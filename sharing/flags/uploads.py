@@ -33,6 +33,7 @@ from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.flags.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure, stopped_after
 from sharing.keys.datakeys import data_key_for
+from sharing.messages import english
 from sharing.models import DataKey, Upload, UploadError
 
 logger = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def _report(upload: Upload, row: int, error: FieldError) -> UploadError:
 
 
 def _superseded(earlier: int, later: int) -> FieldError:
-    return FieldError("reference", "superseded", f"Row {later} has the same reference; the later row was stored.")
+    return FieldError("reference", "superseded", english("superseded", row=later))
 
 
 def finish(upload: Upload, status: str, code: str = "", message: str = "") -> Upload:

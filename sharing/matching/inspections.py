@@ -30,20 +30,19 @@ from accounts.choices import AuditAction, AuditOutcome
 from memberkit import labels
 from memberkit.labels import holds_identifier
 from memberkit.text import has_control, unstorable
-from sharing.choices import FlagStatus, IdType, UploadStatus
+from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, UploadStatus
 from sharing.flags.checking import FieldError
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure
 from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
 from sharing.matching.queries import SHARED_STATUSES
+from sharing.messages import english
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
 
 logger = logging.getLogger(__name__)
 INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
 MAX_ATTEMPTS = 5
-CORRELATION_MAX = 64  # InspectionHit.correlation_id
 _ID_TYPES = frozenset(IdType.values)
-_UNSTORABLE = "The id holds a NUL character or a lone surrogate, which cannot be stored."
 Probe = tuple[int, str, bytes]  # row, correlation id, platform token
 
 
@@ -173,26 +172,28 @@ def _refusals(correlation_id: object, id_type: object, member_token: object) -> 
     """Why a row cannot be matched, field by field, never quoting a value (a token, or a raw identifier)."""
     errors = []
     if correlation_id is None or correlation_id == "":
-        errors.append(FieldError("correlation_id", "required", "Your id for the row is required."))
+        errors.append(_refusal("correlation_id", "required"))
     elif type(correlation_id) is not str or len(correlation_id) > CORRELATION_MAX:
-        errors.append(
-            FieldError("correlation_id", "bad_correlation_id", f"Use text of at most {CORRELATION_MAX} characters.")
-        )
+        errors.append(_refusal("correlation_id", "bad_correlation_id"))
     elif unstorable(correlation_id):
-        errors.append(FieldError("correlation_id", "unstorable_text", _UNSTORABLE))
+        errors.append(_refusal("correlation_id", "unstorable_text"))
     elif has_control(correlation_id):
-        errors.append(FieldError("correlation_id", labels.CONTROL_REASON, labels.CONTROL_MESSAGE))
+        errors.append(_refusal("correlation_id", labels.CONTROL_REASON))
     elif holds_identifier(correlation_id):
-        errors.append(FieldError("correlation_id", labels.REASON, labels.MESSAGE))
+        errors.append(_refusal("correlation_id", labels.REASON))
     if id_type is None or id_type == "":
-        errors.append(FieldError("id_type", "required", "The identifier type is required."))
+        errors.append(_refusal("id_type", "required"))
     elif type(id_type) is not str or id_type not in _ID_TYPES:
-        errors.append(FieldError("id_type", "unknown_id_type", f"Use one of: {', '.join(IdType.values)}."))
+        errors.append(_refusal("id_type", "unknown_id_type"))
     if member_token is None or member_token == "":
-        errors.append(FieldError("token", "required", "The member token is required."))
+        errors.append(_refusal("token", "required"))
     elif type(member_token) is not str or not MEMBER_TOKEN.fullmatch(member_token):
-        errors.append(FieldError("token", "bad_token", "A member token is 64 lowercase hexadecimal characters."))
+        errors.append(_refusal("token", "bad_token"))
     return errors
+
+
+def _refusal(field: str, code: str) -> FieldError:
+    return FieldError(field, code, english(code, field))
 
 
 STAGING = "sharing_inspection_staging"

@@ -12,13 +12,13 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from accounts.models import User
 from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
 from sharing.jobs import INTERNAL_ERROR, log_failure
+from sharing.messages import message
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import gathering as reporting
@@ -33,12 +33,12 @@ STEPS = 4
 def check_period(starts_on: date, ends_on: date) -> None:
     """A report's period: both days included, over by today, at most ``REPORT_MAX_DAYS`` long."""
     if starts_on > ends_on:
-        raise ValidationError({"ends_on": ValidationError(_("The period ends before it starts."), "end_before_start")})
+        raise ValidationError({"ends_on": ValidationError(message("end_before_start"), "end_before_start")})
     if ends_on > timezone.localdate():
-        raise ValidationError({"ends_on": ValidationError(_("The period cannot end in the future."), "future_date")})
+        raise ValidationError({"ends_on": ValidationError(message("future_date", "ends_on"), "future_date")})
     if (ends_on - starts_on).days >= REPORT_MAX_DAYS:
-        message = _("A report covers at most %(days)s days.") % {"days": REPORT_MAX_DAYS}
-        raise ValidationError({"ends_on": ValidationError(message, "period_too_long")})
+        too_long = message("period_too_long", days=REPORT_MAX_DAYS)
+        raise ValidationError({"ends_on": ValidationError(too_long, "period_too_long")})
 
 
 def request(starts_on: date, ends_on: date, *, by: User | None, trigger: str = ReportTrigger.REQUESTED) -> Report:

@@ -1,0 +1,142 @@
+"""What each error code of sharing says, written once: English here, zh-Hans in locale/.
+
+Machines read the code; people read the message. ``TEXTS`` holds every message of a code that
+a row, a field or a service refuses with, keyed by the code, or by ``code.field`` where the code
+is said differently of different fields or cases (``required.token``, ``bad_json.object``).
+The row checkers store and answer the English text (``english``): an error report is written by
+a worker that has no reader, and is the same whoever downloads it. Services and the portal show
+the reader's language (``message``).
+
+``FAILURES`` says what a failed job's code means, for the person following the job; the job's
+own ``error`` adds, in English, the specifics (which line, how many rows).
+"""
+
+from collections.abc import Mapping
+
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_noop as _
+from django_stubs_ext import StrOrPromise
+
+from memberkit import labels
+from sharing.choices import (
+    CORRELATION_MAX,
+    DETAILS_MAX_BYTES,
+    DETAILS_MAX_DEPTH,
+    RETENTION_YEARS,
+    AmountBand,
+    Category,
+    IdType,
+    NoticeChannel,
+)
+from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW
+
+_USE_ONE_OF = _("Use one of: %(choices)s.")
+
+TEXTS: Mapping[str, str] = {
+    # A flag's fields (sharing.flags.checking) and an inspected row's (sharing.matching.inspections).
+    "unknown_field": _("Not a field of a flag."),
+    "required": _("The date is required."),
+    "required.reference": _("The member's reference for the flag is required."),
+    "required.id_type": _("The identifier type is required."),
+    "required.token": _("The member token is required."),
+    "required.category": _("The category is required."),
+    "required.correlation_id": _("Your id for the row is required."),
+    "required.reason": _("Withdrawing a flag needs a reason."),
+    "bad_reference": _("Use 1 to 64 letters, digits and . _ : / # -, starting with a letter or digit."),
+    labels.REASON: labels.MESSAGE,
+    labels.CONTROL_REASON: labels.CONTROL_MESSAGE,
+    "unknown_id_type": _USE_ONE_OF,
+    "unknown_category": _USE_ONE_OF,
+    "unknown_amount_band": _USE_ONE_OF,
+    "unknown_notice_channel": _USE_ONE_OF,
+    "bad_token": _("A member token is 64 lowercase hexadecimal characters."),
+    "bad_correlation_id": _("Use text of at most %(most)s characters."),
+    "bad_date": _("Write the date as YYYY-MM-DD."),
+    "future_date": _("The date is in the future."),
+    "end_before_event": _("The event cannot end before it happened."),
+    "notice_required.notice_date": _("Negative information needs the date the borrower was told."),
+    "notice_required.notice_channel": _("Negative information needs how the borrower was told."),
+    "past_retention": _("The event ended more than %(years)s years ago; it may no longer be filed."),
+    "bad_details": _("Details must be a JSON object."),
+    "details_too_large": _("Details are limited to %(bytes)s bytes of JSON."),
+    "details_too_deep": _("Details nest objects and arrays at most %(depth)s levels deep."),
+    "unstorable_text.details": _("Details hold a NUL character or a lone surrogate, which cannot be stored."),
+    "unstorable_text.correlation_id": _("The id holds a NUL character or a lone surrogate, which cannot be stored."),
+    "duplicate_reference": _("Item %(item)s has the same reference; send each flag once."),
+    "superseded": _("Row %(row)s has the same reference; the later row was stored."),
+    # A file's header and rows (sharing.flags.reading).
+    "missing_column": _("The column is required."),
+    "unknown_column": _("Not a column of a %(noun)s."),
+    "duplicate_column": _("The column appears twice."),
+    "bad_row": _("The row has %(fields)s fields; the header has %(width)s."),
+    "bad_json": _("The line is not valid JSON."),
+    "bad_json.object": _("The line is not a JSON object."),
+    "too_deep": _("The line nests arrays or objects too deeply."),
+    UNPROCESSABLE_ROW: UNPROCESSABLE_MESSAGE,
+    # The services' refusals (sharing.flags.services, sharing.reports.jobs) and the query's.
+    "not_open.resolve": _("A flag that is %(status)s cannot be resolved."),
+    "not_open.withdraw": _("An expired flag cannot be withdrawn."),
+    "end_before_start": _("The period ends before it starts."),
+    "future_date.ends_on": _("The period cannot end in the future."),
+    "period_too_long": _("A report covers at most %(days)s days."),
+    "consent_required": _("This purpose needs the reference of the borrower's written authorization."),
+    "consent_required.portfolio": _("This purpose needs the reference of the borrowers' written authorization."),
+}
+
+# Values that a message always says the same way: the vocabularies and the limits.
+_FIXED: Mapping[str, Mapping[str, object]] = {
+    "unknown_id_type": {"choices": ", ".join(IdType.values)},
+    "unknown_category": {"choices": ", ".join(Category.values)},
+    "unknown_amount_band": {"choices": ", ".join(AmountBand.values)},
+    "unknown_notice_channel": {"choices": ", ".join(NoticeChannel.values)},
+    "bad_correlation_id": {"most": CORRELATION_MAX},
+    "past_retention": {"years": RETENTION_YEARS},
+    "details_too_large": {"bytes": DETAILS_MAX_BYTES},
+    "details_too_deep": {"depth": DETAILS_MAX_DEPTH},
+}
+
+FAILURES: Mapping[str, StrOrPromise] = {
+    "not_utf8": gettext_lazy("The file is not UTF-8 text: save it as UTF-8 and send it again."),
+    "empty_file": gettext_lazy("The file holds no rows."),
+    "bad_csv": gettext_lazy("The file cannot be read as CSV."),
+    "too_many_rows": gettext_lazy("The file holds more rows than one job may have: split it."),
+    "missing_column": gettext_lazy("The file's header lacks a required column."),
+    "unknown_column": gettext_lazy("The file's header names a column this kind of file does not have."),
+    "duplicate_column": gettext_lazy("The file's header names a column twice."),
+    "too_many_attempts": gettext_lazy(
+        "The platform could not finish the job after several attempts; send the file again, or tell the operator."
+    ),
+}
+FAILED = gettext_lazy("The job failed.")
+
+
+def key(code: str, field: str = "") -> str | None:
+    """The catalogue's key for ``code`` said of ``field``: the field's own wording, else the code's."""
+    if field and f"{code}.{field}" in TEXTS:
+        return f"{code}.{field}"
+    return code if code in TEXTS else None
+
+
+def english(code: str, field: str = "", **values: object) -> str:
+    """The English message of ``code`` said of ``field``, as reports store it and the API answers it."""
+    found = key(code, field)
+    if found is None:
+        raise KeyError(f"no message for {code!r}")
+    return TEXTS[found] % {**_FIXED.get(found, {}), **values}
+
+
+def message(code: str, field: str = "", **values: object) -> str:
+    """The message of ``code`` said of ``field``, in the active language.
+
+    ``KeyError`` if the catalogue has no such code, or if its message needs a value not given
+    (the row that a later row superseded, say): the caller then shows the English it was given.
+    """
+    found = key(code, field)
+    if found is None:
+        raise KeyError(f"no message for {code!r}")
+    return gettext(TEXTS[found]) % {**_FIXED.get(found, {}), **values}
+
+
+def failure(code: str) -> StrOrPromise:
+    """What a failed job's ``error_code`` means, for the person following the job."""
+    return FAILURES.get(code, FAILED)
