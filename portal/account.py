@@ -1,4 +1,4 @@
-"""The portal's sign-in, sign-out and home pages."""
+"""The portal's sign-in, sign-out, password and home pages."""
 
 from typing import Any
 
@@ -6,20 +6,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import selectors
 from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, InstitutionKind, Role
-from accounts.filters import AuditEventFilter
 from accounts.permissions import can_read_audit_trail, has_role, reads_whole_reports, roles_of
-from config.pagination import newest_first_page
 from portal import dashboard
 
 
@@ -49,25 +45,6 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
     """What django-axes shows after too many failed sign-ins from one address, for one name or for any."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(request, "portal/locked_out.html", {"cooloff_minutes": minutes}, status=429)
-
-
-AUDIT_PAGE_SIZE = 50
-
-
-@login_required
-def audit_events(request: HttpRequest) -> HttpResponse:
-    """The audit trail in the portal: the API's list, filters and visibility, newest first."""
-    person = caller_person(request)
-    if not can_read_audit_trail(person):
-        raise PermissionDenied
-    events = AuditEventFilter(request.GET, queryset=selectors.audit_events_visible_to(person))
-    page = newest_first_page(request, events.qs.select_related("institution"), AUDIT_PAGE_SIZE)
-    record(AuditAction.AUDIT_LIST, request=request)
-    return render(
-        request,
-        "portal/audit_events.html",
-        {"form": events.form, "events": page.rows, "older": page.older, "query": page.query},
-    )
 
 
 @login_required

@@ -7,13 +7,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_label
-from sharing.choices import AmountBand, Category, IdType, NoticeChannel
+from portal.keying import BROWSER_TYPES
+from sharing.choices import AmountBand, Category, NoticeChannel
 from sharing.flags import checking as rows
 from sharing.keys.tokens import MEMBER_TOKEN
 from sharing.reports.jobs import check_period
 
-# The identifier types the browser keys (portal/static/portal/identifiers.js): no passports.
-BROWSER_TYPES = (IdType.CNID, IdType.MOBILE, IdType.USCC)
 NOTE_MAX = 1000
 
 

@@ -12,7 +12,7 @@ from accounts.authentication import person_holding
 from accounts.choices import AuditAction, Role
 from accounts.models import User
 from portal import charts
-from portal.pages import LIST_SIZE, job_context
+from portal.jobs import LIST_SIZE, job_context
 from sharing.choices import QueryPurpose
 from sharing.models import Inspection, InspectionHit
 

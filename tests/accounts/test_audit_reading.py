@@ -106,7 +106,7 @@ def test_portal_page_is_refused_to_people_without_the_role(trail):
 
 
 def test_portal_page_pages_back_through_older_events(trail, monkeypatch):
-    monkeypatch.setattr("portal.account.AUDIT_PAGE_SIZE", 2)
+    monkeypatch.setattr("portal.audit.AUDIT_PAGE_SIZE", 2)
     client = Client()
     client.force_login(trail.regulator["regulator_staff"])
 

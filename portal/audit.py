@@ -1,0 +1,32 @@
+"""The audit trail in the portal (auditors their institution's, regulator staff the whole of it)."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts import selectors
+from accounts.audit import record
+from accounts.authentication import caller_person
+from accounts.choices import AuditAction
+from accounts.filters import AuditEventFilter
+from accounts.permissions import can_read_audit_trail
+from config.pagination import newest_first_page
+
+AUDIT_PAGE_SIZE = 50
+
+
+@login_required
+def audit_events(request: HttpRequest) -> HttpResponse:
+    """The audit trail in the portal: the API's list, filters and visibility, newest first."""
+    person = caller_person(request)
+    if not can_read_audit_trail(person):
+        raise PermissionDenied
+    events = AuditEventFilter(request.GET, queryset=selectors.audit_events_visible_to(person))
+    page = newest_first_page(request, events.qs.select_related("institution"), AUDIT_PAGE_SIZE)
+    record(AuditAction.AUDIT_LIST, request=request)
+    return render(
+        request,
+        "portal/audit_events.html",
+        {"form": events.form, "events": page.rows, "older": page.older, "query": page.query},
+    )

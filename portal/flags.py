@@ -1,0 +1,141 @@
+"""The institution's own flags (contributors and auditors): the list with the API's filters, one
+flag with its details, and for contributors filing, resolving and withdrawing one.
+
+Filing: the page keys the borrower's identifier into its member token in the browser
+(portal/static/portal/flag_form.js), as the look-up does; the form carries only the token. The
+flag then goes through ``services.contribute``, the API's own service, so it is checked, keyed,
+sealed and stored exactly as a flag sent by a member's system, and recorded as the same audit event.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.audit import record
+from accounts.authentication import person_holding
+from accounts.choices import AuditAction, Role
+from accounts.models import Institution
+from accounts.permissions import has_role
+from config.forms import show_errors
+from config.pagination import newest_first_page
+from portal import forms
+from portal.keying import identifier_reasons
+from sharing.choices import FlagStatus
+from sharing.filters import FlagFilter
+from sharing.flags import services
+from sharing.flags.checking import RETENTION_YEARS
+from sharing.keys import datakeys as keys
+from sharing.models import Flag
+
+FLAGS_PAGE_SIZE = 50
+
+# The checks of ``sharing.flags.checking`` a filled-in form can still fail, in the person's language; the
+# form's own fields catch the rest first. Any other reason shows the service's own (English) words.
+REFUSALS = {
+    "future_date": gettext_lazy("The date is in the future."),
+    "end_before_event": gettext_lazy("The event cannot end before it happened."),
+    "notice_required": gettext_lazy("Negative information needs the date and the way the borrower was told."),
+    "details_too_large": gettext_lazy("The note is too long."),
+}
+
+
+@login_required
+def flags(request: HttpRequest) -> HttpResponse:
+    """The institution's own flags, newest first, with the API's filters; never their details."""
+    person = person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
+    found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
+    page = newest_first_page(request, found.qs.defer("details", "token"), FLAGS_PAGE_SIZE)
+    record(AuditAction.FLAG_LIST, request=request)
+    context = {
+        "filters": found.form,
+        "flags": page.rows,
+        "older": page.older,
+        "query": page.query,
+        "can_file": has_role(person, Role.CONTRIBUTOR),
+    }
+    return render(request, "portal/flags.html", context)
+
+
+@login_required
+def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of the institution's flags with its details; contributors resolve or withdraw it here."""
+    person = person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
+    flag = get_object_or_404(Flag.objects.select_related("details_key"), pk=pk, institution=person.institution)
+    can_change = has_role(person, Role.CONTRIBUTOR)
+    shown = {name: form() for name, form in forms.FLAG_FORMS.items()}
+    if request.method == "POST":
+        change = request.POST.get("change", "")
+        if not can_change or change not in forms.FLAG_FORMS:
+            raise PermissionDenied
+        form = shown[change] = forms.FLAG_FORMS[change](request.POST)
+        if form.is_valid():
+            status = FlagStatus.RESOLVED if change == "resolve" else FlagStatus.WITHDRAWN
+            try:
+                changed, action = services.change(flag, status, **form.cleaned_data)
+            except ValidationError as error:
+                show_errors(form, error)
+            else:
+                record(action, request=request, target=changed)
+                return redirect("portal:flag_detail", pk=flag.pk)
+    record(AuditAction.FLAG_VIEW, request=request, target=flag)
+    context = {
+        "flag": flag,
+        "details": keys.details_of(flag),
+        "can_change": can_change,
+        "resolve": shown["resolve"],
+        "withdraw": shown["withdraw"],
+    }
+    return render(request, "portal/flag_detail.html", context)
+
+
+@login_required
+def new_flag(request: HttpRequest) -> HttpResponse:
+    """A form for one new flag; the identifier never leaves the browser, only its member token."""
+    person = person_holding(request, Role.CONTRIBUTOR)
+    data = request.POST if request.method == "POST" else None
+    borrower, flag = forms.BorrowerForm(data), forms.FlagForm(data)
+    if borrower.is_valid() and flag.is_valid():
+        with transaction.atomic():
+            # One filing at a time per institution, so that a second click on the button (or a
+            # colleague's filing) cannot overwrite the flag just filed under the same reference.
+            Institution.objects.select_for_update(no_key=True).only("pk").get(pk=person.institution_id)
+            filed = _file(person.institution, borrower, flag)
+            if filed is not None:
+                record(AuditAction.FLAG_CONTRIBUTE, request=request, target=filed, subjects=1)
+        if filed is not None:
+            return redirect("portal:flag_detail", pk=filed.pk)
+    words = {"reasons": identifier_reasons(_("The identifier could not be keyed; please try again."))}
+    return render(request, "portal/flag_new.html", {"borrower": borrower, "form": flag, "words": words})
+
+
+def _file(institution: Institution, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> Flag | None:
+    """The new flag, stored; or None, with what is wrong put on the forms."""
+    reference = flag.cleaned_data["reference"]
+    if Flag.objects.filter(institution=institution, reference=reference).exists():
+        flag.add_error("reference", _("Your institution already has a flag with this reference."))
+        return None
+    try:
+        services.contribute(institution, [flag.item(borrower)])
+    except services.BatchInvalid as invalid:
+        _show(invalid, borrower, flag)
+        return None
+    return Flag.objects.get(institution=institution, reference=reference)
+
+
+def _show(invalid: services.BatchInvalid, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> None:
+    for error in invalid.errors[0]:
+        if error.code == "past_retention":
+            message = _("The event ended more than %(years)s years ago; it may no longer be filed.") % {
+                "years": RETENTION_YEARS
+            }
+        else:
+            message = str(REFUSALS.get(error.code, error.message))
+        if error.field == "token":
+            borrower.add_error(None, message)
+        else:
+            field = "note" if error.field == "details" else error.field
+            flag.add_error(field if field in flag.fields else None, message)

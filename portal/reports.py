@@ -1,0 +1,76 @@
+"""The portal's report pages (regulator staff and operators): the latest reports, the form that asks
+for a report of any period, and one report drawn as tables, bars and monthly trends."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.audit import record
+from accounts.authentication import caller_person
+from accounts.choices import AuditAction
+from accounts.models import User
+from accounts.permissions import reads_whole_reports
+from portal import charts, forms
+from portal.jobs import LIST_SIZE, job_statuses
+from sharing import heartbeat
+from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
+from sharing.models import Report
+from sharing.reports import jobs as reports
+
+TREND_MONTHS = 12
+
+
+def _reader(request: HttpRequest) -> User:
+    person = caller_person(request)
+    if not reads_whole_reports(person):
+        raise PermissionDenied
+    return person
+
+
+@login_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    """The latest reports, and the form that asks for a report of any period."""
+    person = _reader(request)
+    form = forms.ReportRequestForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        report = reports.request(form.cleaned_data["starts_on"], form.cleaned_data["ends_on"], by=person)
+        record(AuditAction.REPORT_REQUEST, request=request, target=report)
+        return redirect("portal:report_detail", pk=report.pk)
+    latest = list(Report.objects.order_by("-id")[:LIST_SIZE])
+    record(AuditAction.REPORT_LIST, request=request)
+    return render(request, "portal/report_list.html", {"reports": latest, "form": form})
+
+
+@login_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _reader(request)
+    report = get_object_or_404(Report, pk=pk)
+    context: dict[str, object] = {
+        "report": report,
+        "formats": ReportFormat.values,
+        "finished": report.is_finished,
+        "percent": report.percent_done,
+        "statuses": job_statuses(),
+        "no_worker": heartbeat.waiting_for_a_worker(report.status),
+    }
+    if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
+        monthly = (
+            Report.objects.filter(
+                trigger=ReportTrigger.SCHEDULED, status=UploadStatus.SUCCEEDED, ends_on__lte=report.ends_on
+            )
+            .order_by("-ends_on")
+            .values_list("starts_on", "figures")[:TREND_MONTHS]
+        )
+        months = [(f"{starts:%Y-%m}", figures) for starts, figures in reversed(list(monthly)) if figures is not None]
+        trend_flags, trend_subjects = charts.trend(months)
+        context |= {
+            "by_category": charts.new_flags_by_category(report.figures),
+            "by_sector": charts.new_flags_by_sector(report.figures),
+            "trend_flags": trend_flags,
+            "trend_subjects": trend_subjects,
+            "tables": charts.tables(report.figures),
+            "notes": report.figures["notes"],
+        }
+    record(AuditAction.REPORT_VIEW, request=request, target=report)
+    return render(request, "portal/report_detail.html", context)
