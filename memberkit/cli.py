@@ -5,7 +5,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from memberkit import hashing, inspecting, querying, uploading, verifying
+from memberkit import hashing, inspecting, querying, session, uploading, verifying
 from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, PURPOSES
 
 
@@ -177,7 +177,7 @@ def _platform_arguments(command: argparse.ArgumentParser) -> None:
         "--api-key-file",
         type=Path,
         metavar="PATH",
-        help=f"a file holding the API key (default: the environment variable {uploading.KEY_VARIABLE})",
+        help=f"a file holding the API key (default: the environment variable {session.KEY_VARIABLE})",
     )
     command.add_argument(
         "--ca-file",

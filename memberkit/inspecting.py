@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from memberkit import api
-from memberkit.querying import JSONL_SUFFIXES, check_purpose
+from memberkit.jobs import follow, format_of, post_file
+from memberkit.problems import ApiError
+from memberkit.querying import check_purpose
 from memberkit.scanning import check_label, refuse_file
-from memberkit.uploading import Screen, connect, explain, follow, format_of, post_file
+from memberkit.session import Screen, connect, explain
+from memberkit.subjects import JSONL_SUFFIXES
 from memberkit.vocabulary import FINISHED, PORTFOLIO_MAX
 
 INSPECTIONS_PATH = "/api/v1/inspections"
@@ -129,7 +132,7 @@ class Inspection:
                 replayed=answer.headers.get("Idempotent-Replayed", "").lower() == "true",
             )
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise api.ApiError("the platform's answer is not an inspection; is --url the Riskshare platform?") from None
+            raise ApiError("the platform's answer is not an inspection; is --url the Riskshare platform?") from None
 
     @property
     def finished(self) -> bool:
@@ -173,7 +176,7 @@ def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspe
             if job.rejected:
                 report = options.errors_path
                 client.download(job.errors_url, report)
-    except (api.ApiError, OSError) as error:
+    except (ApiError, OSError) as error:
         error.add_note(f"inspection {job.id} was accepted: run the same command again to follow it")
         raise
     return job, report
@@ -198,7 +201,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
         options.check()
         client = connect(options.url, options.api_key_file, options.ca_file, environ, screen, "the tokens")
         job, report = inspect(client, options, screen)
-    except (api.ApiError, OSError, ValueError) as error:
+    except (ApiError, OSError, ValueError) as error:
         screen.note(explain(error, NOTES))
         return 2
     except KeyboardInterrupt:

@@ -23,20 +23,20 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from memberkit import api
-from memberkit.labels import REASON, holds_identifier
+from memberkit.problems import ApiError
 from memberkit.scanning import check_label
+from memberkit.session import Screen, connect, explain
+from memberkit.subjects import JSONL_SUFFIXES, Subject, check_row, read_rows
 from memberkit.text import has_control
-from memberkit.uploading import Screen, connect, explain
 from memberkit.vocabulary import (
     CONSENT_MAX,
     CONSENT_REQUIRED,
     CONSENT_TOO_LONG,
-    CORRELATION_MAX,
     ID_TYPES,
     PURPOSES,
     SUBJECTS_MAX,
@@ -47,9 +47,7 @@ QUERIES_PATH = "/api/v1/queries"
 BATCH_SIZE = SUBJECTS_MAX  # the most the platform answers in one request
 # The per-minute rate asks for a minute at most; a longer Retry-After is waited in steps of this, then retried.
 RATE_WAIT_CAP_SECONDS = 120.0
-MEMBER_TOKEN = re.compile(r"[0-9a-f]{64}")
 CSV_COLUMNS = ("correlation_id", "hit", "categories", "latest_event_month", "disputed", "resolved", "own")
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 TAIL_BYTES = 64 * 1024
 NOTES = {
     "quota_exceeded": "The daily quota is used up: run the same command again tomorrow to carry on.",
@@ -113,19 +111,6 @@ def check_purpose(purpose: str, consent_reference: str | None) -> None:
     check_label("the consent reference", consent)
 
 
-@dataclass(frozen=True)
-class Subject:
-    """One row that may be sent. The token is left out of ``repr``: it must reach no log or traceback."""
-
-    row: int
-    correlation_id: str
-    id_type: str
-    token: str = field(repr=False)
-
-
-Refusal = tuple[int, str, str]  # row, field, reason: never the value
-
-
 @dataclass
 class Outcome:
     """What a run did, kept up to date as it goes so that a run that stops can say how far it got."""
@@ -135,109 +120,6 @@ class Outcome:
     hits: int = 0
     refused: int = 0
     skipped: int = 0  # answered by an earlier run
-
-
-def check_row(number: int, values: Mapping[str, object], options: Options) -> Subject | list[Refusal]:
-    """The subject a row names, or why it cannot be sent, one refusal per field, as the platform would say.
-
-    ``values`` holds the row's fields by column name; a missing one reads as empty.
-    """
-    refusals: list[Refusal] = []
-
-    def text(column: str) -> str:
-        value = values.get(column)
-        if value is None or value == "":
-            return ""
-        # JSON Lines may hold a number where text is meant; the platform reads a number as its digits.
-        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-            return str(value).strip()
-        refusals.append((number, column, "not_text"))
-        return ""
-
-    correlation_id = text(options.correlation_column)
-    if not correlation_id:
-        refusals.append((number, options.correlation_column, "required"))
-    elif len(correlation_id) > CORRELATION_MAX:
-        refusals.append((number, options.correlation_column, "too_long"))
-    elif has_control(correlation_id):  # a reference, not text: every result is one line
-        refusals.append((number, options.correlation_column, "bad_characters"))
-    elif holds_identifier(correlation_id):
-        refusals.append((number, options.correlation_column, REASON))
-
-    own_type = text("id_type")
-    if options.id_type is not None:
-        if own_type and own_type != options.id_type:
-            refusals.append((number, "id_type", "conflicting_id_type"))
-        id_type = options.id_type
-    elif not own_type:
-        refusals.append((number, "id_type", "required"))
-        id_type = ""
-    elif own_type not in ID_TYPES:
-        refusals.append((number, "id_type", "unknown_id_type"))
-        id_type = ""
-    else:
-        id_type = own_type
-
-    token = text(options.token_column)
-    if not token:
-        refusals.append((number, options.token_column, "required"))
-    elif not MEMBER_TOKEN.fullmatch(token):
-        refusals.append((number, options.token_column, "bad_token"))
-
-    if refusals:
-        return refusals
-    return Subject(number, correlation_id, id_type, token)
-
-
-def read_rows(path: Path, text: TextIO, options: Options) -> Iterator[tuple[int, Mapping[str, object]]]:
-    """Each data row by number (the header and blank lines not counted, as ``hash`` counts), as a mapping.
-
-    Only the columns ``check_row`` reads are kept. A CSV file lacking one of
-    them is refused before its first row; a JSON line that is not an object
-    comes out empty, so that it is refused as a row rather than ending the run.
-    """
-    wanted = [options.correlation_column, options.token_column, "id_type"]
-    if path.suffix.lower() in JSONL_SUFFIXES:
-        yield from _json_rows(path, text, wanted)
-        return
-    reader = csv.reader(text)
-    try:
-        header = next(reader, [])
-        required = wanted if options.id_type is None else wanted[:2]
-        missing = [column for column in required if column not in header]
-        if missing:
-            advice = " (or give every row one type with --id-type)" if "id_type" in missing else ""
-            raise ValueError(f"{path.name} has no column {', '.join(missing)}{advice}")
-        places = {column: header.index(column) for column in wanted if column in header}
-        number = 0
-        for row in reader:
-            if not row:
-                continue
-            number += 1
-            yield number, {column: row[place] for column, place in places.items() if place < len(row)}
-    except csv.Error as error:
-        raise ValueError(f"{path.name}, line {reader.line_num}: not well-formed CSV ({error})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path.name} is not UTF-8 text after line {reader.line_num}") from None
-
-
-def _json_rows(path: Path, text: TextIO, wanted: Sequence[str]) -> Iterator[tuple[int, Mapping[str, object]]]:
-    number = line_number = 0
-    try:
-        for line_number, line in enumerate(text, start=1):  # noqa: B007 - the except clause reads it
-            if not line.strip():
-                continue
-            number += 1
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            if not isinstance(row, dict):
-                yield number, {}
-                continue
-            yield number, {column: row[column] for column in wanted if column in row}
-    except UnicodeDecodeError:
-        raise ValueError(f"{path.name} is not UTF-8 text after line {line_number}") from None
 
 
 class JsonBody:
@@ -269,7 +151,7 @@ def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> list[
     ]
     try:
         answer = client.send("POST", client.url(QUERIES_PATH), body=JsonBody(document), retry=True)
-    except api.ApiError as error:
+    except ApiError as error:
         places = {place for field_error in error.errors if (place := _place(field_error.field)) is not None}
         for place in sorted(places):
             if place < len(batch):
@@ -280,7 +162,7 @@ def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> list[
     if not isinstance(subjects, list) or [
         subject.get("correlation_id") if isinstance(subject, dict) else None for subject in subjects
     ] != [subject.correlation_id for subject in batch]:
-        raise api.ApiError("the platform's answer does not list the subjects asked for; is --url the platform?")
+        raise ApiError("the platform's answer does not list the subjects asked for; is --url the platform?")
     return subjects
 
 
@@ -381,7 +263,7 @@ class Results:
             else:
                 csv.writer(buffer).writerows(result_row(answer) for answer in answers)
         except (KeyError, TypeError, AttributeError):
-            raise api.ApiError("the platform's answer is not a query answer; is --url the platform?") from None
+            raise ApiError("the platform's answer is not a query answer; is --url the platform?") from None
         out.write(buffer.getvalue())
         out.flush()
 
@@ -460,7 +342,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
             retry_after_cap=RATE_WAIT_CAP_SECONDS,
         )
         query(client, options, screen, outcome)
-    except (api.ApiError, OSError, ValueError) as error:
+    except (ApiError, OSError, ValueError) as error:
         screen.note(explain(error, NOTES))
         _so_far(screen, options, outcome)
         return 2

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from memberkit import cli, scanning, uploading
+from memberkit import cli, scanning, session
 from tests.memberkit import test_client_query, test_client_upload
 from tests.memberkit.test_labels import full_width, label_holding
 
@@ -30,7 +30,7 @@ def row(reference: str) -> str:
 
 @pytest.fixture(autouse=True)
 def key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(uploading.KEY_VARIABLE, test_client_upload.API_KEY)
+    monkeypatch.setenv(session.KEY_VARIABLE, test_client_upload.API_KEY)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from memberkit import cli, querying, uploading, vocabulary
+from memberkit import cli, querying, session, vocabulary
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 URL_PATH = "/api/v1/queries"
@@ -183,7 +183,7 @@ def platform() -> Iterator[FakePlatform]:
 
 @pytest.fixture(autouse=True)
 def key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(uploading.KEY_VARIABLE, API_KEY)
+    monkeypatch.setenv(session.KEY_VARIABLE, API_KEY)
 
 
 def write_subjects(path: Path, count: int, start: int = 0) -> Path:
@@ -470,7 +470,7 @@ def test_the_api_key_from_the_environment_is_sent_and_never_printed(platform, tm
 
 
 def test_no_api_key_is_refused_before_anything_is_sent(platform, tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv(uploading.KEY_VARIABLE)
+    monkeypatch.delenv(session.KEY_VARIABLE)
     file = write_subjects(tmp_path / "portfolio.csv", 3)
 
     assert query(platform, file) == 2

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from memberkit import api, cli, uploading
+from memberkit import api, cli, jobs, session
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 TOKEN = "ab" * 32
@@ -331,7 +331,7 @@ def flags(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(uploading.KEY_VARIABLE, API_KEY)
+    monkeypatch.setenv(session.KEY_VARIABLE, API_KEY)
 
 
 def upload(platform: FakePlatform, file: Path, *arguments: str) -> int:
@@ -501,7 +501,7 @@ def test_a_key_file_wins_over_the_environment_and_a_refused_key_is_not_printed(p
 
 
 def test_no_api_key_is_refused_before_anything_is_sent(platform, flags, monkeypatch, capsys):
-    monkeypatch.delenv(uploading.KEY_VARIABLE)
+    monkeypatch.delenv(session.KEY_VARIABLE)
 
     assert upload(platform, flags) == 2
 
@@ -564,7 +564,7 @@ def test_django_reads_the_body_as_the_platform_will(tmp_path):
     path = tmp_path / "首贷 flags.csv"
     content = FLAGS.encode() + b"\n\r\n--not-a-boundary\r\n"
     path.write_bytes(content)
-    body = uploading.Multipart(path, {"format": "csv"}, lambda done, length: None)
+    body = jobs.Multipart(path, {"format": "csv"}, lambda done, length: None)
     data = b"".join(body.chunks())
     meta = {"CONTENT_TYPE": body.content_type, "CONTENT_LENGTH": str(body.length)}
 
@@ -581,12 +581,12 @@ def test_django_reads_the_body_as_the_platform_will(tmp_path):
 def test_a_file_that_changes_while_it_is_sent_is_refused(tmp_path):
     path = tmp_path / "flags.csv"
     path.write_bytes(FLAGS.encode())
-    body = uploading.Multipart(path, {}, lambda done, length: None)
+    body = jobs.Multipart(path, {}, lambda done, length: None)
     chunks = body.chunks()
     next(chunks)  # the parts before the file
     path.write_bytes(FLAGS.encode()[:10])
 
-    with pytest.raises(uploading.FileChanged, match="changed while it was being sent"):
+    with pytest.raises(jobs.FileChanged, match="changed while it was being sent"):
         list(chunks)
 
 

@@ -1,0 +1,168 @@
+"""A file sent as a job and the job followed to its end: what ``upload`` and ``inspect`` share.
+
+The file is streamed from disk (several GB in constant memory) and its length is known before the
+first byte is sent, so no chunked encoding is needed. Its SHA-256 names the request
+(``Idempotency-Key``), so that running a command again finds the job it started instead of
+starting another.
+"""
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from memberkit import api
+from memberkit.problems import LocalError
+from memberkit.progress import Bar, size
+from memberkit.session import Screen
+from memberkit.vocabulary import FILE_SUFFIXES
+
+CHUNK_BYTES = 1024 * 1024
+# Once a multi-GB body is sent, the platform stores the file before it answers.
+ANSWER_TIMEOUT_SECONDS = 600.0
+
+
+class FileChanged(LocalError):
+    """The file changed or vanished while it was read: what was sent is not what was hashed."""
+
+
+class Multipart:
+    """A multipart/form-data body read from disk while it is sent: a file of several GB costs 1 MiB of memory.
+
+    The parts around the file are small and fixed, so the body's length is known
+    before a byte of the file is read. The file must not change from the moment
+    the body is made (before hashing) to its last byte sent: the key would name
+    content that was never sent, so a change is an error.
+    """
+
+    def __init__(self, path: Path, fields: Mapping[str, str], on_sent: Callable[[int, int], None]) -> None:
+        self.path, self.on_sent = path, on_sent
+        self.stat = path.stat()
+        boundary = f"riskshare-{uuid.uuid4().hex}"
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in fields.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{_quoted(path.name)}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        self.head = "".join(parts).encode()
+        self.tail = f"\r\n--{boundary}--\r\n".encode()
+        self.length = len(self.head) + self.stat.st_size + len(self.tail)
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.head
+        sent = len(self.head)
+        self.on_sent(sent, self.length)
+        try:
+            with self.path.open("rb") as file:
+                left = self.stat.st_size
+                while left:
+                    chunk = file.read(min(CHUNK_BYTES, left))
+                    if not chunk:
+                        break
+                    yield chunk
+                    left -= len(chunk)
+                    sent += len(chunk)
+                    self.on_sent(sent, self.length)
+                now = os.fstat(file.fileno())
+        except OSError as error:
+            raise FileChanged(f"{self.path} could not be read while sending: {error.strerror or error}") from None
+        if left or (now.st_size, now.st_mtime_ns) != (self.stat.st_size, self.stat.st_mtime_ns):
+            raise FileChanged(f"{self.path} changed while it was being sent; run the command again once it is complete")
+        yield self.tail
+        self.on_sent(self.length, self.length)
+
+
+def _quoted(name: str) -> str:
+    """A file name inside a quoted header parameter, escaped as browsers do (WHATWG multipart/form-data)."""
+    return name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def format_of(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    found = FILE_SUFFIXES.get(path.suffix.lower())
+    if found is None:
+        raise ValueError(f"{path.name} ends in neither .csv nor .jsonl: name its format with --format csv or jsonl")
+    return found
+
+
+def post_file(
+    client: api.Client,
+    path: str,
+    file: Path,
+    fields: Mapping[str, str],
+    key_of: Callable[[str, Mapping[str, str]], str],
+    screen: Screen,
+) -> api.Answer:
+    """POST ``file`` with ``fields`` as a job's form, under the Idempotency-Key that ``key_of`` makes
+    of the file's SHA-256 and the fields, drawing the hashing and the sending."""
+
+    def sent(done: int, length: int) -> None:
+        bar = screen.bar
+        bar.draw(done, length, f"sending {size(done)} of {size(length)}  {size(int(bar.rate(done)))}/s")
+
+    # Made before hashing: it notes the file's size and time, so a change from here to the last byte sent is seen.
+    body = Multipart(file, fields, sent)
+    key = key_of(content_digest(file, screen.new_bar()), fields)
+    bar = screen.new_bar()
+    answer = client.send(
+        "POST", client.url(path), body=body, headers={"Idempotency-Key": key}, answer_timeout=ANSWER_TIMEOUT_SECONDS
+    )
+    bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)
+    return answer
+
+
+def content_digest(path: Path, bar: Bar) -> str:
+    """The file's SHA-256 in hex, drawing how much of it is read: a file of several GB takes a while."""
+    total, done = path.stat().st_size, 0
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            digest.update(chunk)
+            done += len(chunk)
+            bar.draw(done, total, f"hashing {size(done)} of {size(total)}")
+    bar.draw(total, total, f"hashed {size(total)}", final=True)
+    return digest.hexdigest()
+
+
+class Polled(Protocol):
+    """A job the platform runs, as the client reads it: what ``follow`` needs of uploads and inspections alike."""
+
+    @property
+    def rows_done(self) -> int: ...
+
+    @property
+    def self_url(self) -> str: ...
+
+    @property
+    def rows_total(self) -> int | None: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+
+J = TypeVar("J", bound=Polled)
+
+
+def follow(
+    client: api.Client,
+    job: J,
+    poll_seconds: float,
+    screen: Screen,
+    read: Callable[[api.Answer], J],
+    caption: Callable[[J], str],
+) -> J:
+    """Poll the job until it has finished, drawing rows done of rows in total and ``caption``'s words."""
+    bar = screen.new_bar()
+    while True:
+        bar.draw(job.rows_done, job.rows_total or 0, caption(job), final=job.finished)
+        if job.finished:
+            return job
+        client.sleep(poll_seconds)
+        job = read(client.send("GET", job.self_url))
