@@ -17,7 +17,7 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey, Institution, User
 from accounts.network import address_allowed, client_ip
-from accounts.permissions import has_role
+from accounts.permissions import Allow, admits
 
 KEYWORD = "Api-Key"
 # rs_ and 8 lowercase letters or digits, a dot, then the secret (URL-safe base64 of 32 bytes).
@@ -62,10 +62,10 @@ def caller_person(request: HttpRequest) -> User:
     return request.user
 
 
-def person_holding(request: HttpRequest, *roles: str) -> User:
-    """The signed-in person on a portal page open to ``roles``; anyone else gets the 403 page."""
+def person_holding(request: HttpRequest, rule: Allow) -> User:
+    """The signed-in person on a portal page that ``rule`` opens; anyone else gets the 403 page."""
     person = caller_person(request)
-    if not has_role(person, *roles):
+    if not admits(person, rule):
         raise PermissionDenied
     return person
 

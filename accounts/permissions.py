@@ -50,6 +50,12 @@ INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
 QUERY_ACTIVITY_READERS = Allow.people(Role.ANALYST, Role.AUDITOR)
 REPORT_READERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ)
 REPORT_REQUESTERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, scope=Scope.REPORTS_REQUEST)
+# Whole reports, unsliced: in the portal, whose report pages are for these people only (the API
+# also gives them to the regulator's keys, see ``reads_whole_reports``).
+WHOLE_REPORT_READERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR)
+# Every member's recent contributions against its queries (the portal's member activity page):
+# the platform's own records, not a published report, so for whole-report readers only.
+MEMBER_ACTIVITY_READERS = WHOLE_REPORT_READERS
 
 
 def admits(caller: Any, rule: Allow) -> bool:
@@ -80,17 +86,12 @@ def can_grant_role(caller: Any, role: str) -> bool:
     return role != Role.OPERATOR or is_operator(caller)
 
 
-def can_read_audit_trail(caller: Any) -> bool:
-    """Auditors read their institution's trail, regulator staff the whole of it (in the portal)."""
-    return has_role(caller, Role.AUDITOR, Role.REGULATOR_STAFF)
-
-
 def reads_whole_reports(caller: Any) -> bool:
     """Regulator staff, their institution's keys and operators read whole reports; anyone else allowed
     to read reports reads only their own institution's slice of each."""
     if caller.is_api_key:
         return bool(caller.institution.kind == InstitutionKind.REGULATOR)
-    return has_role(caller, Role.REGULATOR_STAFF, Role.OPERATOR)
+    return admits(caller, WHOLE_REPORT_READERS)
 
 
 def can_use_admin(caller: Any) -> bool:

@@ -15,7 +15,15 @@ from django.utils.translation import gettext as _
 from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, InstitutionKind, Role
-from accounts.permissions import can_read_audit_trail, has_role, reads_whole_reports, roles_of
+from accounts.permissions import (
+    AUDIT_READERS,
+    FLAG_READERS,
+    MATCHERS,
+    PEOPLE_MANAGERS,
+    WHOLE_REPORT_READERS,
+    admits,
+    roles_of,
+)
 from portal import dashboard
 
 
@@ -54,11 +62,11 @@ def home(request: HttpRequest) -> HttpResponse:
     labels = dict(Role.choices)
     context = {
         "role_labels": [labels[role] for role in roles_of(person)],
-        "can_read_audit": can_read_audit_trail(person),
-        "can_read_reports": reads_whole_reports(person),
-        "can_query": has_role(person, Role.ANALYST),
-        "can_upload": has_role(person, Role.CONTRIBUTOR, Role.AUDITOR),
-        "can_manage": has_role(person, Role.INSTITUTION_ADMIN),
+        "can_read_audit": admits(person, AUDIT_READERS),
+        "can_read_reports": admits(person, WHOLE_REPORT_READERS),
+        "can_query": admits(person, MATCHERS),
+        "can_upload": admits(person, FLAG_READERS),
+        "can_manage": admits(person, PEOPLE_MANAGERS),
     }
     if person.institution.kind == InstitutionKind.MEMBER:
         context["board"] = dashboard.member_dashboard(person, timezone.now())

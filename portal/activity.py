@@ -5,17 +5,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.audit import record
-from accounts.authentication import caller_person
+from accounts.authentication import person_holding
 from accounts.choices import AuditAction, InstitutionKind
 from accounts.models import AuditEvent, Institution
-from accounts.permissions import reads_whole_reports
+from accounts.permissions import MEMBER_ACTIVITY_READERS
 from sharing.models import ContributedCategory, Flag
 
 ACTIVITY_DAYS = 30
@@ -24,8 +23,7 @@ ACTIVITY_DAYS = 30
 @login_required
 def institutions(request: HttpRequest) -> HttpResponse:
     """Regulator staff and operators: every member's recent contributions against its queries."""
-    if not reads_whole_reports(caller_person(request)):
-        raise PermissionDenied
+    person_holding(request, MEMBER_ACTIVITY_READERS)
     rows = member_activity(timezone.now(), ACTIVITY_DAYS)
     record(AuditAction.INSTITUTION_LIST, request=request)
     return render(request, "portal/institutions.html", {"activity": rows, "days": ACTIVITY_DAYS})

@@ -1,16 +1,15 @@
 """The audit trail in the portal (auditors their institution's, regulator staff the whole of it)."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts import selectors
 from accounts.audit import record
-from accounts.authentication import caller_person
+from accounts.authentication import person_holding
 from accounts.choices import AuditAction
 from accounts.filters import AuditEventFilter
-from accounts.permissions import can_read_audit_trail
+from accounts.permissions import AUDIT_READERS
 from config.pagination import newest_first_page
 
 AUDIT_PAGE_SIZE = 50
@@ -19,9 +18,7 @@ AUDIT_PAGE_SIZE = 50
 @login_required
 def audit_events(request: HttpRequest) -> HttpResponse:
     """The audit trail in the portal: the API's list, filters and visibility, newest first."""
-    person = caller_person(request)
-    if not can_read_audit_trail(person):
-        raise PermissionDenied
+    person = person_holding(request, AUDIT_READERS)
     events = AuditEventFilter(request.GET, queryset=selectors.audit_events_visible_to(person))
     page = newest_first_page(request, events.qs.select_related("institution"), AUDIT_PAGE_SIZE)
     record(AuditAction.AUDIT_LIST, request=request)

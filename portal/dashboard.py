@@ -11,9 +11,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from accounts.choices import AuditAction, Role
+from accounts.choices import AuditAction
 from accounts.models import AuditEvent, User
-from accounts.permissions import has_role
+from accounts.permissions import FLAG_READERS, INSPECTORS, QUERY_ACTIVITY_READERS, admits
 from portal import charts
 from sharing.choices import FlagStatus, QueryPurpose, UploadStatus
 from sharing.models import ContributedCategory, Flag, Inspection, Upload
@@ -78,9 +78,9 @@ def contributions(institution_id: int, now: datetime, days: int) -> Contribution
 def member_dashboard(person: User, now: datetime, days: int = 30) -> Dashboard:
     institution = person.institution
     board = Dashboard(
-        sees_contributions=has_role(person, Role.CONTRIBUTOR, Role.AUDITOR),
-        sees_queries=has_role(person, Role.ANALYST, Role.AUDITOR),
-        sees_inspections=has_role(person, Role.ANALYST),
+        sees_contributions=admits(person, FLAG_READERS),
+        sees_queries=admits(person, QUERY_ACTIVITY_READERS),
+        sees_inspections=admits(person, INSPECTORS),
     )
     if board.sees_contributions:
         counts = contributions(institution.pk, now, days)

@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy
 
 from accounts.audit import record
 from accounts.authentication import person_holding
-from accounts.choices import AuditAction, Role
+from accounts.choices import AuditAction
 from accounts.models import Institution
-from accounts.permissions import has_role
+from accounts.permissions import FLAG_READERS, FLAG_WRITERS, admits
 from config.forms import show_errors
 from config.pagination import newest_first_page
 from portal import forms
@@ -46,7 +46,7 @@ REFUSALS = {
 @login_required
 def flags(request: HttpRequest) -> HttpResponse:
     """The institution's own flags, newest first, with the API's filters; never their details."""
-    person = person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
+    person = person_holding(request, FLAG_READERS)
     found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
     page = newest_first_page(request, found.qs.defer("details", "token"), FLAGS_PAGE_SIZE)
     record(AuditAction.FLAG_LIST, request=request)
@@ -55,7 +55,7 @@ def flags(request: HttpRequest) -> HttpResponse:
         "flags": page.rows,
         "older": page.older,
         "query": page.query,
-        "can_file": has_role(person, Role.CONTRIBUTOR),
+        "can_file": admits(person, FLAG_WRITERS),
     }
     return render(request, "portal/flags.html", context)
 
@@ -63,9 +63,9 @@ def flags(request: HttpRequest) -> HttpResponse:
 @login_required
 def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the institution's flags with its details; contributors resolve or withdraw it here."""
-    person = person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
+    person = person_holding(request, FLAG_READERS)
     flag = get_object_or_404(Flag.objects.select_related("details_key"), pk=pk, institution=person.institution)
-    can_change = has_role(person, Role.CONTRIBUTOR)
+    can_change = admits(person, FLAG_WRITERS)
     shown = {name: form() for name, form in forms.FLAG_FORMS.items()}
     if request.method == "POST":
         change = request.POST.get("change", "")
@@ -95,7 +95,7 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def new_flag(request: HttpRequest) -> HttpResponse:
     """A form for one new flag; the identifier never leaves the browser, only its member token."""
-    person = person_holding(request, Role.CONTRIBUTOR)
+    person = person_holding(request, FLAG_WRITERS)
     data = request.POST if request.method == "POST" else None
     borrower, flag = forms.BorrowerForm(data), forms.FlagForm(data)
     if borrower.is_valid() and flag.is_valid():

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.audit import record
 from accounts.authentication import person_holding
-from accounts.choices import AuditAction, Role
-from accounts.models import User
+from accounts.choices import AuditAction
+from accounts.permissions import INSPECTORS
 from portal import charts
 from portal.jobs import LIST_SIZE, job_context
 from sharing.choices import QueryPurpose
@@ -19,14 +19,10 @@ from sharing.models import Inspection, InspectionHit
 NEW_HITS_SHOWN = 50
 
 
-def _inspector(request: HttpRequest) -> User:
-    return person_holding(request, Role.ANALYST)
-
-
 @login_required
 def inspections(request: HttpRequest) -> HttpResponse:
     """The institution's inspections, newest first, and the form that starts one."""
-    person = _inspector(request)
+    person = person_holding(request, INSPECTORS)
     own = Inspection.objects.filter(institution=person.institution)
     record(AuditAction.INSPECTION_LIST, request=request)
     context = {
@@ -41,7 +37,7 @@ def inspections(request: HttpRequest) -> HttpResponse:
 def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One inspection of the caller's own institution (another's is 404): progress, counts by
     category, and the first subjects hit that were not hit in the portfolio's previous inspection."""
-    person = _inspector(request)
+    person = person_holding(request, INSPECTORS)
     inspection = get_object_or_404(Inspection.objects.select_related("previous"), pk=pk, institution=person.institution)
     new_hits = (
         InspectionHit.objects.filter(inspection=inspection, new=True).order_by("row", "category")[:NEW_HITS_SHOWN]

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.authentication import person_holding
-from accounts.choices import Role
+from accounts.permissions import MATCHERS
 from memberkit import identifiers
 from portal.keying import BROWSER_TYPES, identifier_reasons
 from sharing.choices import CONSENT_PURPOSES, Category, QueryPurpose
@@ -25,7 +25,7 @@ def phone_lengths(request: HttpRequest) -> JsonResponse:
 def query(request: HttpRequest) -> HttpResponse:
     """One borrower, looked up from the browser: the page keys the identifier into its member token
     (portal/static/portal/query.js) and sends only that to ``POST /api/v1/queries``."""
-    person_holding(request, Role.ANALYST)
+    person_holding(request, MATCHERS)
     words = {
         "categories": {str(value): str(label) for value, label in Category.choices},
         "yes": _("Yes"),

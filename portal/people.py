@@ -20,12 +20,13 @@ from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction, Role, Scope
 from accounts.models import ApiKey, User
+from accounts.permissions import PEOPLE_MANAGERS
 from config.forms import show_errors
 from portal.people_forms import AddPersonForm, IssueKeyForm, PersonForm
 
 
 def _admin(request: HttpRequest) -> User:
-    return person_holding(request, Role.INSTITUTION_ADMIN)
+    return person_holding(request, PEOPLE_MANAGERS)
 
 
 def _labels(values: list[str], choices: type[Role] | type[Scope]) -> list[str]:

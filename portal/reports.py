@@ -2,15 +2,13 @@
 for a report of any period, and one report drawn as tables, bars and monthly trends."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.audit import record
-from accounts.authentication import caller_person
+from accounts.authentication import person_holding
 from accounts.choices import AuditAction
-from accounts.models import User
-from accounts.permissions import reads_whole_reports
+from accounts.permissions import WHOLE_REPORT_READERS
 from portal import charts, forms
 from portal.jobs import LIST_SIZE, job_statuses
 from sharing import heartbeat
@@ -21,17 +19,10 @@ from sharing.reports import jobs as reports
 TREND_MONTHS = 12
 
 
-def _reader(request: HttpRequest) -> User:
-    person = caller_person(request)
-    if not reads_whole_reports(person):
-        raise PermissionDenied
-    return person
-
-
 @login_required
 def report_list(request: HttpRequest) -> HttpResponse:
     """The latest reports, and the form that asks for a report of any period."""
-    person = _reader(request)
+    person = person_holding(request, WHOLE_REPORT_READERS)
     form = forms.ReportRequestForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         report = reports.request(form.cleaned_data["starts_on"], form.cleaned_data["ends_on"], by=person)
@@ -44,7 +35,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _reader(request)
+    person_holding(request, WHOLE_REPORT_READERS)
     report = get_object_or_404(Report, pk=pk)
     context: dict[str, object] = {
         "report": report,

@@ -7,8 +7,8 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.audit import record
 from accounts.authentication import person_holding
-from accounts.choices import AuditAction, Role
-from accounts.permissions import has_role
+from accounts.choices import AuditAction
+from accounts.permissions import FLAG_READERS, FLAG_WRITERS, admits
 from portal.jobs import LIST_SIZE, job_context
 from sharing.models import Upload
 
@@ -16,17 +16,17 @@ from sharing.models import Upload
 @login_required
 def uploads(request: HttpRequest) -> HttpResponse:
     """The institution's uploads of flags, and (for contributors) the form that sends a new one."""
-    person = person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
+    person = person_holding(request, FLAG_READERS)
     recent = Upload.objects.filter(institution=person.institution).order_by("-id")[:LIST_SIZE]
     record(AuditAction.UPLOAD_LIST, request=request)
-    context = {"uploads": list(recent), "can_upload": has_role(person, Role.CONTRIBUTOR)}
+    context = {"uploads": list(recent), "can_upload": admits(person, FLAG_WRITERS)}
     return render(request, "portal/uploads.html", context)
 
 
 @login_required
 def upload_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One upload of the caller's own institution (another's is 404), following its progress."""
-    person = person_holding(request, Role.CONTRIBUTOR, Role.AUDITOR)
+    person = person_holding(request, FLAG_READERS)
     upload = get_object_or_404(Upload, pk=pk, institution=person.institution)
     record(AuditAction.UPLOAD_VIEW, request=request, target=upload)
     return render(request, "portal/upload_detail.html", {"upload": upload, **job_context(upload)})
