@@ -20,20 +20,17 @@ from accounts import auditproof
 from accounts.api.auditing import AuditedMixin
 from accounts.api.serializers import AuditPublicKeySerializer
 from accounts.authentication import caller_institution
-from accounts.choices import AuditAction, Role, Scope
+from accounts.choices import AuditAction
 from accounts.models import User
-from accounts.permissions import ActionAllowed, Allow, reads_whole_reports
+from accounts.permissions import REPORT_READERS, REPORT_REQUESTERS, ActionAllowed, reads_whole_reports
 from config.pagination import NewestFirstCursorPagination
-from sharing.api.serializers import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
+from sharing.api.serializers.reports import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
 from sharing.choices import ReportFormat, UploadStatus
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import gathering as reporting
 from sharing.reports import jobs as reports
 
-# Regulator staff and operators read whole reports; a member's analysts and auditors its own slice.
-REPORT_READERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, Role.ANALYST, Role.AUDITOR, scope=Scope.REPORTS_READ)
-REPORT_REQUESTERS = Allow.people(Role.REGULATOR_STAFF, Role.OPERATOR, scope=Scope.REPORTS_REQUEST)
 MEDIA_TYPES = {
     ReportFormat.CSV: "text/csv; charset=utf-8",
     ReportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -1,8 +1,11 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from sharing.api.flags import FlagViewSet
+from sharing.api.inspections import InspectionViewSet
+from sharing.api.queries import QueryView
 from sharing.api.reports import ReportPublicKeyView, ReportViewSet
-from sharing.api.views import FlagViewSet, InspectionViewSet, QueryView, UploadViewSet
+from sharing.api.uploads import UploadViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("flags", FlagViewSet, basename="flag")

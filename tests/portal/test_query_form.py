@@ -5,7 +5,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharing.api.serializers import QueryRequestSerializer, plain_query
+from sharing.api.serializers.queries import QueryRequestSerializer, plain_query
 
 TOKENS = [hashlib.sha256(bytes([n])).hexdigest() for n in range(3)]
 texts = st.one_of(

@@ -1,0 +1,170 @@
+"""Post-loan self-inspections: a portfolio file matched by workers, then its results and error report."""
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.authentication import caller_institution
+from accounts.choices import AuditAction
+from accounts.permissions import INSPECTORS
+from sharing import tasks
+from sharing.api.base import IDEMPOTENCY_HEADER, CsvRenderer, Echo, FileJobViewSet, cell
+from sharing.api.queries import NotReciprocalError
+from sharing.api.serializers.inspections import InspectionCreateSerializer, InspectionSerializer
+from sharing.choices import UploadStatus
+from sharing.matching import inspections
+from sharing.matching import queries as matching
+from sharing.models import Inspection, InspectionError, InspectionHit
+
+
+class JsonLinesRenderer(CsvRenderer):
+    media_type = "application/jsonl"
+    format = "jsonl"
+
+
+class NotFinished(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_finished"
+    default_detail = _("The inspection has not succeeded; its results exist once it has.")
+
+
+@extend_schema_view(
+    errors=extend_schema(
+        description="The rows that were not matched and why: one line per row and field. Never the rows' values."
+    )
+)
+class InspectionViewSet(FileJobViewSet):
+    """Post-loan self-inspections: a portfolio file matched by workers in parallel parts, then its results."""
+
+    queryset = Inspection.objects.order_by("-id")
+    serializer_class = InspectionSerializer
+    allow = {
+        "list": INSPECTORS,
+        "retrieve": INSPECTORS,
+        "create": INSPECTORS,
+        "results": INSPECTORS,
+        "errors": INSPECTORS,
+    }
+    audit_actions = {
+        "list": AuditAction.INSPECTION_LIST,
+        "retrieve": AuditAction.INSPECTION_VIEW,
+        "create": AuditAction.INSPECTION_CREATE,
+        "results": AuditAction.INSPECTION_RESULTS,
+        "errors": AuditAction.INSPECTION_ERRORS,
+    }
+    filterset_fields = ["portfolio", "status"]
+    layout = inspections.INSPECTION_FILE
+    endpoint = "inspections"
+    error_model = InspectionError
+    error_job_field = "inspection"
+    task = tasks.run_inspection
+
+    @extend_schema(
+        request={"multipart/form-data": InspectionCreateSerializer},
+        responses={202: InspectionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def create(self, request: Request) -> Response:
+        """Inspect a portfolio of up to 10 million member tokens against other members' flags."""
+        data = self.accepted_file(request, InspectionCreateSerializer)
+        data["consent_reference"] = data.get("consent_reference", "").strip()
+        try:
+            visible = matching.visible_categories(caller_institution(request), timezone.now())
+        except matching.NotReciprocal:
+            raise NotReciprocalError.to("inspect") from None
+
+        def create(sent: dict[str, Any]) -> Inspection:
+            inspection = Inspection.objects.create(
+                **sent,
+                portfolio=data["portfolio"],
+                purpose=data["purpose"],
+                consent_reference=data["consent_reference"],
+                visible_categories=sorted(visible) if visible is not None else None,
+            )
+            self.audit_details = {"purpose": inspection.purpose, "consent_reference": inspection.consent_reference}
+            return inspection
+
+        asked = "\n".join([data["portfolio"], data["purpose"], data["consent_reference"]])
+        return self.accept_once(data, create, asked)
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one line per subject and category"),
+            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="one object per subject"),
+            409: OpenApiResponse(description="`not_finished`: the inspection has not succeeded."),
+        }
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[CsvRenderer, JsonLinesRenderer])
+    def results(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        """The subjects that other members have flagged: categories and counts, and what is new."""
+        inspection = self.get_object()
+        if inspection.status != UploadStatus.SUCCEEDED:
+            raise NotFinished()
+        as_json = request.accepted_renderer.format == "jsonl"
+        lines = _result_objects(inspection) if as_json else _result_rows(inspection)
+        response = StreamingHttpResponse(lines, content_type=request.accepted_renderer.media_type + "; charset=utf-8")
+        extension = "jsonl" if as_json else "csv"
+        response["Content-Disposition"] = f'attachment; filename="inspection-{inspection.pk}.{extension}"'
+        return response
+
+
+def _hits(inspection: Inspection) -> Iterator[tuple[Any, ...]]:
+    rows = InspectionHit.objects.filter(inspection=inspection).order_by("row", "category")
+    fields = ("row", "correlation_id", "category", "institutions", "latest_event_date", "disputed", "resolved", "new")
+    return rows.values_list(*fields).iterator(chunk_size=5000)
+
+
+def _result_rows(inspection: Inspection) -> Iterator[str]:
+    writer = csv.writer(Echo())
+    yield writer.writerow(
+        ["correlation_id", "category", "institutions", "latest_event_month", "disputed", "resolved", "new"]
+    )
+    for _row, correlation_id, category, institutions, latest, disputed, resolved, new in _hits(inspection):
+        yield writer.writerow(
+            [
+                cell(correlation_id),
+                category,
+                institutions,
+                latest.strftime("%Y-%m"),
+                *map(_flag, (disputed, resolved, new)),
+            ]
+        )
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"  # as JSON writes them
+
+
+def _result_objects(inspection: Inspection) -> Iterator[str]:
+    subject: dict[str, Any] | None = None
+    current = None
+    for row, correlation_id, category, institutions, latest, disputed, resolved, new in _hits(inspection):
+        if row != current:
+            if subject is not None:
+                yield json.dumps(subject, ensure_ascii=False) + "\n"
+            current, subject = row, {"correlation_id": correlation_id, "new": False, "categories": []}
+        assert subject is not None
+        subject["new"] = subject["new"] or new
+        subject["categories"].append(
+            {
+                "category": category,
+                "institutions": institutions,
+                "latest_event_month": latest.strftime("%Y-%m"),
+                "disputed": disputed,
+                "resolved": resolved,
+                "new": new,
+            }
+        )
+    if subject is not None:
+        yield json.dumps(subject, ensure_ascii=False) + "\n"

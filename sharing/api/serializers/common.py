@@ -1,0 +1,57 @@
+"""What the API's serializers share: links, the waiting-for-a-worker flag, a posted file's format."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from sharing import heartbeat
+from sharing.choices import FileFormat
+
+# A JSON object, or null (details destroyed or never sent; figures not built yet).
+OBJECT_OR_NULL = {"type": "object", "additionalProperties": {}, "nullable": True}
+
+
+def links(context: Mapping[str, Any], routes: dict[str, str], pk: int) -> dict[str, str]:
+    """A job's links by name, absolute when the serializer has the request."""
+    return absolute(context, {name: reverse(route, args=[pk]) for name, route in routes.items()})
+
+
+def absolute(context: Mapping[str, Any], paths: dict[str, str]) -> dict[str, str]:
+    """Paths by name, made absolute URLs when the serializer has the request."""
+    request = context.get("request")
+    if request is None:
+        return paths
+    return {name: request.build_absolute_uri(path) for name, path in paths.items()}
+
+
+def with_file_format(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The format named, or else the one the file's name ends with."""
+    if "format" not in attrs:
+        name = attrs["file"].name.lower()
+        if name.endswith(".csv"):
+            attrs["format"] = FileFormat.CSV
+        elif name.endswith((".jsonl", ".ndjson")):
+            attrs["format"] = FileFormat.JSONL
+        else:
+            raise serializers.ValidationError(
+                {"format": serializers.ErrorDetail("Name the format: csv or jsonl.", code="required")}
+            )
+    return attrs
+
+
+WAITING_FOR_WORKER = (
+    "True while the job is queued and no worker has recorded its heartbeat lately "
+    "(WORKER_HEARTBEAT_STALE_SECONDS): no worker is running, and the job starts when one does."
+)
+
+
+def waiting_for_worker(context: Mapping[str, Any], status: str) -> bool:
+    """``heartbeat.waiting_for_a_worker``, with the heartbeat read at most once per answer (lists)."""
+    if not isinstance(context, dict):
+        return heartbeat.waiting_for_a_worker(status)
+    answers: dict[str, bool] = context.setdefault("waiting_for_worker", {})
+    if status not in answers:
+        answers[status] = heartbeat.waiting_for_a_worker(status)
+    return answers[status]

@@ -1,0 +1,141 @@
+"""Flags: a batch as members send it, a flag as its institution reads it, a change, the counts."""
+
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.validators import validate_label
+from sharing.api.serializers.common import OBJECT_OR_NULL
+from sharing.choices import FLAG_CHANGES, AmountBand, Category, FlagStatus, IdType, NoticeChannel
+from sharing.flags.selectors import FlagCounts
+from sharing.keys import datakeys as keys
+from sharing.models import Flag
+
+
+class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
+    """One flag as a member sends it. ``sharing.flags.checking`` checks it; these fields document it."""
+
+    reference = serializers.CharField(max_length=64, help_text="The member's own id for the case; unique per member.")
+    id_type = serializers.ChoiceField(choices=IdType.choices)
+    token = serializers.CharField(min_length=64, max_length=64, help_text="The member token: 64 lowercase hex.")
+    category = serializers.ChoiceField(choices=Category.choices)
+    event_date = serializers.DateField()
+    end_date = serializers.DateField(required=False, allow_null=True, help_text="When the event ended; resolves it.")
+    amount_band = serializers.ChoiceField(choices=AmountBand.choices, required=False, allow_blank=True)
+    notice_date = serializers.DateField(required=False, allow_null=True, help_text="Required for negative categories.")
+    notice_channel = serializers.ChoiceField(choices=NoticeChannel.choices, required=False, allow_blank=True)
+    details = serializers.JSONField(required=False, help_text="A JSON object, sealed at rest; only you read it.")
+
+
+class FlagBatchSerializer(serializers.Serializer[dict[str, Any]]):
+    """``{"flags": [...]}``. Each item is checked by ``sharing.flags.checking`` in the service, not here."""
+
+    flags = FlagInputSerializer(many=True, help_text="1 to 1,000 flags.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or not isinstance(data.get("flags"), list):
+            raise serializers.ValidationError(
+                {"flags": [serializers.ErrorDetail('Send {"flags": [...]}, a list of flags.', code="required")]}
+            )
+        flags = data["flags"]
+        if not 1 <= len(flags) <= settings.FLAG_BATCH_MAX:
+            message = _("Send 1 to %(most)s flags per request; this one has %(sent)s.") % {
+                "most": f"{settings.FLAG_BATCH_MAX:,}",
+                "sent": f"{len(flags):,}",
+            }
+            raise serializers.ValidationError({"flags": [serializers.ErrorDetail(message, code="batch_size")]})
+        for index, item in enumerate(flags):
+            if not isinstance(item, dict):
+                message = _("Each flag is a JSON object.")
+                by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(message, code="invalid")]}
+                raise serializers.ValidationError({"flags": by_index})
+        return {"flags": flags}
+
+
+class StoredFlagSerializer(serializers.Serializer[dict[str, Any]]):
+    reference = serializers.CharField()
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=FlagStatus.choices)
+
+
+class BatchResultSerializer(serializers.Serializer[dict[str, Any]]):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    flags = StoredFlagSerializer(many=True)
+
+
+class FlagSerializer(serializers.ModelSerializer[Flag]):
+    """A flag as its own institution sees it. The token is never returned."""
+
+    has_details = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Flag
+        fields = [
+            "id",
+            "reference",
+            "id_type",
+            "category",
+            "event_date",
+            "end_date",
+            "amount_band",
+            "status",
+            "disputed",
+            "notice_date",
+            "notice_channel",
+            "has_details",
+            "details_destroyed_at",
+            "withdrawal_reason",
+            "expires_on",
+            "source_upload",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_details(self, flag: Flag) -> bool:
+        annotated = getattr(flag, "has_details", None)
+        return annotated if annotated is not None else flag.details is not None
+
+
+class FlagDetailSerializer(FlagSerializer):
+    details = serializers.SerializerMethodField()
+
+    class Meta(FlagSerializer.Meta):
+        fields = [*FlagSerializer.Meta.fields, "details"]
+        read_only_fields = fields
+
+    @extend_schema_field(OBJECT_OR_NULL)
+    def get_details(self, flag: Flag) -> dict[str, object] | None:
+        return keys.details_of(flag)
+
+
+class FlagChangeSerializer(serializers.Serializer[dict[str, Any]]):
+    """Resolve a flag (the event ended on ``end_date``) or withdraw it (with a ``reason``)."""
+
+    status = serializers.ChoiceField(choices=FLAG_CHANGES)
+    end_date = serializers.DateField(required=False)
+    reason = serializers.CharField(required=False, max_length=500, validators=[validate_label])
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["status"] == FlagStatus.RESOLVED and "end_date" not in attrs:
+            raise serializers.ValidationError({"end_date": _("Resolving a flag needs the date its event ended.")})
+        return attrs
+
+
+class FlagCountSerializer(serializers.Serializer[dict[str, Any]]):
+    category = serializers.ChoiceField(choices=Category.choices)
+    status = serializers.ChoiceField(choices=FlagStatus.choices)
+    count = serializers.IntegerField(min_value=1)
+
+
+class FlagSummarySerializer(serializers.Serializer[FlagCounts]):
+    """The caller's flags (as filtered) counted by category and status, to reconcile a book."""
+
+    total = serializers.IntegerField(min_value=0)
+    by_category = serializers.DictField(child=serializers.IntegerField(min_value=1))
+    by_status = serializers.DictField(child=serializers.IntegerField(min_value=1))
+    cells = FlagCountSerializer(many=True, help_text="Every (category, status) pair that has flags.")

@@ -1,0 +1,82 @@
+"""Inspections: a portfolio file sent, and the job that matches it."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.validators import validate_file_name, validate_label
+from sharing.api.serializers.common import WAITING_FOR_WORKER, links, waiting_for_worker, with_file_format
+from sharing.api.serializers.queries import check_consent
+from sharing.choices import CONSENT_MAX, FileFormat, QueryPurpose
+from sharing.models import Inspection
+
+
+class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(
+        help_text="CSV (correlation_id, id_type, token) or JSON Lines; UTF-8.", validators=[validate_file_name]
+    )
+    format = serializers.ChoiceField(
+        choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
+    )
+    portfolio = serializers.CharField(
+        max_length=100,
+        help_text="Names the portfolio: results say what is new since its last inspection.",
+        validators=[validate_label],
+    )
+    purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
+    consent_reference = serializers.CharField(
+        max_length=CONSENT_MAX, required=False, allow_blank=True, validators=[validate_label]
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        check_consent(attrs, portfolio=True)
+        return with_file_format(attrs)
+
+
+class InspectionSerializer(serializers.ModelSerializer[Inspection]):
+    links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
+
+    class Meta:
+        model = Inspection
+        fields = [
+            "id",
+            "portfolio",
+            "purpose",
+            "consent_reference",
+            "file_name",
+            "file_format",
+            "size_bytes",
+            "status",
+            "rows_total",
+            "rows_done",
+            "rejected_count",
+            "parts",
+            "parts_done",
+            "hits_count",
+            "new_hits_count",
+            "counts_by_category",
+            "previous",
+            "error_code",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "waiting_for_worker",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"self": {"type": "string"}, "results": {"type": "string"}, "errors": {"type": "string"}},
+        }
+    )
+    def get_links(self, inspection: Inspection) -> dict[str, str]:
+        names = {"self": "inspection-detail", "results": "inspection-results", "errors": "inspection-errors"}
+        return links(self.context, names, inspection.pk)
+
+    def get_waiting_for_worker(self, inspection: Inspection) -> bool:
+        return waiting_for_worker(self.context, inspection.status)

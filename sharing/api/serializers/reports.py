@@ -1,0 +1,74 @@
+"""Reports: a period asked for, and the job that builds it with its figures."""
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from sharing.api.serializers.common import OBJECT_OR_NULL, WAITING_FOR_WORKER, absolute, waiting_for_worker
+from sharing.choices import ReportFormat
+from sharing.models import Report
+from sharing.reports import jobs as reports
+
+
+class ReportSerializer(serializers.ModelSerializer[Report]):
+    """A report job: its period, progress and links; the figures only in ``ReportDetailSerializer``."""
+
+    links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
+
+    class Meta:
+        model = Report
+        fields = [
+            "id",
+            "starts_on",
+            "ends_on",
+            "trigger",
+            "status",
+            "steps_done",
+            "steps_total",
+            "error_code",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "waiting_for_worker",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_links(self, report: Report) -> dict[str, str]:
+        paths = {"self": reverse("report-detail", args=[report.pk])}
+        for file_format in ReportFormat.values:
+            paths[file_format] = reverse("report-download", args=[report.pk, file_format])
+            paths[f"{file_format}_signature"] = reverse("report-signature", args=[report.pk, file_format])
+        return absolute(self.context, paths)
+
+    def get_waiting_for_worker(self, report: Report) -> bool:
+        return waiting_for_worker(self.context, report.status)
+
+
+class ReportDetailSerializer(ReportSerializer):
+    figures = serializers.SerializerMethodField(
+        help_text="The tables as published (suppressed cells null); a member sees only its own rows."
+    )
+
+    class Meta(ReportSerializer.Meta):
+        fields = [*ReportSerializer.Meta.fields, "figures"]
+        read_only_fields = fields
+
+    @extend_schema_field(OBJECT_OR_NULL)
+    def get_figures(self, report: Report) -> dict[str, Any] | None:
+        figures: dict[str, Any] | None = self.context["figures"]
+        return figures
+
+
+class ReportRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    starts_on = serializers.DateField(help_text="The period's first day.")
+    ends_on = serializers.DateField(help_text="The period's last day, included; today at the latest.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        reports.check_period(attrs["starts_on"], attrs["ends_on"])
+        return attrs

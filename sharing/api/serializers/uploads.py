@@ -1,0 +1,71 @@
+"""Uploads: a file of flags sent, the job that stores it, and its rows reconciled."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.validators import validate_file_name
+from sharing.api.serializers.common import WAITING_FOR_WORKER, links, waiting_for_worker, with_file_format
+from sharing.api.serializers.flags import FlagSummarySerializer
+from sharing.choices import FileFormat
+from sharing.models import Upload
+
+
+class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(
+        help_text="CSV with a header line, or JSON Lines; UTF-8.", validators=[validate_file_name]
+    )
+    format = serializers.ChoiceField(
+        choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return with_file_format(attrs)
+
+
+class UploadSerializer(serializers.ModelSerializer[Upload]):
+    links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
+
+    class Meta:
+        model = Upload
+        fields = [
+            "id",
+            "file_name",
+            "file_format",
+            "size_bytes",
+            "status",
+            "rows_total",
+            "rows_done",
+            "created_count",
+            "updated_count",
+            "superseded_count",
+            "rejected_count",
+            "error_code",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "waiting_for_worker",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "errors": {"type": "string"}}})
+    def get_links(self, upload: Upload) -> dict[str, str]:
+        return links(self.context, {"self": "upload-detail", "errors": "upload-errors"}, upload.pk)
+
+    def get_waiting_for_worker(self, upload: Upload) -> bool:
+        return waiting_for_worker(self.context, upload.status)
+
+
+class UploadSummarySerializer(serializers.Serializer[dict[str, Any]]):
+    """An upload's rows reconciled: what became of them, the report by code, and the flags it wrote."""
+
+    upload = UploadSerializer()
+    report_lines_by_code = serializers.DictField(
+        child=serializers.IntegerField(min_value=1),
+        help_text="The error report's lines counted by code; a refused row has a line per field at fault.",
+    )
+    flags = FlagSummarySerializer(help_text="Flags whose latest write came from this upload.")

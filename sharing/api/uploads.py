@@ -1,0 +1,74 @@
+"""Uploads: files of flags, stored by a worker in chunks; 202 with a job to poll, then its error report."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.choices import AuditAction
+from accounts.permissions import FLAG_READERS, FLAG_WRITERS
+from sharing import tasks
+from sharing.api.base import IDEMPOTENCY_HEADER, FileJobViewSet
+from sharing.api.serializers.uploads import UploadCreateSerializer, UploadSerializer, UploadSummarySerializer
+from sharing.filters import UploadFilter
+from sharing.flags import selectors, uploads
+from sharing.models import Flag, Upload, UploadError
+
+
+@extend_schema_view(
+    errors=extend_schema(
+        description="The error report: one line per refused or superseded row and field. Never the rows' values."
+    )
+)
+class UploadViewSet(FileJobViewSet):
+    """Files of flags, processed by a worker: 202 with a job to poll, then its error report."""
+
+    queryset = Upload.objects.order_by("-id")
+    serializer_class = UploadSerializer
+    allow = {
+        "list": FLAG_READERS,
+        "retrieve": FLAG_READERS,
+        "summary": FLAG_READERS,
+        "create": FLAG_WRITERS,
+        "errors": FLAG_READERS,
+    }
+    audit_actions = {
+        "list": AuditAction.UPLOAD_LIST,
+        "retrieve": AuditAction.UPLOAD_VIEW,
+        "summary": AuditAction.UPLOAD_VIEW,
+        "create": AuditAction.UPLOAD_CREATE,
+        "errors": AuditAction.UPLOAD_ERRORS,
+    }
+    filterset_class = UploadFilter
+    layout = uploads.FLAG_FILE
+    endpoint = "uploads"
+    error_model = UploadError
+    error_job_field = "upload"
+    task = tasks.process_upload
+
+    @extend_schema(
+        request={"multipart/form-data": UploadCreateSerializer},
+        responses={202: UploadSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def create(self, request: Request) -> Response:
+        """Upload a CSV or JSON Lines file of up to 10 million flags; a worker stores them in chunks."""
+        data = self.accepted_file(request, UploadCreateSerializer)
+        return self.accept_once(data, lambda sent: Upload.objects.create(**sent))
+
+    @extend_schema(responses=UploadSummarySerializer)
+    @action(detail=True, methods=["get"])
+    def summary(self, request: Request, pk: str | None = None) -> Response:
+        """The upload's rows reconciled: its counts, its error report counted by code, and the flags it
+        wrote counted by category and status (those a later upload rewrote count there instead)."""
+        upload = self.get_object()
+        summary: dict[str, Any] = {
+            "upload": upload,
+            "report_lines_by_code": selectors.report_lines_by_code(UploadError.objects.filter(upload=upload)),
+            "flags": selectors.flag_counts(
+                Flag.objects.filter(institution_id=upload.institution_id, source_upload=upload)
+            ),
+        }
+        return Response(UploadSummarySerializer(summary, context=self.get_serializer_context()).data)
