@@ -25,14 +25,11 @@ from accounts.api.serializers import (
     UserUpdateSerializer,
 )
 from accounts.authentication import caller_institution, caller_person
-from accounts.choices import AuditAction, Role, Scope
+from accounts.choices import AuditAction
 from accounts.filters import AuditEventFilter
 from accounts.models import ApiKey, AuditEvent, Institution, User
-from accounts.permissions import EVERYONE, ActionAllowed, Allow
+from accounts.permissions import AUDIT_READERS, EVERYONE, OPERATORS, PEOPLE_MANAGERS, ActionAllowed
 from config.pagination import NewestFirstCursorPagination
-
-ADMINS = Allow.people(Role.INSTITUTION_ADMIN)
-OPERATORS = Allow.people(Role.OPERATOR)
 
 
 class MeView(AuditedMixin, APIView):
@@ -109,7 +106,12 @@ class UserViewSet(
 
     queryset = User.objects.select_related("institution").order_by("username", "id")
     permission_classes = [ActionAllowed]
-    allow = {"list": ADMINS, "retrieve": ADMINS, "create": ADMINS, "partial_update": ADMINS}
+    allow = {
+        "list": PEOPLE_MANAGERS,
+        "retrieve": PEOPLE_MANAGERS,
+        "create": PEOPLE_MANAGERS,
+        "partial_update": PEOPLE_MANAGERS,
+    }
     audit_actions = {
         "list": AuditAction.USER_LIST,
         "retrieve": AuditAction.USER_VIEW,
@@ -155,7 +157,13 @@ class ApiKeyViewSet(
 
     queryset = ApiKey.objects.select_related("created_by", "revoked_by").order_by("-created_at", "-id")
     permission_classes = [ActionAllowed]
-    allow = {"list": ADMINS, "retrieve": ADMINS, "create": ADMINS, "partial_update": ADMINS, "revoke": ADMINS}
+    allow = {
+        "list": PEOPLE_MANAGERS,
+        "retrieve": PEOPLE_MANAGERS,
+        "create": PEOPLE_MANAGERS,
+        "partial_update": PEOPLE_MANAGERS,
+        "revoke": PEOPLE_MANAGERS,
+    }
     audit_actions = {
         "list": AuditAction.APIKEY_LIST,
         "retrieve": AuditAction.APIKEY_VIEW,
@@ -188,9 +196,6 @@ class ApiKeyViewSet(
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         key = services.revoke_api_key(self.get_object(), by=caller_person(request))
         return Response(self.get_serializer(key).data)
-
-
-AUDIT_READERS = Allow.people(Role.AUDITOR, Role.REGULATOR_STAFF, scope=Scope.AUDIT_READ)
 
 
 class NotSealedYet(exceptions.APIException):
