@@ -78,6 +78,41 @@ CAST = (
 )
 
 
+# The rest of the demo consortium (``manage.py seed_demo_consortium``): members with a history but no
+# people to sign in as, and API keys whose secrets nobody is shown. With the cast's two members, five
+# members in three sectors.
+CONSORTIUM = (
+    DemoInstitution(
+        "91320100MA1WB4K7XM",
+        "示例商业银行股份有限公司",
+        "Demo Commercial Bank Co., Ltd.",
+        InstitutionKind.MEMBER,
+        (),
+        MEMBER_SCOPES,
+        Sector.BANK,
+    ),
+    DemoInstitution(
+        "91330100MA2CF8N3PW",
+        "示例普惠消费金融有限公司",
+        "Demo Inclusive Consumer Finance Co., Ltd.",
+        InstitutionKind.MEMBER,
+        (),
+        MEMBER_SCOPES,
+        Sector.CONSUMER_FINANCE,
+    ),
+    DemoInstitution(
+        "91510100MA6DT2H5Q0",
+        "示例网络小额贷款有限公司",
+        "Demo Online Microlending Co., Ltd.",
+        InstitutionKind.MEMBER,
+        (),
+        MEMBER_SCOPES,
+        Sector.MICROLENDER,
+    ),
+)
+KEY_NAME = "Demo system"  # every demo member's API key
+
+
 def _derive(label: str) -> bytes:
     return hmac.new(settings.SECRET_KEY.encode(), f"riskshare-demo:{label}".encode(), hashlib.sha256).digest()
 

@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from accounts import demo
 from memberkit.identifiers import member_token
-from sharing.management.commands.seed_demo_flags import DEMO_CONSORTIUM_KEY, FLAGS
+from sharing.management.commands.seed_demo_flags import FLAGS
+from sharing.management.history import DEMO_CONSORTIUM_KEY
 from sharing.models import Flag
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,12 @@ def test_demo_flags_need_the_demo_cast_and_never_run_in_production(settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="never runs in production"):
         call_command("seed_demo_flags", stdout=io.StringIO())
+
+
+def test_the_demo_consortium_needs_the_demo_cast_and_never_runs_in_production(settings):
+    with pytest.raises(CommandError, match="run seed_demo first"):
+        call_command("seed_demo_consortium", "--flags", "10", stdout=io.StringIO())
+    assert not Flag.objects.exists()
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="never runs in production"):
+        call_command("seed_demo_consortium", stdout=io.StringIO())

@@ -7,8 +7,6 @@ from django.db import transaction
 from accounts import demo, services
 from accounts.models import ApiKey, Institution, User
 
-DEMO_KEY_NAME = "Demo system"
-
 
 class Command(BaseCommand):
     help = (
@@ -44,11 +42,11 @@ class Command(BaseCommand):
                     prefix, secret = demo.demo_key_material(cast.code)
                     if not ApiKey.objects.filter(prefix=prefix).exists():
                         # A new SECRET_KEY derives a new key; the old demo key is revoked, not left working.
-                        for stale in ApiKey.objects.filter(institution=institution, name=DEMO_KEY_NAME):
+                        for stale in ApiKey.objects.filter(institution=institution, name=demo.KEY_NAME):
                             services.revoke_api_key(stale)
                         services.issue_api_key(
                             institution=institution,
-                            name=DEMO_KEY_NAME,
+                            name=demo.KEY_NAME,
                             scopes=list(cast.key_scopes),
                             material=(prefix, secret),
                         )

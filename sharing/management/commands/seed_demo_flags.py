@@ -9,10 +9,9 @@ from accounts import demo
 from accounts.models import Institution
 from memberkit.identifiers import member_token
 from sharing.flags import services
+from sharing.management.history import DEMO_CONSORTIUM_KEY
+from sharing.models import Flag
 
-# The published test key of docs/identifiers.md (the bytes 0 to 31): the demo's consortium key.
-# Anyone can compute its tokens, which is what a demo needs and why real data must never use it.
-DEMO_CONSORTIUM_KEY = bytes(range(32))
 # (member, reference, identifier type, raw identifier, category, days ago): the test vectors' people.
 FLAGS = (
     (0, "DEMO-A-1", "cnid", "11010519491231002X", "overdue_90", 40),
@@ -40,12 +39,17 @@ class Command(BaseCommand):
             raise CommandError("run seed_demo first: the demo members do not exist")
         today = timezone.localdate()
         for index, member in enumerate(members):
+            references = [reference for owner, reference, *_ in FLAGS if owner == index]
+            stored = set(
+                Flag.objects.filter(institution=member, reference__in=references).values_list("reference", flat=True)
+            )
             items = [
                 _flag(reference, id_type, raw, category, today - timedelta(days=days_ago))
                 for owner, reference, id_type, raw, category, days_ago in FLAGS
-                if owner == index
+                if owner == index and reference not in stored  # a second run changes nothing
             ]
-            services.contribute(member, items)  # a reference sent again updates its flag: no duplicates
+            if items:
+                services.contribute(member, items)
         self.stdout.write(
             f"Demo flags: {len(FLAGS)}, on the identifiers of docs/identifiers.md's test vectors, keyed with its "
             "test key (the demo's consortium key). Query 11010519491231002X with either demo member's key to "
