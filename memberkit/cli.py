@@ -1,12 +1,19 @@
 """``riskshare-member`` (or ``python -m memberkit``): the member client's commands."""
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from memberkit import hashing, inspecting, querying, session, uploading, verifying
 from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, PURPOSES
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Opts = TypeVar("Opts", bound="DataclassInstance")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -> int:
@@ -117,57 +124,22 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -
         return verifying.run(args.file, args.signature, args.public_key)
 
     if args.command == "query":
-        return querying.run(
-            querying.Options(
-                file=args.file,
-                url=args.url,
-                purpose=args.purpose,
-                consent_reference=args.consent_reference,
-                api_key_file=args.api_key_file,
-                output=args.output,
-                quiet=args.quiet,
-                ca_file=args.ca_file,
-                token_column=args.token_column,
-                id_type=args.id_type,
-                correlation_column=args.correlation_column,
-            )
-        )
+        return querying.run(_options(querying.Options, args))
     if args.command == "upload":
-        return uploading.run(
-            uploading.Options(
-                file=args.file,
-                url=args.url,
-                api_key_file=args.api_key_file,
-                errors=args.errors,
-                file_format=args.format,
-                quiet=args.quiet,
-                poll_seconds=args.poll_seconds,
-                ca_file=args.ca_file,
-            )
-        )
+        return uploading.run(_options(uploading.Options, args))
     if args.command == "inspect":
-        return inspecting.run(
-            inspecting.Options(
-                file=args.file,
-                url=args.url,
-                portfolio=args.portfolio,
-                purpose=args.purpose,
-                consent_reference=args.consent_reference,
-                api_key_file=args.api_key_file,
-                output=args.output,
-                errors=args.errors,
-                file_format=args.format,
-                quiet=args.quiet,
-                poll_seconds=args.poll_seconds,
-                ca_file=args.ca_file,
-            )
-        )
+        return inspecting.run(_options(inspecting.Options, args))
     return _hash(args)
 
 
 def command() -> int:
     """``riskshare-member``, the console command a member gets from installing the kit."""
     return main(prog="riskshare-member")
+
+
+def _options(options: type[Opts], args: argparse.Namespace) -> Opts:
+    """A command's options from its command line: each field from the argument of the same name."""
+    return options(**{field.name: getattr(args, field.name) for field in dataclasses.fields(options)})
 
 
 def _platform_arguments(command: argparse.ArgumentParser) -> None:
@@ -206,7 +178,10 @@ def _purpose_arguments(command: argparse.ArgumentParser) -> None:
 def _format_arguments(command: argparse.ArgumentParser) -> None:
     """A file sent as a job, and how often the job is polled."""
     command.add_argument(
-        "--format", choices=FILE_FORMATS, help="the file's format (default: from its name, .csv or .jsonl)"
+        "--format",
+        dest="file_format",
+        choices=FILE_FORMATS,
+        help="the file's format (default: from its name, .csv or .jsonl)",
     )
     command.add_argument(
         "--poll-seconds", type=_seconds, default=2.0, metavar="N", help="seconds between two polls (default: 2)"

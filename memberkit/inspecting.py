@@ -18,16 +18,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from memberkit import api
-from memberkit.jobs import follow, format_of, post_file
+from memberkit.jobs import FileJob, JobOptions, follow, format_of, post_file
 from memberkit.problems import ApiError
 from memberkit.querying import check_purpose
 from memberkit.scanning import check_label, refuse_file
 from memberkit.session import Screen, connect, explain
 from memberkit.subjects import JSONL_SUFFIXES
-from memberkit.vocabulary import FINISHED, PORTFOLIO_MAX
+from memberkit.vocabulary import PORTFOLIO_MAX
 
 INSPECTIONS_PATH = "/api/v1/inspections"
 NOTES = {
@@ -36,22 +35,15 @@ NOTES = {
 }
 
 
-@dataclass(frozen=True)
-class Options:
+@dataclass(frozen=True, kw_only=True)
+class Options(JobOptions):
     """The command line, as values a test or another program can pass without argparse."""
 
-    file: Path
-    url: str
     portfolio: str
     purpose: str
     consent_reference: str | None = None
-    api_key_file: Path | None = None
     output: Path | None = None
     errors: Path | None = None
-    file_format: str | None = None
-    quiet: bool = False
-    poll_seconds: float = 2.0
-    ca_file: Path | None = None
 
     @property
     def output_path(self) -> Path:
@@ -84,66 +76,38 @@ class Options:
         return fields
 
 
-@dataclass(frozen=True)
-class Inspection:
+@dataclass(frozen=True, kw_only=True)
+class Inspection(FileJob):
     """An inspection job as the platform reports it."""
 
-    id: int
-    status: str
-    rows_total: int | None
-    rows_done: int
-    rejected: int
     parts: int
     parts_done: int
     hits: int
     new_hits: int
     counts_by_category: dict[str, int]
     previous: int | None
-    error_code: str
-    error: str
-    self_url: str
     results_url: str
-    errors_url: str
-    replayed: bool = False
 
     @classmethod
     def from_answer(cls, answer: api.Answer) -> "Inspection":
-        data = answer.json()
         try:
-            links: dict[str, Any] = data["links"]
+            data, common = FileJob.read(answer)
             counts = data.get("counts_by_category") or {}
             return cls(
-                id=int(data["id"]),
-                status=str(data["status"]),
-                rows_total=None if data.get("rows_total") is None else int(data["rows_total"]),
-                rows_done=int(data.get("rows_done") or 0),
-                rejected=int(data.get("rejected_count") or 0),
+                **common,
                 parts=int(data.get("parts") or 0),
                 parts_done=int(data.get("parts_done") or 0),
                 hits=int(data.get("hits_count") or 0),
                 new_hits=int(data.get("new_hits_count") or 0),
                 counts_by_category={str(category): int(count) for category, count in counts.items()},
                 previous=None if data.get("previous") is None else int(data["previous"]),
-                error_code=str(data.get("error_code") or ""),
-                error=str(data.get("error") or ""),
-                self_url=str(links["self"]),
-                results_url=str(links["results"]),
-                errors_url=str(links["errors"]),
-                replayed=answer.headers.get("Idempotent-Replayed", "").lower() == "true",
+                results_url=str(data["links"]["results"]),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             raise ApiError("the platform's answer is not an inspection; is --url the Riskshare platform?") from None
 
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
 
 def _progress(job: Inspection) -> str:
-    if job.status == "queued":
-        return "queued"
-    if job.rows_total is None and not job.finished:
-        return "checking the file"
     return (
         f"{job.rows_done:,} of {job.rows_total or job.rows_done:,} rows, {job.parts_done} of {job.parts} parts matched"
     )
@@ -199,7 +163,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     screen = Screen(options.quiet)
     try:
         options.check()
-        client = connect(options.url, options.api_key_file, options.ca_file, environ, screen, "the tokens")
+        client = connect(options, environ, screen, "the tokens")
         job, report = inspect(client, options, screen)
     except (ApiError, OSError, ValueError) as error:
         screen.note(explain(error, NOTES))
@@ -209,8 +173,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
         return 2
     screen.bar.break_line()
     if job.status != "succeeded":
-        reason = f"{job.error} ({job.error_code})" if job.error_code else job.error or "no reason given"
-        screen.note(f"error: inspection {job.id} failed: {reason}")
+        screen.note(f"error: inspection {job.id} failed: {job.failure}")
         return 2
     print(summary(job, options, report))
     return 1 if job.rejected else 0

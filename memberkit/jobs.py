@@ -10,14 +10,15 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
 from memberkit import api
 from memberkit.problems import LocalError
 from memberkit.progress import Bar, size
-from memberkit.session import Screen
-from memberkit.vocabulary import FILE_SUFFIXES
+from memberkit.session import PlatformOptions, Screen
+from memberkit.vocabulary import FILE_SUFFIXES, FINISHED
 
 CHUNK_BYTES = 1024 * 1024
 # Once a multi-GB body is sent, the platform stores the file before it answers.
@@ -131,23 +132,62 @@ def content_digest(path: Path, bar: Bar) -> str:
     return digest.hexdigest()
 
 
-class Polled(Protocol):
-    """A job the platform runs, as the client reads it: what ``follow`` needs of uploads and inspections alike."""
+@dataclass(frozen=True, kw_only=True)
+class JobOptions(PlatformOptions):
+    """A command whose file is sent as a job: the file's format, and how often the job is polled."""
+
+    file_format: str | None = None
+    poll_seconds: float = 2.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileJob:
+    """A job the platform runs on a file sent to it (an upload, an inspection), as the client reads it."""
+
+    id: int
+    status: str
+    rows_total: int | None
+    rows_done: int
+    rejected: int
+    error_code: str
+    error: str
+    self_url: str
+    errors_url: str
+    replayed: bool = False
+
+    @staticmethod
+    def read(answer: api.Answer) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The answer's document, and what every file job reports in it by field name.
+
+        Raises ``KeyError``, ``TypeError`` or ``ValueError`` for an answer that is not a job, which
+        each kind of job words in its own ``from_answer``.
+        """
+        data = answer.json()
+        links: dict[str, Any] = data["links"]
+        return data, {
+            "id": int(data["id"]),
+            "status": str(data["status"]),
+            "rows_total": None if data.get("rows_total") is None else int(data["rows_total"]),
+            "rows_done": int(data.get("rows_done") or 0),
+            "rejected": int(data.get("rejected_count") or 0),
+            "error_code": str(data.get("error_code") or ""),
+            "error": str(data.get("error") or ""),
+            "self_url": str(links["self"]),
+            "errors_url": str(links["errors"]),
+            "replayed": answer.headers.get("Idempotent-Replayed", "").lower() == "true",
+        }
 
     @property
-    def rows_done(self) -> int: ...
+    def finished(self) -> bool:
+        return self.status in FINISHED
 
     @property
-    def self_url(self) -> str: ...
-
-    @property
-    def rows_total(self) -> int | None: ...
-
-    @property
-    def finished(self) -> bool: ...
+    def failure(self) -> str:
+        """Why a failed job failed: the platform's words and code."""
+        return f"{self.error} ({self.error_code})" if self.error_code else self.error or "no reason given"
 
 
-J = TypeVar("J", bound=Polled)
+J = TypeVar("J", bound=FileJob)
 
 
 def follow(
@@ -158,10 +198,17 @@ def follow(
     read: Callable[[api.Answer], J],
     caption: Callable[[J], str],
 ) -> J:
-    """Poll the job until it has finished, drawing rows done of rows in total and ``caption``'s words."""
+    """Poll the job until it has finished, drawing rows done of rows in total and ``caption``'s words
+    once the file is checked."""
     bar = screen.new_bar()
     while True:
-        bar.draw(job.rows_done, job.rows_total or 0, caption(job), final=job.finished)
+        if job.status == "queued":
+            words = "queued"
+        elif job.rows_total is None and not job.finished:
+            words = "checking the file"
+        else:
+            words = caption(job)
+        bar.draw(job.rows_done, job.rows_total or 0, words, final=job.finished)
         if job.finished:
             return job
         client.sleep(poll_seconds)

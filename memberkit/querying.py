@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from memberkit import api
 from memberkit.problems import ApiError
 from memberkit.scanning import check_label
-from memberkit.session import Screen, connect, explain
+from memberkit.session import PlatformOptions, Screen, connect, explain
 from memberkit.subjects import JSONL_SUFFIXES, Subject, check_row, read_rows
 from memberkit.text import has_control
 from memberkit.vocabulary import (
@@ -58,18 +58,13 @@ NOTES = {
 }
 
 
-@dataclass(frozen=True)
-class Options:
+@dataclass(frozen=True, kw_only=True)
+class Options(PlatformOptions):
     """The command line, as values a test or another program can pass without argparse."""
 
-    file: Path
-    url: str
     purpose: str
     consent_reference: str | None = None
-    api_key_file: Path | None = None
     output: Path | None = None
-    quiet: bool = False
-    ca_file: Path | None = None
     token_column: str = "token"  # noqa: S105 - a column's name, not a secret
     id_type: str | None = None  # one type for every row, for a file with no id_type column
     correlation_column: str = "correlation_id"
@@ -332,15 +327,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     outcome = Outcome()
     try:
         options.check()
-        client = connect(
-            options.url,
-            options.api_key_file,
-            options.ca_file,
-            environ,
-            screen,
-            "the tokens",
-            retry_after_cap=RATE_WAIT_CAP_SECONDS,
-        )
+        client = connect(options, environ, screen, "the tokens", retry_after_cap=RATE_WAIT_CAP_SECONDS)
         query(client, options, screen, outcome)
     except (ApiError, OSError, ValueError) as error:
         screen.note(explain(error, NOTES))

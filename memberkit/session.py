@@ -6,6 +6,7 @@ http, draw one progress bar at a time on standard error, and say the same way wh
 
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ from memberkit.progress import Bar
 
 KEY_VARIABLE = "RISKSHARE_API_KEY"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformOptions:
+    """What every command that talks to the platform is given: its file, where the platform is, how to
+    reach it, how loud to be. Each command's ``Options`` add their own: values a test or another program
+    can pass without argparse."""
+
+    file: Path
+    url: str
+    api_key_file: Path | None = None
+    ca_file: Path | None = None
+    quiet: bool = False
 
 
 class Screen:
@@ -44,16 +58,11 @@ def load_api_key(path: Path | None, environ: Mapping[str, str]) -> str:
 
 
 def connect(
-    url: str,
-    api_key_file: Path | None,
-    ca_file: Path | None,
-    environ: Mapping[str, str],
-    screen: Screen,
-    carried: str,
-    **options: Any,
+    options: PlatformOptions, environ: Mapping[str, str], screen: Screen, carried: str, **settings: Any
 ) -> api.Client:
-    """A client for the platform at ``url`` with the member's API key, warning when ``carried`` travels in clear."""
-    client = api.Client(url, load_api_key(api_key_file, environ), ca_file=ca_file, notify=screen.note, **options)
+    """A client for the platform with the member's API key, warning when ``carried`` travels in clear."""
+    key = load_api_key(options.api_key_file, environ)
+    client = api.Client(options.url, key, ca_file=options.ca_file, notify=screen.note, **settings)
     if not client.encrypted and client.host not in LOCAL_HOSTS:
         screen.note(f"warning: {client.host} over plain http: the API key and {carried} travel unencrypted")
     return client

@@ -12,80 +12,47 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from memberkit import api
-from memberkit.jobs import follow, format_of, post_file
+from memberkit.jobs import FileJob, JobOptions, follow, format_of, post_file
 from memberkit.problems import ApiError
 from memberkit.scanning import refuse_file
 from memberkit.session import Screen, connect, explain
-from memberkit.vocabulary import FINISHED
 
 UPLOADS_PATH = "/api/v1/uploads"
 
 
-@dataclass(frozen=True)
-class Options:
+@dataclass(frozen=True, kw_only=True)
+class Options(JobOptions):
     """The command line, as values a test or another program can pass without argparse."""
 
-    file: Path
-    url: str
-    api_key_file: Path | None = None
     errors: Path | None = None
-    file_format: str | None = None
-    quiet: bool = False
-    poll_seconds: float = 2.0
-    ca_file: Path | None = None
 
     @property
     def errors_path(self) -> Path:
         return self.errors or self.file.with_name(self.file.name + ".upload-errors.csv")
 
 
-@dataclass(frozen=True)
-class Job:
+@dataclass(frozen=True, kw_only=True)
+class Job(FileJob):
     """An upload job as the platform reports it."""
 
-    id: int
-    status: str
-    rows_total: int | None
-    rows_done: int
     created: int
     updated: int
     superseded: int
-    rejected: int
-    error_code: str
-    error: str
-    self_url: str
-    errors_url: str
-    replayed: bool = False
 
     @classmethod
     def from_answer(cls, answer: api.Answer) -> "Job":
-        data = answer.json()
         try:
-            links: dict[str, Any] = data["links"]
+            data, common = FileJob.read(answer)
             return cls(
-                id=int(data["id"]),
-                status=str(data["status"]),
-                rows_total=None if data.get("rows_total") is None else int(data["rows_total"]),
-                rows_done=int(data.get("rows_done") or 0),
+                **common,
                 created=int(data.get("created_count") or 0),
                 updated=int(data.get("updated_count") or 0),
                 superseded=int(data.get("superseded_count") or 0),
-                rejected=int(data.get("rejected_count") or 0),
-                error_code=str(data.get("error_code") or ""),
-                error=str(data.get("error") or ""),
-                self_url=str(links["self"]),
-                errors_url=str(links["errors"]),
-                replayed=answer.headers.get("Idempotent-Replayed", "").lower() == "true",
             )
         except (KeyError, TypeError, ValueError):
             raise ApiError("the platform's answer is not an upload job; is --url the Riskshare platform?") from None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
 
     @property
     def rows(self) -> int:
@@ -133,10 +100,6 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
 
 
 def _processing(job: Job) -> str:
-    if job.status == "queued":
-        return "queued"
-    if job.rows_total is None and not job.finished:
-        return "checking the file"
     return (
         f"{job.rows_done:,} of {job.rows:,} rows: "
         f"{job.created:,} created, {job.updated:,} updated, {job.rejected:,} rejected"
@@ -147,7 +110,7 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     """The command: 0 when every row was stored, 1 when some were rejected, 2 when it failed."""
     screen = Screen(options.quiet)
     try:
-        client = connect(options.url, options.api_key_file, options.ca_file, environ, screen, "the file")
+        client = connect(options, environ, screen, "the file")
         job, report = upload(client, options, screen)
     except (ApiError, OSError, ValueError) as error:
         screen.note(explain(error))
@@ -162,7 +125,6 @@ def run(options: Options, environ: Mapping[str, str] = os.environ) -> int:
     )
     print(summary + (f" (see {report})" if report else ""))
     if job.status != "succeeded":
-        reason = f"{job.error} ({job.error_code})" if job.error_code else job.error or "no reason given"
-        screen.note(f"error: upload {job.id} failed: {reason}")
+        screen.note(f"error: upload {job.id} failed: {job.failure}")
         return 2
     return 1 if job.rejected else 0
