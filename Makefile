@@ -13,6 +13,7 @@ run: setup
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_demo_flags
+	$(BIN)/python manage.py seed_demo_consortium
 	@echo
 	@echo "Riskshare: portal http://127.0.0.1:8000/  API docs http://127.0.0.1:8000/api/docs/  admin http://127.0.0.1:8000/admin/"
 	@echo "Starting web, worker and beat; Ctrl-C stops them all."

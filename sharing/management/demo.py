@@ -30,7 +30,7 @@ from accounts import demo
 from accounts import services as people
 from accounts.choices import ActorType, AuditAction, Role
 from accounts.models import ApiKey, AuditEvent, Institution, User
-from sharing.choices import CONSENT_PURPOSES, FileFormat, QueryPurpose, ReportTrigger, UploadStatus
+from sharing.choices import CONSENT_PURPOSES, FileFormat, JobStatus, QueryPurpose, ReportTrigger
 from sharing.flags import services, uploads
 from sharing.flags.checking import FIELDS
 from sharing.keys.tokens import Keyer
@@ -84,9 +84,7 @@ def seed(size: int = history.FLAGS, now: datetime | None = None) -> Seeded:
         written=written,
         flags=Flag.objects.filter(reference__startswith=history.REFERENCE).count(),
         queries=AuditEvent.objects.filter(action=AuditAction.QUERY).count(),
-        inspection=Inspection.objects.filter(portfolio=PORTFOLIO, status=UploadStatus.SUCCEEDED)
-        .order_by("-id")
-        .first(),
+        inspection=Inspection.objects.filter(portfolio=PORTFOLIO, status=JobStatus.SUCCEEDED).order_by("-id").first(),
         report=report,
         look_up=past.most_flagged(by_others_than=0),
     )
@@ -117,11 +115,12 @@ def _write(past: history.History, actors: list[Actor], now: datetime) -> None:
     first_upload = dict.fromkeys(range(len(actors)), False)
     inspected_on = last_month.starts_on + timedelta(days=7)
     steps: list[tuple[datetime, int, Any]] = []
-    for member, filed_on, batch in past.batches():
-        steps.append((_at(filed_on, 10 * 60 + 37 * member, now), 0, (member, filed_on, batch)))
-    steps.append((_at(inspected_on, 15 * 60, now), 1, None))
-    for query in past.queries:
-        steps.append((_at(query.day, query.minutes, now), 2, query))
+    for member, filed_on, batch in past.batches():  # this week's, if later today, just before now
+        filed_at = min(_at(filed_on, 10 * 60 + 37 * member), now - timedelta(minutes=1))
+        steps.append((filed_at, 0, (member, filed_on, batch)))
+    steps.append((_at(inspected_on, 15 * 60), 1, None))  # always in last month, so in the past
+    asked = ((_at(query.day, query.minutes), query) for query in past.queries)
+    steps += [(when, 2, query) for when, query in asked if when < now]  # none later today
     keyer = Keyer(settings.PLATFORM_PEPPERS)
     for when, kind, step in sorted(steps, key=lambda step: (step[0], step[1])):
         if kind == 0:
@@ -130,18 +129,18 @@ def _write(past: history.History, actors: list[Actor], now: datetime) -> None:
             first_upload[member] = first_upload[member] or by_upload
             events += _file(actors[member], batch, when, now, by_upload)
         elif kind == 1:
-            events += _inspect(actors[0], past.book, when)
+            events += _inspect(actors[0], past.book, when, now)
         else:
             events.append(_ask(actors[step.member], step, when, keyer))
     quotas.prune(now)  # the minute counters of a month ago, as beat would have pruned them
-    events += _inspect(actors[0], past.book + past.added + ["not-a-token"], now)
+    # Today's inspection, a few minutes ago: the book has grown, and a row of it is not a token.
+    events += _inspect(actors[0], [*past.book, *past.added, "not-a-token"], now - timedelta(minutes=5), now)
     if settings.AUDIT_RECORDING:
         AuditEvent.objects.bulk_create(sorted(events, key=lambda event: event.occurred_at), batch_size=1000)
 
 
-def _at(day: date, minutes: int, now: datetime) -> datetime:
-    moment = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()) + timedelta(minutes=minutes)
-    return min(moment, now - timedelta(minutes=1))
+def _at(day: date, minutes: int) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()) + timedelta(minutes=minutes)
 
 
 def _file(actor: Actor, batch: list[history.Filing], when: datetime, now: datetime, by_upload: bool) -> list[Any]:
@@ -188,7 +187,7 @@ def _upload(actor: Actor, items: list[dict[str, Any]], when: datetime) -> Upload
         size_bytes=len(content),
     )
     uploads.process(upload.pk)
-    done = when + timedelta(minutes=2)
+    done = min(when + timedelta(minutes=2), timezone.now())
     Upload.objects.filter(pk=upload.pk).update(created_at=when, started_at=when, heartbeat_at=done, finished_at=done)
     return upload
 
@@ -197,7 +196,7 @@ def _json(details: Any) -> str:
     return json.dumps(details, ensure_ascii=False) if details else ""
 
 
-def _inspect(actor: Actor, book: Iterable[history.Borrower | str], when: datetime) -> list[AuditEvent]:
+def _inspect(actor: Actor, book: Iterable[history.Borrower | str], when: datetime, now: datetime) -> list[AuditEvent]:
     """Inspect the member's portfolio through the inspection's own steps, run here one after another."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -221,7 +220,7 @@ def _inspect(actor: Actor, book: Iterable[history.Borrower | str], when: datetim
     for number in inspections.start(inspection.pk):
         inspections.match_part(inspection.pk, number, on_last=lambda: None)
     inspections.finish(inspection.pk)
-    done = when + timedelta(minutes=3)
+    done = min(when + timedelta(minutes=3), now)
     Inspection.objects.filter(pk=inspection.pk).update(
         created_at=when, started_at=when, heartbeat_at=done, finished_at=done
     )
@@ -287,6 +286,6 @@ def _report(period: Period) -> Report | None:
         ends_on=period.ends_on,
         defaults={"steps_total": jobs.STEPS},
     )
-    if report.status != UploadStatus.SUCCEEDED:
+    if report.status != JobStatus.SUCCEEDED:
         return jobs.build(report.pk)
     return report

@@ -22,7 +22,7 @@ from accounts import demo
 from accounts.choices import AuditAction, InstitutionKind
 from accounts.models import ApiKey, AuditEvent, Institution, User
 from memberkit.identifiers import member_token
-from sharing.choices import ReportTrigger, UploadStatus
+from sharing.choices import JobStatus, ReportTrigger
 from sharing.management.commands.seed_demo_flags import FLAGS as TEST_VECTOR_FLAGS
 from sharing.management.history import DEMO_CONSORTIUM_KEY, REFERENCE
 from sharing.models import (
@@ -105,7 +105,7 @@ def test_five_members_in_three_sectors_a_regulator_and_eighteen_months_of_flags(
     assert history.filter(created_at__gte=now - timedelta(days=30)).exists()
     assert history.filter(details__isnull=False).exists(), "sealed details, as a member sends them"
     assert history.filter(status="resolved").exists()
-    assert Upload.objects.filter(status=UploadStatus.SUCCEEDED, rejected_count__gt=0).count() == 5
+    assert Upload.objects.filter(status=JobStatus.SUCCEEDED, rejected_count__gt=0).count() == 5
 
 
 def test_a_month_of_queries_answered_and_counted_as_the_api_does(seeded):
@@ -122,7 +122,7 @@ def test_a_month_of_queries_answered_and_counted_as_the_api_does(seeded):
 
 def test_a_portfolio_inspected_twice_with_new_hits_the_second_time(seeded):
     first, second = Inspection.objects.order_by("pk")
-    assert first.status == second.status == UploadStatus.SUCCEEDED
+    assert first.status == second.status == JobStatus.SUCCEEDED
     assert first.portfolio == second.portfolio
     assert second.previous == first
     assert first.finished_at is not None
@@ -137,7 +137,7 @@ def test_last_months_report_is_built_with_suppressed_cells(seeded):
     period = Period.month_before(timezone.localdate())
     report = Report.objects.get(trigger=ReportTrigger.SCHEDULED)
     assert (report.starts_on, report.ends_on) == (period.starts_on, period.ends_on)
-    assert report.status == UploadStatus.SUCCEEDED
+    assert report.status == JobStatus.SUCCEEDED
     assert report.figures is not None
     suppressed = [hidden for table in report.figures["tables"] for row in table["suppressed"] for hidden in row]
     assert any(suppressed)
@@ -167,6 +167,14 @@ def test_the_printed_borrower_is_found_by_other_members(seeded):
     assert key_file.read_text() == DEMO_CONSORTIUM_KEY.hex() + "\n"
     others = int(line.rsplit(": ", 1)[1].split()[0])
     assert others >= 2
+    resident = line.split("Look up resident ID ")[1].split()[0]
+    _prefix, secret = demo.demo_key_material(demo.CAST[0].code)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    subject = {"correlation_id": "1", "id_type": "cnid", "token": member_token("cnid", resident, DEMO_CONSORTIUM_KEY)}
+    answer = client.post("/api/v1/queries", {"purpose": "collection", "subjects": [subject]}, format="json")
+    [found] = answer.json()["subjects"]
+    assert found["hit"] is True
 
 
 @pytest.mark.parametrize(

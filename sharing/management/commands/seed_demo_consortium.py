@@ -44,6 +44,6 @@ class Command(BaseCommand):
             write(f"  the report of {seeded.report.starts_on:%Y-%m}: {seeded.report.get_status_display()}")
         borrower, others = seeded.look_up
         write(
-            f"Look up resident ID {borrower.raw} as alpha-analyst (portal, Look-up) with the key file {key_file}: "
-            f"{others} other members flagged it."
+            f"Look up resident ID {borrower.raw} as alpha-analyst (portal: Look up a borrower) "
+            f"with the key file {key_file}: {others} other members flagged it."
         )
