@@ -10,19 +10,18 @@ import csv
 import hashlib
 import json
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from memberkit import cli, querying, session, vocabulary
+from tests.memberkit.serving import serve
+from tests.memberkit.test_identifiers import without_django
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 URL_PATH = "/api/v1/queries"
@@ -161,18 +160,8 @@ def handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@contextmanager
-def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def serving(fake: FakePlatform) -> AbstractContextManager[FakePlatform]:
+    return serve(fake, handler_for(fake))
 
 
 @pytest.fixture
@@ -480,14 +469,6 @@ def test_no_api_key_is_refused_before_anything_is_sent(platform, tmp_path, monke
 
 
 def test_the_client_imports_nothing_from_django():
-    code = "import sys; sys.modules['django'] = None; import memberkit.cli, memberkit.querying"
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = without_django("import memberkit.cli, memberkit.querying")
 
     assert result.returncode == 0, result.stderr

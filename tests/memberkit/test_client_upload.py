@@ -13,9 +13,8 @@ import io
 import ipaddress
 import json
 import ssl
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 
 from memberkit import api, cli, jobs, session
+from tests.memberkit.serving import serve
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 TOKEN = "ab" * 32
@@ -258,20 +258,8 @@ def handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@contextmanager
-def serving(fake: FakePlatform, tls: ssl.SSLContext | None = None) -> Iterator[FakePlatform]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(fake))
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    fake.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def serving(fake: FakePlatform, tls: ssl.SSLContext | None = None) -> AbstractContextManager[FakePlatform]:
+    return serve(fake, handler_for(fake), tls)
 
 
 @pytest.fixture
