@@ -15,15 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, InstitutionKind, Role
-from accounts.permissions import (
-    AUDIT_READERS,
-    FLAG_READERS,
-    MATCHERS,
-    PEOPLE_MANAGERS,
-    WHOLE_REPORT_READERS,
-    admits,
-    roles_of,
-)
+from accounts.permissions import roles_of
 from portal import dashboard
 
 
@@ -57,17 +49,11 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Who the person is, where they may go, and for member staff their institution's dashboard."""
+    """Who the person is and, for member staff, their institution's dashboard; where they may go is
+    the navigation bar of every page (portal.navigation)."""
     person = caller_person(request)
     labels = dict(Role.choices)
-    context = {
-        "role_labels": [labels[role] for role in roles_of(person)],
-        "can_read_audit": admits(person, AUDIT_READERS),
-        "can_read_reports": admits(person, WHOLE_REPORT_READERS),
-        "can_query": admits(person, MATCHERS),
-        "can_upload": admits(person, FLAG_READERS),
-        "can_manage": admits(person, PEOPLE_MANAGERS),
-    }
+    context: dict[str, object] = {"role_labels": [labels[role] for role in roles_of(person)]}
     if person.institution.kind == InstitutionKind.MEMBER:
         context["board"] = dashboard.member_dashboard(person, timezone.now())
     return render(request, "portal/home.html", context)
