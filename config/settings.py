@@ -404,7 +404,7 @@ SPECTACULAR_SETTINGS = {
         "InstitutionStatusEnum": "accounts.choices.InstitutionStatus",
         "FlagStatusEnum": "sharing.choices.FlagStatus",
         "FlagChangeEnum": "sharing.choices.FLAG_CHANGES",
-        "UploadStatusEnum": "sharing.choices.UploadStatus",
+        "UploadStatusEnum": "sharing.choices.JobStatus",  # its name in the schema since uploads came first
         "FileFormatEnum": "sharing.choices.FileFormat",
     },
 }

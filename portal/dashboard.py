@@ -15,11 +15,11 @@ from accounts.choices import AuditAction
 from accounts.models import AuditEvent, User
 from accounts.permissions import FLAG_READERS, INSPECTORS, QUERY_ACTIVITY_READERS, admits
 from portal import charts
-from sharing.choices import FlagStatus, QueryPurpose, UploadStatus
+from sharing.choices import FlagStatus, JobStatus, QueryPurpose
 from sharing.models import ContributedCategory, Flag, Inspection, Upload
 
 RECENT = 10
-UNFINISHED = (UploadStatus.QUEUED, UploadStatus.RUNNING)
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @dataclass
@@ -101,6 +101,6 @@ def member_dashboard(person: User, now: datetime, days: int = 30) -> Dashboard:
         inspections = Inspection.objects.filter(institution=institution)
         board.running_inspections = list(inspections.filter(status__in=UNFINISHED).order_by("-id")[:RECENT])
         board.latest_inspection = (
-            inspections.filter(status=UploadStatus.SUCCEEDED).select_related("previous").order_by("-id").first()
+            inspections.filter(status=JobStatus.SUCCEEDED).select_related("previous").order_by("-id").first()
         )
     return board

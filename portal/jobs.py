@@ -4,7 +4,7 @@ job's page needs to show its progress and follow it (portal/static/portal/job.js
 from django.utils.translation import gettext_lazy
 
 from sharing import heartbeat
-from sharing.choices import UploadStatus
+from sharing.choices import JobStatus
 from sharing.models import Inspection, Upload
 
 LIST_SIZE = 100
@@ -12,7 +12,7 @@ LIST_SIZE = 100
 
 def job_statuses() -> dict[str, str]:
     """A job's statuses in the request's language, for the script that follows it (job.js)."""
-    return {str(value): str(label) for value, label in UploadStatus.choices}
+    return {str(value): str(label) for value, label in JobStatus.choices}
 
 
 # Why a job failed, in the person's language; the worker's own words (English, with the line at
@@ -34,7 +34,7 @@ FAILURES = {
 def job_context(job: Upload | Inspection) -> dict[str, object]:
     """What a job's page needs to show its progress and follow it (portal/static/portal/job.js)."""
     failure = None
-    if job.status == UploadStatus.FAILED:
+    if job.status == JobStatus.FAILED:
         failure = FAILURES.get(job.error_code, gettext_lazy("The job failed."))
     return {
         "finished": job.is_finished,

@@ -91,7 +91,9 @@ class NoticeChannel(models.TextChoices):
     CONTRACT = "contract", _("Loan contract clause")
 
 
-class UploadStatus(models.TextChoices):
+class JobStatus(models.TextChoices):
+    """Where a job (an upload, an inspection, a report) stands."""
+
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")

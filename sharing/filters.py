@@ -2,7 +2,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from accounts.filters import FilterSet, IdFilter, InstantFilter
-from sharing.choices import Category, FlagStatus, IdType, UploadStatus
+from sharing.choices import Category, FlagStatus, IdType, JobStatus
 from sharing.models import Flag, Upload
 
 
@@ -24,7 +24,7 @@ class FlagFilter(FilterSet):
 
 
 class UploadFilter(FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=UploadStatus.choices, label=_("Status"))
+    status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices, label=_("Status"))
 
     class Meta:
         model = Upload

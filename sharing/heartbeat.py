@@ -28,7 +28,7 @@ from django.utils import timezone
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
-from sharing.choices import UploadStatus
+from sharing.choices import JobStatus
 from sharing.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def workers_running() -> bool:
 def waiting_for_a_worker(status: str) -> bool:
     """Whether a job in ``status`` (an upload's, an inspection's, a report's) waits for a worker
     that is not running: the pages and the API's job resources say so."""
-    return status == UploadStatus.QUEUED and not workers_running()
+    return status == JobStatus.QUEUED and not workers_running()
 
 
 class Heartbeat(threading.Thread):

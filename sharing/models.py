@@ -13,11 +13,11 @@ from sharing.choices import (
     FileFormat,
     FlagStatus,
     IdType,
+    JobStatus,
     NoticeChannel,
     QueryPurpose,
     ReportFormat,
     ReportTrigger,
-    UploadStatus,
 )
 
 
@@ -116,13 +116,13 @@ class Flag(models.Model):
         return f"flag {self.pk} ({self.category}) of institution {self.institution_id}"
 
 
-FINISHED = (UploadStatus.SUCCEEDED, UploadStatus.FAILED)
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 def percent(status: str, done: int, total: int | None) -> int:
     """A job's work done out of its total (rows, or a report's steps), in whole percent; a
     succeeded job is at 100."""
-    if status == UploadStatus.SUCCEEDED:
+    if status == JobStatus.SUCCEEDED:
         return 100
     if not total:
         return 0
@@ -144,7 +144,7 @@ class FileJob(models.Model):
     file_name = models.CharField(_("file name"), max_length=255)
     file_format = models.CharField(_("format"), max_length=8, choices=FileFormat.choices)
     size_bytes = models.BigIntegerField(_("size in bytes"))
-    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
     rows_done = models.PositiveIntegerField(_("rows done"), default=0)
     rejected_count = models.PositiveIntegerField(_("rows rejected"), default=0)
@@ -397,7 +397,7 @@ class Report(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    status = models.CharField(_("status"), max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     steps_done = models.PositiveSmallIntegerField(_("steps done"), default=0)
     steps_total = models.PositiveSmallIntegerField(_("steps in total"), default=0)
     figures = models.JSONField(_("figures"), null=True, blank=True)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from sharing.choices import UploadStatus
+from sharing.choices import JobStatus
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure, stopped_after
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,7 @@ def resume_stalled_uploads() -> int:
     from sharing.models import Inspection, Upload
 
     cutoff = timezone.now() - timedelta(minutes=settings.UPLOAD_STALL_MINUTES)
-    stalled = Q(status=UploadStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(
-        status=UploadStatus.QUEUED, created_at__lt=cutoff
-    )
+    stalled = Q(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(status=JobStatus.QUEUED, created_at__lt=cutoff)
     count = 0
     for upload_id in Upload.objects.filter(stalled).values_list("pk", flat=True):
         process_upload.delay(upload_id)

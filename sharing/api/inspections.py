@@ -22,7 +22,7 @@ from sharing import tasks
 from sharing.api.base import IDEMPOTENCY_HEADER, CsvRenderer, Echo, FileJobViewSet, cell
 from sharing.api.queries import NotReciprocalError
 from sharing.api.serializers.inspections import InspectionCreateSerializer, InspectionSerializer
-from sharing.choices import UploadStatus
+from sharing.choices import JobStatus
 from sharing.matching import inspections
 from sharing.matching import queries as matching
 from sharing.models import Inspection, InspectionError, InspectionHit
@@ -109,7 +109,7 @@ class InspectionViewSet(FileJobViewSet):
     def results(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
         """The subjects that other members have flagged: categories and counts, and what is new."""
         inspection = self.get_object()
-        if inspection.status != UploadStatus.SUCCEEDED:
+        if inspection.status != JobStatus.SUCCEEDED:
             raise NotFinished()
         as_json = request.accepted_renderer.format == "jsonl"
         lines = _result_objects(inspection) if as_json else _result_rows(inspection)

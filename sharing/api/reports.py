@@ -25,7 +25,7 @@ from accounts.models import User
 from accounts.permissions import REPORT_READERS, REPORT_REQUESTERS, ActionAllowed, reads_whole_reports
 from config.pagination import NewestFirstCursorPagination
 from sharing.api.serializers.reports import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
-from sharing.choices import ReportFormat, UploadStatus
+from sharing.choices import JobStatus, ReportFormat
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import gathering as reporting
@@ -96,7 +96,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         """The report with its figures: the whole of it for regulators and operators, else the caller's slice."""
         report = self.get_object()
         figures = None
-        if report.status == UploadStatus.SUCCEEDED and report.figures is not None:
+        if report.status == JobStatus.SUCCEEDED and report.figures is not None:
             whole = reads_whole_reports(request.user)
             figures = report.figures if whole else reporting.member_slice(report.figures, self._own_code())
         context = {**self.get_serializer_context(), "figures": figures}
@@ -146,7 +146,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     def _file(self, file_format: str) -> ReportFile:
         report = self.get_object()
-        if report.status != UploadStatus.SUCCEEDED:
+        if report.status != JobStatus.SUCCEEDED:
             raise NotBuilt()
         whole = reads_whole_reports(self.request.user)
         files = ReportFile.objects.filter(report=report, file_format=file_format)

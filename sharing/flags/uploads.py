@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
-from sharing.choices import UploadStatus
+from sharing.choices import JobStatus
 from sharing.flags.checking import OPTIONAL_FIELDS, REQUIRED_FIELDS, Checker, FieldError
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.flags.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
@@ -60,7 +60,7 @@ def process(upload_id: int) -> Upload | None:
                 Upload.objects.filter(pk=upload.pk).update(rows_total=upload.rows_total)
             _run(upload, file)
     except FileRefused as refusal:
-        return finish(upload, UploadStatus.FAILED, refusal.code, str(refusal))
+        return finish(upload, JobStatus.FAILED, refusal.code, str(refusal))
     except Superseded:
         logger.warning("upload %s: another worker took the job over", upload.pk)
         return None
@@ -70,8 +70,8 @@ def process(upload_id: int) -> Upload | None:
         reference = log_failure(logger, f"upload {upload.pk} stopped", error)
         done = Upload.objects.get(pk=upload.pk)  # what the last committed chunk says, not what was in hand
         message = stopped_after(done.rows_done, done.created_count + done.updated_count, reference)
-        return finish(upload, UploadStatus.FAILED, INTERNAL_ERROR, message)
-    return finish(upload, UploadStatus.SUCCEEDED)
+        return finish(upload, JobStatus.FAILED, INTERNAL_ERROR, message)
+    return finish(upload, JobStatus.SUCCEEDED)
 
 
 MAX_ATTEMPTS = 5
@@ -85,10 +85,10 @@ def claim(upload_id: int) -> Upload | None:
             return None
         if upload.attempts >= MAX_ATTEMPTS:
             message = f"The job was started {upload.attempts} times without finishing; the platform's logs say why."
-            finish(upload, UploadStatus.FAILED, "too_many_attempts", message)
+            finish(upload, JobStatus.FAILED, "too_many_attempts", message)
             return None
         now = timezone.now()
-        upload.status = UploadStatus.RUNNING
+        upload.status = JobStatus.RUNNING
         upload.attempts += 1
         upload.started_at = upload.started_at or now
         upload.heartbeat_at = now
@@ -263,7 +263,7 @@ def finish(upload: Upload, status: str, code: str = "", message: str = "") -> Up
             AuditAction.UPLOAD_PROCESS,
             institution=upload.institution,
             target=upload,
-            outcome=AuditOutcome.SUCCESS if status == UploadStatus.SUCCEEDED else AuditOutcome.FAILED,
+            outcome=AuditOutcome.SUCCESS if status == JobStatus.SUCCEEDED else AuditOutcome.FAILED,
             reason=code,
             subjects=upload.rows_done,
         )

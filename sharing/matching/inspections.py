@@ -30,7 +30,7 @@ from accounts.choices import AuditAction, AuditOutcome
 from memberkit import labels
 from memberkit.labels import holds_identifier
 from memberkit.text import has_control, unstorable
-from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, UploadStatus
+from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, JobStatus
 from sharing.flags.checking import FieldError
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure
@@ -58,7 +58,7 @@ def start(inspection_id: int) -> list[int]:
             message = f"The job was started {inspection.attempts} times without finishing; the platform's logs say why."
             finish(inspection.pk, failed=("too_many_attempts", message))
             return []
-        inspection.status = UploadStatus.RUNNING
+        inspection.status = JobStatus.RUNNING
         inspection.attempts += 1
         inspection.started_at = inspection.started_at or timezone.now()
         inspection.heartbeat_at = timezone.now()
@@ -293,7 +293,7 @@ def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspect
                 Inspection.objects.filter(
                     institution_id=inspection.institution_id,
                     portfolio=inspection.portfolio,
-                    status=UploadStatus.SUCCEEDED,
+                    status=JobStatus.SUCCEEDED,
                     pk__lt=inspection.pk,
                 )
                 .order_by("-pk")
@@ -312,9 +312,9 @@ def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspect
                 .annotate(subjects=Count("correlation_id", distinct=True))
                 .values_list("category", "subjects")
             )
-            inspection.status = UploadStatus.SUCCEEDED
+            inspection.status = JobStatus.SUCCEEDED
         else:
-            inspection.status = UploadStatus.FAILED
+            inspection.status = JobStatus.FAILED
             inspection.error_code, inspection.error = failed
         inspection.finished_at = timezone.now()
         inspection.release_file()

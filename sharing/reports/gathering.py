@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.choices import AuditAction, InstitutionKind, Sector
 from accounts.models import AuditEvent, Institution
-from sharing.choices import Category, FlagStatus, QueryPurpose, UploadStatus
+from sharing.choices import Category, FlagStatus, JobStatus, QueryPurpose
 from sharing.models import Flag, Inspection, Upload
 from sharing.reports.suppression import Line, suppress
 
@@ -101,7 +101,7 @@ def gather(period: Period) -> Counts:
         .annotate(requests=Count("id"), subjects=Sum("subjects_count"), hits=Sum("hits_count"))
     )
     inspections = (
-        Inspection.objects.filter(status=UploadStatus.SUCCEEDED, finished_at__gte=start, finished_at__lt=end)
+        Inspection.objects.filter(status=JobStatus.SUCCEEDED, finished_at__gte=start, finished_at__lt=end)
         .values("institution_id")
         .annotate(
             inspections=Count("id"), subjects=Sum(F("rows_done") - F("rejected_count")), subjects_hit=Sum("hits_count")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from accounts.models import User
-from sharing.choices import ReportFormat, ReportTrigger, UploadStatus
+from sharing.choices import JobStatus, ReportFormat, ReportTrigger
 from sharing.jobs import INTERNAL_ERROR, log_failure
 from sharing.messages import message
 from sharing.models import Report, ReportFile
@@ -66,9 +66,9 @@ def build(report_id: int) -> Report | None:
     """Build a queued report; a report already built or being built by another worker is left alone."""
     with transaction.atomic():
         report = Report.objects.select_for_update(skip_locked=True).filter(pk=report_id).first()
-        if report is None or report.status == UploadStatus.SUCCEEDED:
+        if report is None or report.status == JobStatus.SUCCEEDED:
             return report
-        report.status, report.started_at, report.steps_done = UploadStatus.RUNNING, timezone.now(), 0
+        report.status, report.started_at, report.steps_done = JobStatus.RUNNING, timezone.now(), 0
         report.error_code, report.error = "", ""
         report.save(update_fields=["status", "started_at", "steps_done", "error_code", "error"])
     try:
@@ -78,8 +78,8 @@ def build(report_id: int) -> Report | None:
         # requested again starts from nothing anyway. The log has the type and frames, never the message.
         reference = log_failure(logger, f"report {report.pk} stopped", error)
         with transaction.atomic():  # the outcome and its audit event commit together
-            Report.objects.filter(pk=report.pk).exclude(status=UploadStatus.SUCCEEDED).update(
-                status=UploadStatus.FAILED,
+            Report.objects.filter(pk=report.pk).exclude(status=JobStatus.SUCCEEDED).update(
+                status=JobStatus.FAILED,
                 finished_at=timezone.now(),
                 error_code=INTERNAL_ERROR,
                 error=f"An unexpected error stopped the report; request it again. Reference {reference}.",
@@ -104,12 +104,12 @@ def _build(report: Report) -> None:
         own = reporting.member_slice(figures, institution.code)
         files += [_file(report, institution.pk, own, file_format) for file_format in ReportFormat.values]
     with transaction.atomic():
-        if Report.objects.select_for_update().get(pk=report.pk).status == UploadStatus.SUCCEEDED:
+        if Report.objects.select_for_update().get(pk=report.pk).status == JobStatus.SUCCEEDED:
             return  # another worker, given the same report again, finished first
         ReportFile.objects.filter(report=report).delete()
         ReportFile.objects.bulk_create(files)
         Report.objects.filter(pk=report.pk).update(
-            figures=figures, status=UploadStatus.SUCCEEDED, steps_done=STEPS, finished_at=timezone.now()
+            figures=figures, status=JobStatus.SUCCEEDED, steps_done=STEPS, finished_at=timezone.now()
         )
         record(AuditAction.REPORT_BUILD, target=report)  # in the same transaction as the outcome
 
