@@ -11,10 +11,9 @@ from accounts.choices import AuditAction
 from accounts.permissions import WHOLE_REPORT_READERS
 from portal import charts, forms
 from portal.jobs import LIST_SIZE, job_statuses
-from sharing import heartbeat
+from sharing import heartbeat, tasks
 from sharing.choices import JobStatus, ReportFormat, ReportTrigger
 from sharing.models import Report
-from sharing.reports import jobs as reports
 
 TREND_MONTHS = 12
 
@@ -25,7 +24,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
     person = person_holding(request, WHOLE_REPORT_READERS)
     form = forms.ReportRequestForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
-        report = reports.request(form.cleaned_data["starts_on"], form.cleaned_data["ends_on"], by=person)
+        report = tasks.request_report(form.cleaned_data["starts_on"], form.cleaned_data["ends_on"], by=person)
         record(AuditAction.REPORT_REQUEST, request=request, target=report)
         return redirect("portal:report_detail", pk=report.pk)
     latest = list(Report.objects.order_by("-id")[:LIST_SIZE])

@@ -7,6 +7,3 @@ class SharingConfig(AppConfig):
 
     name = "sharing"
     verbose_name = _("Risk sharing")
-
-    def ready(self) -> None:
-        from sharing import heartbeat  # noqa: F401  (connect the workers' heartbeat to Celery's signals)

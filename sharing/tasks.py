@@ -1,17 +1,30 @@
-"""The work that runs outside requests: uploads, inspections, reports, and the daily housekeeping."""
+"""The work that runs outside requests: uploads, inspections, reports, and the daily housekeeping.
+
+This is the layer above the domain packages that owns enqueueing: the API and the portal call
+``request_report`` (and send ``process_upload`` or ``run_inspection`` once their request commits);
+the domain packages never import this module. Importing it connects the workers' heartbeat to
+Celery's signals (``sharing.heartbeat``): every worker imports it at start to find its tasks.
+"""
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
-from celery import shared_task
+from celery import group, shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from sharing.choices import JobStatus
+from accounts.models import User
+from sharing import heartbeat  # noqa: F401  (connects the workers' heartbeat to Celery's signals)
+from sharing.choices import JobStatus, ReportTrigger
+from sharing.flags import idempotency, services, uploads
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure, stopped_after
+from sharing.matching import inspections, quotas
+from sharing.models import Inspection, Report, Upload
+from sharing.reports import jobs as reports
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -24,7 +37,6 @@ def process_upload(upload_id: int) -> str | None:
     It runs under the platform's CELERY_TASK_TIME_LIMIT (an hour by default; ten million rows take
     minutes). A task cut off there leaves its job at the last checkpoint, which the stall sweep resumes.
     """
-    from sharing.flags import uploads
 
     upload = uploads.process(upload_id)
     return upload.status if upload is not None else None
@@ -38,7 +50,6 @@ def resume_stalled_uploads() -> int:
     so promptly (Redis waits out its visibility timeout; the filesystem broker
     never does); this sweep makes resumption independent of the broker.
     """
-    from sharing.models import Inspection, Upload
 
     cutoff = timezone.now() - timedelta(minutes=settings.UPLOAD_STALL_MINUTES)
     stalled = Q(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff) | Q(status=JobStatus.QUEUED, created_at__lt=cutoff)
@@ -57,14 +68,12 @@ def resume_stalled_uploads() -> int:
 def apply_retention() -> tuple[int, int, int]:
     """Expire flags five years after their event ended, destroy the details of expired and withdrawn
     ones, and erase what tied expired ones to a borrower (``services.apply_retention``)."""
-    from sharing.flags import services
 
     return services.apply_retention()
 
 
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_idempotency_keys() -> int:
-    from sharing.flags import idempotency
 
     return idempotency.prune()
 
@@ -72,7 +81,6 @@ def prune_idempotency_keys() -> int:
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_usage_counters() -> int:
     """Query counters of past minutes, and of days older than 90."""
-    from sharing.matching import quotas
 
     return quotas.prune()
 
@@ -80,9 +88,6 @@ def prune_usage_counters() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_inspection(inspection_id: int) -> int:
     """Survey an inspection's file and send its parts to the workers, as a group; returns how many."""
-    from celery import group
-
-    from sharing.matching import inspections
 
     nothing: list[int] = []
     parts = _failing_inspection(inspection_id, lambda: inspections.start(inspection_id), nothing)
@@ -96,7 +101,6 @@ def run_inspection(inspection_id: int) -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def match_inspection_part(inspection_id: int, number: int) -> None:
     """Match one part; the worker that commits the last one enqueues ``finish_inspection``."""
-    from sharing.matching import inspections
 
     def close() -> None:
         finish_inspection.delay(inspection_id)
@@ -106,7 +110,6 @@ def match_inspection_part(inspection_id: int, number: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1800, soft_time_limit=1790)
 def finish_inspection(inspection_id: int) -> str | None:
-    from sharing.matching import inspections
 
     inspection = _failing_inspection(inspection_id, lambda: inspections.finish(inspection_id), None)
     return inspection.status if inspection is not None else None
@@ -118,9 +121,6 @@ def _failing_inspection(inspection_id: int, step: Callable[[], Result], failed: 
     Transient errors are raised: the parts already matched stay matched, and the stall sweep
     runs the job again for the others.
     """
-    from sharing.matching import inspections
-    from sharing.models import Inspection
-
     try:
         return step()
     except TRANSIENT:
@@ -135,7 +135,6 @@ def _failing_inspection(inspection_id: int, step: Callable[[], Result], failed: 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
 def build_report(report_id: int) -> str | None:
     """Build a requested or scheduled report (sharing.reports.jobs)."""
-    from sharing.reports import jobs as reports
 
     report = reports.build(report_id)
     return report.status if report is not None else None
@@ -144,7 +143,20 @@ def build_report(report_id: int) -> str | None:
 @shared_task(time_limit=600, soft_time_limit=590)
 def build_monthly_report() -> int | None:
     """Queue the report of the month before (beat: ``REPORT_SCHEDULE``); the id, or None if it exists."""
-    from sharing.reports import jobs as reports
 
     report = reports.schedule_month_before(timezone.localdate())
-    return report.pk if report is not None else None
+    if report is None:
+        return None
+    _build_after_commit(report)
+    return report.pk
+
+
+def request_report(starts_on: date, ends_on: date, *, by: User | None) -> Report:
+    """A new report of the period, asked for by ``by`` (None for a key), built by a worker once the request commits."""
+    report = reports.create(starts_on, ends_on, by=by, trigger=ReportTrigger.REQUESTED)
+    _build_after_commit(report)
+    return report
+
+
+def _build_after_commit(report: Report) -> None:
+    transaction.on_commit(lambda: build_report.delay(report.pk))

@@ -73,7 +73,7 @@ def _objects(cast: Cast) -> dict[str, int]:
     assert flag is not None
     upload = UploadFactory.create(institution=cast.alpha.institution)
     inspection = InspectionFactory.create(institution=cast.alpha.institution)
-    report = reports.request(date(2026, 1, 1), date(2026, 1, 31), by=cast.regulator["regulator_staff"])
+    report = reports.create(date(2026, 1, 1), date(2026, 1, 31), by=cast.regulator["regulator_staff"])
     reports.build(report.pk)
     record(AuditAction.ME_VIEW, actor=cast.alpha["auditor"])
     event = AuditEvent.objects.filter(institution=cast.alpha.institution).order_by("id").first()

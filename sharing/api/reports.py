@@ -24,12 +24,12 @@ from accounts.choices import AuditAction
 from accounts.models import User
 from accounts.permissions import REPORT_READERS, REPORT_REQUESTERS, ActionAllowed, reads_whole_reports
 from config.pagination import NewestFirstCursorPagination
+from sharing import tasks
 from sharing.api.serializers.reports import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
 from sharing.choices import JobStatus, ReportFormat
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import gathering as reporting
-from sharing.reports import jobs as reports
 
 MEDIA_TYPES = {
     ReportFormat.CSV: "text/csv; charset=utf-8",
@@ -86,7 +86,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         form.is_valid(raise_exception=True)
         # A regulator's system asks with its key (reports:request); the audit trail names the key.
         person = request.user if isinstance(request.user, User) else None
-        report = reports.request(form.validated_data["starts_on"], form.validated_data["ends_on"], by=person)
+        report = tasks.request_report(form.validated_data["starts_on"], form.validated_data["ends_on"], by=person)
         self.audit_target = report
         body = ReportSerializer(report, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})

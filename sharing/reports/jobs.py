@@ -41,23 +41,19 @@ def check_period(starts_on: date, ends_on: date) -> None:
         raise ValidationError({"ends_on": ValidationError(too_long, "period_too_long")})
 
 
-def request(starts_on: date, ends_on: date, *, by: User | None, trigger: str = ReportTrigger.REQUESTED) -> Report:
-    """A new report of the period, queued for a worker."""
-    from sharing.tasks import build_report
-
-    report = Report.objects.create(
+def create(starts_on: date, ends_on: date, *, by: User | None, trigger: str = ReportTrigger.REQUESTED) -> Report:
+    """A new report of the period, queued; ``sharing.tasks`` sends it to a worker (``request_report``)."""
+    return Report.objects.create(
         starts_on=starts_on, ends_on=ends_on, trigger=trigger, requested_by=by, steps_total=STEPS
     )
-    transaction.on_commit(lambda: build_report.delay(report.pk))
-    return report
 
 
 def schedule_month_before(today: date) -> Report | None:
-    """The scheduled report of the month before ``today``, unless it exists already (beat may repeat)."""
+    """The scheduled report of the month before ``today``, queued, unless it exists already (beat may repeat)."""
     period = reporting.Period.month_before(today)
     try:
         with transaction.atomic():
-            return request(period.starts_on, period.ends_on, by=None, trigger=ReportTrigger.SCHEDULED)
+            return create(period.starts_on, period.ends_on, by=None, trigger=ReportTrigger.SCHEDULED)
     except IntegrityError:
         return None
 

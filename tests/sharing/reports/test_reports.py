@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from accounts.choices import AuditAction, InstitutionKind, Scope
 from accounts.models import AuditEvent
 from memberkit import cli
+from sharing import tasks
 from sharing.models import Report, ReportFile
 from sharing.reports import gathering as reporting
 from sharing.reports import jobs as reports
@@ -138,7 +139,7 @@ def test_a_member_slice_holds_only_its_own_rows(members):
 
 @pytest.fixture
 def built(members, cast):
-    report = reports.request(OCTOBER.starts_on, OCTOBER.ends_on, by=cast.regulator["regulator_staff"])
+    report = tasks.request_report(OCTOBER.starts_on, OCTOBER.ends_on, by=cast.regulator["regulator_staff"])
     reports.build(report.pk)
     return Report.objects.get(pk=report.pk)
 
@@ -296,7 +297,7 @@ def test_the_files_are_stored_once_per_slice_and_format(built, members):
 
 
 def test_an_unbuilt_report_has_no_files_yet(cast, client_for):
-    report = reports.request(OCTOBER.starts_on, OCTOBER.ends_on, by=cast.regulator["regulator_staff"])
+    report = tasks.request_report(OCTOBER.starts_on, OCTOBER.ends_on, by=cast.regulator["regulator_staff"])
 
     response = client_for(cast.regulator["regulator_staff"]).get(f"{URL}/{report.pk}/files/csv")
 
