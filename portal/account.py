@@ -10,13 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 
-from accounts.audit import record
 from accounts.authentication import caller_person
 from accounts.choices import AuditAction, InstitutionKind, Role
 from accounts.permissions import roles_of
 from portal import dashboard
+from portal.auditing import audit, audited
 
 
 class SignInView(auth_views.LoginView):
@@ -24,6 +25,7 @@ class SignInView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+@method_decorator(audited(), name="dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
     """People change their own password, giving the current one; the session survives the change."""
 
@@ -32,7 +34,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        record(AuditAction.PASSWORD_CHANGE, request=self.request, target=form.user)
+        audit(self.request, action=AuditAction.PASSWORD_CHANGE, target=form.user)
         messages.success(self.request, _("Your password was changed."))
         return response
 

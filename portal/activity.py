@@ -10,22 +10,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction, InstitutionKind
 from accounts.models import AuditEvent, Institution
 from accounts.permissions import MEMBER_ACTIVITY_READERS
+from portal.auditing import audited
 from sharing.models import ContributedCategory, Flag
 
 ACTIVITY_DAYS = 30
 
 
 @login_required
+@audited(AuditAction.INSTITUTION_LIST)
 def institutions(request: HttpRequest) -> HttpResponse:
     """Regulator staff and operators: every member's recent contributions against its queries."""
     person_holding(request, MEMBER_ACTIVITY_READERS)
     rows = member_activity(timezone.now(), ACTIVITY_DAYS)
-    record(AuditAction.INSTITUTION_LIST, request=request)
     return render(request, "portal/institutions.html", {"activity": rows, "days": ACTIVITY_DAYS})
 
 

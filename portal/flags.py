@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction
 from accounts.models import Institution
@@ -23,6 +22,7 @@ from accounts.permissions import FLAG_READERS, FLAG_WRITERS, admits
 from config.forms import show_errors
 from config.pagination import newest_first_page
 from portal import forms
+from portal.auditing import audit, audited
 from portal.keying import identifier_reasons
 from sharing.choices import FlagStatus
 from sharing.filters import FlagFilter
@@ -44,12 +44,12 @@ REFUSALS = {
 
 
 @login_required
+@audited(AuditAction.FLAG_LIST)
 def flags(request: HttpRequest) -> HttpResponse:
     """The institution's own flags, newest first, with the API's filters; never their details."""
     person = person_holding(request, FLAG_READERS)
     found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
     page = newest_first_page(request, found.qs.defer("details", "token"), FLAGS_PAGE_SIZE)
-    record(AuditAction.FLAG_LIST, request=request)
     context = {
         "filters": found.form,
         "flags": page.rows,
@@ -61,10 +61,12 @@ def flags(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@audited(AuditAction.FLAG_VIEW)
 def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the institution's flags with its details; contributors resolve or withdraw it here."""
     person = person_holding(request, FLAG_READERS)
     flag = get_object_or_404(Flag.objects.select_related("details_key"), pk=pk, institution=person.institution)
+    audit(request, target=flag)
     can_change = admits(person, FLAG_WRITERS)
     shown = {name: form() for name, form in forms.FLAG_FORMS.items()}
     if request.method == "POST":
@@ -79,9 +81,8 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except ValidationError as error:
                 show_errors(form, error)
             else:
-                record(action, request=request, target=changed)
+                audit(request, action=action, target=changed)
                 return redirect("portal:flag_detail", pk=flag.pk)
-    record(AuditAction.FLAG_VIEW, request=request, target=flag)
     context = {
         "flag": flag,
         "details": keys.details_of(flag),
@@ -93,6 +94,7 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@audited()
 def new_flag(request: HttpRequest) -> HttpResponse:
     """A form for one new flag; the identifier never leaves the browser, only its member token."""
     person = person_holding(request, FLAG_WRITERS)
@@ -105,7 +107,7 @@ def new_flag(request: HttpRequest) -> HttpResponse:
             Institution.objects.select_for_update(no_key=True).only("pk").get(pk=person.institution_id)
             filed = _file(person.institution, borrower, flag)
             if filed is not None:
-                record(AuditAction.FLAG_CONTRIBUTE, request=request, target=filed, subjects=1)
+                audit(request, action=AuditAction.FLAG_CONTRIBUTE, target=filed, subjects=1)
         if filed is not None:
             return redirect("portal:flag_detail", pk=filed.pk)
     words = {"reasons": identifier_reasons(_("The identifier could not be keyed; please try again."))}

@@ -7,11 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction
 from accounts.permissions import INSPECTORS
 from portal import charts
+from portal.auditing import audit, audited
 from portal.jobs import LIST_SIZE, job_context
 from sharing.choices import QueryPurpose
 from sharing.models import Inspection, InspectionHit
@@ -20,11 +20,11 @@ NEW_HITS_SHOWN = 50
 
 
 @login_required
+@audited(AuditAction.INSPECTION_LIST)
 def inspections(request: HttpRequest) -> HttpResponse:
     """The institution's inspections, newest first, and the form that starts one."""
     person = person_holding(request, INSPECTORS)
     own = Inspection.objects.filter(institution=person.institution)
-    record(AuditAction.INSPECTION_LIST, request=request)
     context = {
         "inspections": list(own.order_by("-id")[:LIST_SIZE]),
         "portfolios": list(own.order_by("portfolio").values_list("portfolio", flat=True).distinct()[:LIST_SIZE]),
@@ -34,6 +34,7 @@ def inspections(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@audited(AuditAction.INSPECTION_VIEW)
 def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One inspection of the caller's own institution (another's is 404): progress, counts by
     category, and the first subjects hit that were not hit in the portfolio's previous inspection."""
@@ -44,7 +45,7 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if inspection.previous_id
         else []
     )
-    record(AuditAction.INSPECTION_VIEW, request=request, target=inspection)
+    audit(request, target=inspection)
     context = {
         "inspection": inspection,
         "by_category": charts.categories_in_words(inspection.counts_by_category),

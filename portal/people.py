@@ -16,12 +16,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction, Role, Scope
 from accounts.models import ApiKey, User
 from accounts.permissions import PEOPLE_MANAGERS
 from config.forms import show_errors
+from portal.auditing import audit, audited, skip_audit
 from portal.people_forms import AddPersonForm, IssueKeyForm, PersonForm
 
 
@@ -35,6 +35,7 @@ def _labels(values: list[str], choices: type[Role] | type[Scope]) -> list[str]:
 
 
 @login_required
+@audited(AuditAction.USER_LIST)
 def people(request: HttpRequest) -> HttpResponse:
     """The institution's people, and the form that adds one."""
     admin = _admin(request)
@@ -46,21 +47,21 @@ def people(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             show_errors(form, error)
         else:
-            record(AuditAction.USER_CREATE, request=request, target=added)
+            audit(request, action=AuditAction.USER_CREATE, target=added)
             messages.success(request, _("%(username)s was added.") % {"username": added.username})
             return redirect("portal:people")
     found = User.objects.filter(institution=institution).order_by("username", "id")
     rows = [(user, _labels(user.roles, Role)) for user in found]
-    # A read changes nothing but its own event, which need not wait for the log flush (as in the API).
-    record(AuditAction.USER_LIST, request=request, durable=False)
     return render(request, "portal/people.html", {"rows": rows, "form": form})
 
 
 @login_required
+@audited(AuditAction.USER_VIEW)
 def person(request: HttpRequest, pk: int) -> HttpResponse:
     """One person of the institution: details, roles and whether they may sign in."""
     admin = _admin(request)
     user = get_object_or_404(User, pk=pk, institution=admin.institution)
+    audit(request, target=user)
     data = request.POST if request.method == "POST" else None
     form = PersonForm(data, kind=admin.institution.kind, initial=PersonForm.initial_for(user))
     if form.is_bound and form.is_valid():
@@ -70,22 +71,23 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Someone changed %(username)s after you opened the page; here is how they are now.")
                 % {"username": user.username},
             )
+            skip_audit(request)
             return redirect("portal:person", pk=user.pk)
         try:
             services.update_user(user, by=admin, **form.changes())
         except ValidationError as error:
             show_errors(form, error)
         else:
-            record(AuditAction.USER_UPDATE, request=request, target=user)
+            audit(request, action=AuditAction.USER_UPDATE, target=user)
             messages.success(request, _("The changes to %(username)s were saved.") % {"username": user.username})
             return redirect("portal:person", pk=user.pk)
-    record(AuditAction.USER_VIEW, request=request, target=user, durable=False)
     context = {"person": user, "roles": _labels(user.roles, Role), "form": form}
     return render(request, "portal/person.html", context)
 
 
 @never_cache  # above all for the answer that shows a new key: no cache may keep it
 @login_required
+@audited(AuditAction.APIKEY_LIST)
 def api_keys(request: HttpRequest) -> HttpResponse:
     """The institution's keys, and the form that issues one.
 
@@ -98,6 +100,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     if form.is_bound and _sent_before(request):
         # The browser's reload of the page that showed a key sends its form again: issue nothing.
         messages.warning(request, _("That form has issued its key already; a key is shown only once."))
+        skip_audit(request)
         return redirect("portal:api_keys")
     if form.is_bound and form.is_valid():
         try:
@@ -105,14 +108,13 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             show_errors(form, error)
         else:
-            record(AuditAction.APIKEY_ISSUE, request=request, target=key)
+            audit(request, action=AuditAction.APIKEY_ISSUE, target=key)
             if once := request.POST.get("once", ""):
                 request.session[ISSUED_FORMS] = [*request.session.get(ISSUED_FORMS, [])[-9:], once]
             context = {"key": key, "secret": secret, "scopes": _labels(key.scopes, Scope)}
             return render(request, "portal/api_key_issued.html", context)
     found = ApiKey.objects.filter(institution=institution).select_related("created_by", "revoked_by")
     rows = [(key, _labels(key.scopes, Scope)) for key in found.order_by("-created_at", "-id")]
-    record(AuditAction.APIKEY_LIST, request=request, durable=False)
     context = {"rows": rows, "form": form, "once": secrets.token_urlsafe(16)}
     return render(request, "portal/api_keys.html", context)
 
@@ -131,12 +133,13 @@ def _sent_before(request: HttpRequest) -> bool:
 
 @login_required
 @require_POST
+@audited(AuditAction.APIKEY_REVOKE, changes=True)
 def revoke_api_key(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the institution's keys for good; its systems are refused from the next request."""
     admin = _admin(request)
     key = get_object_or_404(ApiKey, pk=pk, institution=admin.institution)
     services.revoke_api_key(key, by=admin)
-    record(AuditAction.APIKEY_REVOKE, request=request, target=key)
+    audit(request, target=key)
     messages.success(
         request, _("The key %(name)s (%(prefix)s) was revoked.") % {"name": key.name, "prefix": key.prefix}
     )

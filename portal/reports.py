@@ -5,11 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from accounts.audit import record
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction
 from accounts.permissions import WHOLE_REPORT_READERS
 from portal import charts, forms
+from portal.auditing import audit, audited
 from portal.jobs import LIST_SIZE, job_statuses
 from sharing import heartbeat, tasks
 from sharing.choices import JobStatus, ReportFormat, ReportTrigger
@@ -19,23 +19,25 @@ TREND_MONTHS = 12
 
 
 @login_required
+@audited(AuditAction.REPORT_LIST)
 def report_list(request: HttpRequest) -> HttpResponse:
     """The latest reports, and the form that asks for a report of any period."""
     person = person_holding(request, WHOLE_REPORT_READERS)
     form = forms.ReportRequestForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         report = tasks.request_report(form.cleaned_data["starts_on"], form.cleaned_data["ends_on"], by=person)
-        record(AuditAction.REPORT_REQUEST, request=request, target=report)
+        audit(request, action=AuditAction.REPORT_REQUEST, target=report)
         return redirect("portal:report_detail", pk=report.pk)
     latest = list(Report.objects.order_by("-id")[:LIST_SIZE])
-    record(AuditAction.REPORT_LIST, request=request)
     return render(request, "portal/report_list.html", {"reports": latest, "form": form})
 
 
 @login_required
+@audited(AuditAction.REPORT_VIEW)
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person_holding(request, WHOLE_REPORT_READERS)
     report = get_object_or_404(Report, pk=pk)
+    audit(request, target=report)
     context: dict[str, object] = {
         "report": report,
         "formats": ReportFormat.values,
@@ -62,5 +64,4 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tables": charts.tables(report.figures),
             "notes": report.figures["notes"],
         }
-    record(AuditAction.REPORT_VIEW, request=request, target=report)
     return render(request, "portal/report_detail.html", context)
