@@ -13,7 +13,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.authentication import person_holding
 from accounts.choices import AuditAction
@@ -24,23 +23,14 @@ from config.pagination import newest_first_page
 from portal import forms
 from portal.auditing import audit, audited
 from portal.keying import identifier_reasons
+from sharing import messages
 from sharing.choices import FlagStatus
 from sharing.filters import FlagFilter
 from sharing.flags import services
-from sharing.flags.checking import RETENTION_YEARS
 from sharing.keys import datakeys as keys
 from sharing.models import Flag
 
 FLAGS_PAGE_SIZE = 50
-
-# The checks of ``sharing.flags.checking`` a filled-in form can still fail, in the person's language; the
-# form's own fields catch the rest first. Any other reason shows the service's own (English) words.
-REFUSALS = {
-    "future_date": gettext_lazy("The date is in the future."),
-    "end_before_event": gettext_lazy("The event cannot end before it happened."),
-    "notice_required": gettext_lazy("Negative information needs the date and the way the borrower was told."),
-    "details_too_large": gettext_lazy("The note is too long."),
-}
 
 
 @login_required
@@ -129,13 +119,16 @@ def _file(institution: Institution, borrower: forms.BorrowerForm, flag: forms.Fl
 
 
 def _show(invalid: services.BatchInvalid, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> None:
+    """Why the checks of ``sharing.flags.checking`` refused the flag, in the person's language, on the
+    fields at fault; the form's own fields have caught most mistakes before."""
     for error in invalid.errors[0]:
-        if error.code == "past_retention":
-            message = _("The event ended more than %(years)s years ago; it may no longer be filed.") % {
-                "years": RETENTION_YEARS
-            }
+        if error.code == "notice_required":
+            message = str(forms.NOTICE_NEEDED)  # the form asks for the date and the channel together
         else:
-            message = str(REFUSALS.get(error.code, error.message))
+            try:
+                message = messages.message(error.code, error.field)
+            except KeyError:  # a code the catalogue cannot word alone: the check's own (English) words
+                message = error.message
         if error.field == "token":
             borrower.add_error(None, message)
         else:

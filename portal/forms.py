@@ -14,6 +14,9 @@ from sharing.keys.tokens import MEMBER_TOKEN
 from sharing.reports.jobs import check_period
 
 NOTE_MAX = 1000
+# The form asks for a notice's date and channel together, and says once that negative information
+# needs both: as the date's help, and as the refusal of either missing (portal.flags).
+NOTICE_NEEDED = _("Negative information needs the date and the way the borrower was told.")
 
 
 class TokenInput(forms.HiddenInput):
@@ -71,7 +74,7 @@ class FlagForm(forms.Form):
         label=_("Notice date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Negative information needs the date and the way the borrower was told."),
+        help_text=NOTICE_NEEDED,
     )
     notice_channel = forms.ChoiceField(
         label=_("Notice channel"), choices=[("", "—"), *NoticeChannel.choices], required=False
