@@ -12,7 +12,6 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -21,6 +20,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config import keyring
 from config.env import (
     env_bool,
     env_choice,
@@ -33,11 +33,6 @@ from config.env import (
     refuse_weak_secret_key,
     refuse_wildcard_hosts,
 )
-from sharing.keys.envelope import MasterKeys
-from sharing.keys.keyring import Keyring
-from sharing.keys.tokens import Peppers
-
-KeyringT = TypeVar("KeyringT", bound=Keyring)
 
 # Lets Django's generic classes be subscripted at run time, as the type stubs expect.
 django_stubs_ext.monkeypatch()
@@ -210,7 +205,8 @@ except ValueError as error:
 # Flags. The platform pepper keys every member token again (docs/identifiers.md, section 4);
 # the master key wraps each institution's data key for flag details (docs/architecture.md).
 # Both are keyrings, one "version hex" line per key, newest last; neither is ever in the database.
-def _keyring(name: str, kind: type[KeyringT]) -> KeyringT:
+# sharing.keys names what they hold (Peppers, MasterKeys); here they are read, and refused at start if bad.
+def _keyring(name: str, rules: keyring.Rules) -> keyring.Keyring:
     text = env_secret(
         name,
         generate_into=GENERATED_SECRETS_DIR,
@@ -218,13 +214,13 @@ def _keyring(name: str, kind: type[KeyringT]) -> KeyringT:
         private_file=PRIVATE_FILES,
     )
     try:
-        return kind.parse(text)
+        return keyring.Keyring.parse(text, rules)
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}: {error}.") from None
 
 
-PLATFORM_PEPPERS = _keyring("PLATFORM_PEPPER", Peppers)
-DETAILS_MASTER_KEYS = _keyring("DETAILS_MASTER_KEY", MasterKeys)
+PLATFORM_PEPPERS = _keyring("PLATFORM_PEPPER", keyring.PEPPER)
+DETAILS_MASTER_KEYS = _keyring("DETAILS_MASTER_KEY", keyring.MASTER_KEY)
 if PRODUCTION:
     # Zeros or a pattern, or one key in two roles, would leave a secret that is no secret.
     _keys = {

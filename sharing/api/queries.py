@@ -17,7 +17,7 @@ from accounts.authentication import caller_institution
 from accounts.choices import AuditAction
 from accounts.permissions import MATCHERS, ActionAllowed
 from sharing.api.serializers.queries import QueryAnswerSerializer, QueryRequestSerializer, plain_query
-from sharing.keys.tokens import Keyer
+from sharing.keys.tokens import Keyer, peppers
 from sharing.matching import queries as matching
 from sharing.matching import quotas
 
@@ -70,7 +70,7 @@ class QueryView(AuditedMixin, APIView):
             form.is_valid(raise_exception=True)
             data = form.validated_data
         institution = caller_institution(request)
-        keyer = Keyer(settings.PLATFORM_PEPPERS)  # the serializer has checked every token
+        keyer = Keyer(peppers())  # the serializer has checked every token
         subjects = [(subject["correlation_id"], keyer(subject["token"])) for subject in data["subjects"]]
         now = timezone.now()
         try:

@@ -4,7 +4,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
@@ -16,7 +15,7 @@ from accounts.models import Institution
 from sharing.choices import FlagStatus
 from sharing.flags.checking import CheckedFlag, Checker, FieldError, expiry
 from sharing.flags.storing import Stored, store_flags
-from sharing.keys.tokens import rekey
+from sharing.keys.tokens import peppers, rekey
 from sharing.messages import english, message
 from sharing.models import Flag
 
@@ -32,7 +31,7 @@ class BatchInvalid(Exception):
 
 
 def checker() -> Checker:
-    return Checker(settings.PLATFORM_PEPPERS, timezone.localdate())
+    return Checker(peppers(), timezone.localdate())
 
 
 def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> tuple[list[CheckedFlag], Stored]:
@@ -174,13 +173,13 @@ def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
     token at version v is keyed with peppers v+1 ... current in turn; erased flags have none. Rows locked by
     a request at that moment are skipped; returns (moved, still on an older pepper).
     """
-    peppers = settings.PLATFORM_PEPPERS
+    chain = peppers()
     moved = 0
     while True:
         with transaction.atomic():
             stale = list(
                 Flag.objects.select_for_update(skip_locked=True)
-                .filter(pepper_version__lt=peppers.version, token__isnull=False)
+                .filter(pepper_version__lt=chain.version, token__isnull=False)
                 .order_by("pk")
                 .only("pk", "token", "pepper_version")[:batch]
             )
@@ -189,11 +188,11 @@ def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
             for flag in stale:
                 assert flag.token is not None  # erased flags are not selected
                 token = bytes(flag.token)
-                for version in range(flag.pepper_version + 1, peppers.version + 1):
-                    token = rekey(token, peppers.by_version[version])
-                flag.token, flag.pepper_version = token, peppers.version
+                for version in range(flag.pepper_version + 1, chain.version + 1):
+                    token = rekey(token, chain.by_version[version])
+                flag.token, flag.pepper_version = token, chain.version
             Flag.objects.bulk_update(stale, ["token", "pepper_version"], batch_size=1000)
             moved += len(stale)
     if moved:
         record(AuditAction.TOKEN_REKEY, subjects=moved)
-    return moved, Flag.objects.filter(pepper_version__lt=peppers.version, token__isnull=False).count()
+    return moved, Flag.objects.filter(pepper_version__lt=chain.version, token__isnull=False).count()

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
@@ -24,6 +23,7 @@ from sharing.choices import FlagStatus
 from sharing.flags.checking import CheckedFlag
 from sharing.keys.datakeys import data_key_for, details_context
 from sharing.keys.envelope import Sealer
+from sharing.keys.tokens import peppers
 from sharing.models import ContributedCategory, DataKey, Flag, Upload
 
 # What an upsert replaces. Never created_at, and never the disputed marker, which belongs to the
@@ -146,7 +146,7 @@ def upsert_orm(
             (reference, (upload_id, row))
             for reference, upload_id, row in existing.values_list("reference", "source_upload_id", "source_row")
         )
-    pepper_version = settings.PLATFORM_PEPPERS.version
+    pepper_version = peppers().version
     stored = Stored()
     objects = []
     for flag in staged:
@@ -293,7 +293,7 @@ def copy_and_merge(
         superseded = list(zip(earlier_rows, later_rows, strict=True))
         parameters: dict[str, Any] = {
             "institution": institution.pk,
-            "pepper": settings.PLATFORM_PEPPERS.version,
+            "pepper": peppers().version,
             "key": key_record.pk,
             "upload": upload.pk,
             "now": now,

@@ -33,6 +33,7 @@ from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.flags.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure, stopped_after
 from sharing.keys.datakeys import data_key_for
+from sharing.keys.tokens import peppers
 from sharing.messages import english
 from sharing.models import DataKey, Upload, UploadError
 
@@ -106,7 +107,7 @@ def _run(upload: Upload, file: IO[bytes]) -> None:
     key_record, key = data_key_for(upload.institution)
     chunks = prepared(
         records(file, upload.file_format, FLAG_FILE, skip=upload.rows_done),  # resuming after the last committed chunk
-        Checker(settings.PLATFORM_PEPPERS, timezone.localdate()),
+        Checker(peppers(), timezone.localdate()),
         Stager(upload.institution_id, key),
         settings.UPLOAD_CHUNK_ROWS,
     )

@@ -21,6 +21,11 @@ CACHE_SECONDS = 300
 _cache: dict[tuple[int, bytes], tuple[float, bytes]] = {}
 
 
+def master_keys() -> envelope.MasterKeys:
+    """The master keys of flag details, as the settings read them from DETAILS_MASTER_KEY at start."""
+    return envelope.MasterKeys.of(settings.DETAILS_MASTER_KEYS)
+
+
 def key_context(institution_id: int) -> bytes:
     return f"riskshare:data-key:v1:{institution_id}".encode()
 
@@ -34,9 +39,7 @@ def data_key_for(institution: Institution) -> tuple[DataKey, bytes]:
     """The institution's data key, made on first use, and its plain bytes."""
     record = DataKey.objects.filter(institution=institution).first()
     if record is None:
-        version, wrapped = envelope.wrap(
-            settings.DETAILS_MASTER_KEYS, envelope.new_data_key(), key_context(institution.pk)
-        )
+        version, wrapped = envelope.wrap(master_keys(), envelope.new_data_key(), key_context(institution.pk))
         try:
             with transaction.atomic():
                 record = DataKey.objects.create(institution=institution, wrapped=wrapped, master_version=version)
@@ -51,7 +54,7 @@ def unwrapped(record: DataKey) -> bytes:
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
     key = envelope.unwrap(
-        settings.DETAILS_MASTER_KEYS, record.master_version, bytes(record.wrapped), key_context(record.institution_id)
+        master_keys(), record.master_version, bytes(record.wrapped), key_context(record.institution_id)
     )
     _cache[cache_key] = (time.monotonic() + CACHE_SECONDS, key)
     return key
@@ -74,7 +77,7 @@ def rewrap_data_keys(now: datetime | None = None) -> int:
     platform keeps running: a request either sees the old wrapping with the old
     master key (still configured) or the new one.
     """
-    master = settings.DETAILS_MASTER_KEYS
+    master = master_keys()
     done = 0
     for pk in DataKey.objects.exclude(master_version=master.version).values_list("pk", flat=True).order_by("pk"):
         with transaction.atomic():

@@ -17,7 +17,7 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from sharing.keys.keyring import Keyring
+from config.keyring import MASTER_KEY, Keyring
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -26,8 +26,7 @@ NONCE_BYTES = 12
 class MasterKeys(Keyring):
     """The master keys that wrap data keys, by version; the newest wraps new ones."""
 
-    noun = "master key"
-    every_version = False  # retired once rewrap_data_keys has moved every data key off it
+    rules = MASTER_KEY
 
 
 class CannotOpen(ValueError):

@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import re
 
-from sharing.keys.keyring import Keyring
+from django.conf import settings
+
+from config.keyring import PEPPER, Keyring
 
 MEMBER_TOKEN = re.compile(r"[0-9a-f]{64}")
 
@@ -23,7 +25,12 @@ class InvalidMemberToken(ValueError):
 class Peppers(Keyring):
     """Every pepper the platform has used, by version; the newest is the current one."""
 
-    noun = "pepper"
+    rules = PEPPER
+
+
+def peppers() -> Peppers:
+    """The platform's peppers, as the settings read them from PLATFORM_PEPPER at start."""
+    return Peppers.of(settings.PLATFORM_PEPPERS)
 
 
 class PreKeyed:

@@ -33,7 +33,7 @@ from accounts.models import ApiKey, AuditEvent, Institution, User
 from sharing.choices import CONSENT_PURPOSES, FileFormat, JobStatus, QueryPurpose, ReportTrigger
 from sharing.flags import services, uploads
 from sharing.flags.checking import FIELDS
-from sharing.keys.tokens import Keyer
+from sharing.keys.tokens import Keyer, peppers
 from sharing.management import history
 from sharing.matching import inspections, queries, quotas
 from sharing.models import Flag, Inspection, Report, Upload
@@ -121,7 +121,7 @@ def _write(past: history.History, actors: list[Actor], now: datetime) -> None:
     steps.append((_at(inspected_on, 15 * 60), 1, None))  # always in last month, so in the past
     asked = ((_at(query.day, query.minutes), query) for query in past.queries)
     steps += [(when, 2, query) for when, query in asked if when < now]  # none later today
-    keyer = Keyer(settings.PLATFORM_PEPPERS)
+    keyer = Keyer(peppers())
     for when, kind, step in sorted(steps, key=lambda step: (step[0], step[1])):
         if kind == 0:
             member, filed_on, batch = step

@@ -34,7 +34,7 @@ from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, JobStatus
 from sharing.flags.checking import FieldError
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure
-from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
+from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers, peppers
 from sharing.matching.queries import SHARED_STATUSES
 from sharing.messages import english
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
@@ -98,7 +98,7 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
         with inspection.file.storage.open(inspection.file.name or "", "rb") as handle:
             assert handle.file is not None
             source = records(handle.file, inspection.file_format, INSPECTION_FILE, skip=number * size)
-            probes, refusals, rows = _probes(islice(source, size), settings.PLATFORM_PEPPERS)
+            probes, refusals, rows = _probes(islice(source, size), peppers())
             source.close()
         InspectionError.objects.bulk_create(
             [

@@ -1,9 +1,9 @@
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from sharing.flags import services
+from sharing.keys.tokens import peppers
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         moved, left = services.rekey_tokens()
-        version = settings.PLATFORM_PEPPERS.version
+        version = peppers().version
         if left:
             raise CommandError(
                 f"re-keyed {moved} flags; {left} were busy and are still on an older pepper: run it again"

@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts.audit import record
@@ -18,5 +17,5 @@ class Command(BaseCommand):
         done = keys.rewrap_data_keys()
         if done:
             record(AuditAction.DATA_KEY_REWRAP, subjects=done)
-        version = settings.DETAILS_MASTER_KEYS.version
+        version = keys.master_keys().version
         self.stdout.write(f"re-wrapped {done} data keys; every data key is now under master key version {version}")

@@ -8,7 +8,7 @@ from django.db import connection
 
 from accounts.choices import AuditAction, Scope
 from accounts.models import AuditEvent
-from sharing.keys.tokens import platform_token
+from sharing.keys.tokens import peppers, platform_token
 from sharing.models import Flag, IdempotentRequest
 from tests.factories import flag_item, member_token_of, stored_token
 
@@ -32,7 +32,7 @@ def test_contributes_a_batch_and_stores_the_platform_token_not_the_member_token(
     flag = Flag.objects.get(reference="A-1")
     assert flag.institution == cast.alpha.institution
     member = member_token_of("11010519491231002X")
-    assert stored_token(flag) == platform_token(member, settings.PLATFORM_PEPPERS)
+    assert stored_token(flag) == platform_token(member, peppers())
     assert flag.pepper_version == settings.PLATFORM_PEPPERS.version
     assert str(flag.expires_on) == "2031-03-01"
     assert flag.status == "active"
