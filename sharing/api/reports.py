@@ -29,7 +29,7 @@ from sharing.api.serializers.reports import ReportDetailSerializer, ReportReques
 from sharing.choices import JobStatus, ReportFormat
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
-from sharing.reports import gathering as reporting
+from sharing.reports import publishing
 
 MEDIA_TYPES = {
     ReportFormat.CSV: "text/csv; charset=utf-8",
@@ -98,7 +98,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         figures = None
         if report.status == JobStatus.SUCCEEDED and report.figures is not None:
             whole = reads_whole_reports(request.user)
-            figures = report.figures if whole else reporting.member_slice(report.figures, self._own_code())
+            figures = report.figures if whole else publishing.member_slice(report.figures, self._own_code())
         context = {**self.get_serializer_context(), "figures": figures}
         return Response(ReportDetailSerializer(report, context=context).data)
 

@@ -1,8 +1,8 @@
 """Regulators' reports as jobs: requested or scheduled, built by a worker, stored with signed files.
 
-``request`` records a report and hands it to a worker once the request commits; ``build``
-does the work (``sharing.reports.gathering`` for the figures, ``sharing.reports.files`` for the files),
-reporting its steps as it goes, and stores figures and files in one transaction at the end,
+``create`` records a report (``sharing.tasks.request_report`` hands it to a worker once the request
+commits); ``build`` does the work (``gathering`` and ``publishing`` for the figures, ``files`` for the
+files), reporting its steps as it goes, and stores figures and files in one transaction at the end,
 so a report is either complete or has nothing.
 """
 
@@ -22,6 +22,7 @@ from sharing.messages import message
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import gathering as reporting
+from sharing.reports import publishing
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,12 @@ def _build(report: Report) -> None:
     counts = reporting.gather(period)
     _step(report)
     institutions = reporting.members()
-    figures = reporting.publish(period, counts, institutions)
+    figures = publishing.publish(period, counts, institutions)
     _step(report)
     files = [_file(report, None, figures, file_format) for file_format in ReportFormat.values]
     _step(report)
     for institution in institutions:
-        own = reporting.member_slice(figures, institution.code)
+        own = publishing.member_slice(figures, institution.code)
         files += [_file(report, institution.pk, own, file_format) for file_format in ReportFormat.values]
     with transaction.atomic():
         if Report.objects.select_for_update().get(pk=report.pk).status == JobStatus.SUCCEEDED:

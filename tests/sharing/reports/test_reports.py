@@ -14,6 +14,7 @@ from sharing import tasks
 from sharing.models import Report, ReportFile
 from sharing.reports import gathering as reporting
 from sharing.reports import jobs as reports
+from sharing.reports import publishing
 from sharing.tasks import build_report
 from tests.sharing.reports.october import OCTOBER, known_october
 from tests.workers import finishing
@@ -30,7 +31,7 @@ def members(cast):
 
 
 def published():
-    return reporting.publish(OCTOBER, reporting.gather(OCTOBER), reporting.members())
+    return publishing.publish(OCTOBER, reporting.gather(OCTOBER), reporting.members())
 
 
 def cells(figures, name):
@@ -122,7 +123,7 @@ def test_no_published_cell_holds_a_count_from_one_to_ten_of_borrowers(members):
 
 def test_a_member_slice_holds_only_its_own_rows(members):
     figures = published()
-    own = reporting.member_slice(figures, members["c"].code)
+    own = publishing.member_slice(figures, members["c"].code)
 
     assert {table["name"] for table in own["tables"]} == {
         "flags_by_institution",
