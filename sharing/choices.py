@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from memberkit import vocabulary
+
 
 class IdType(models.TextChoices):
     """The identifier types of the standard (docs/identifiers.md)."""
@@ -49,9 +51,9 @@ RETENTION_YEARS = 5
 DETAILS_MAX_BYTES = 4096
 DETAILS_MAX_DEPTH = 32  # levels of objects and arrays
 # A member's labels for a query: its own id for a subject (as InspectionHit.correlation_id holds it)
-# and the reference of a borrower's written authorization.
-CORRELATION_MAX = 64
-CONSENT_MAX = 128
+# and the reference of a borrower's written authorization; the member kit's vocabulary sets them.
+CORRELATION_MAX = vocabulary.CORRELATION_MAX
+CONSENT_MAX = vocabulary.CONSENT_MAX
 
 # Negative information may be filed only after the borrower was told (credit-reporting rule, art. 15).
 # identity_theft protects the borrower, so it needs no notice.

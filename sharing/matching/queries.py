@@ -17,12 +17,22 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Institution
+from memberkit.vocabulary import CONSENT_REQUIRED, consent_refusal
 from sharing.choices import PROTECTIVE_CATEGORIES, FlagStatus
 from sharing.matching import quotas
 from sharing.models import ContributedCategory, Flag
 
 # Expired and withdrawn flags are no longer shared.
 SHARED_STATUSES = (FlagStatus.ACTIVE, FlagStatus.RESOLVED)
+
+
+def consent_missing(purpose: str, consent_reference: str | None) -> bool:
+    """The consent rule (credit-reporting rule, art. 18): a query or inspection for a loan application or
+    a credit review needs the reference of the borrowers' written authorization; a blank one is none.
+
+    Written once, in the member kit (``vocabulary.consent_refusal``), which the client asks as well.
+    """
+    return consent_refusal(purpose, consent_reference) == CONSENT_REQUIRED
 
 
 class NotReciprocal(Exception):

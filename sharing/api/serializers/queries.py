@@ -7,14 +7,15 @@ from rest_framework import serializers
 
 from accounts.validators import validate_label
 from memberkit.labels import holds_identifier
-from sharing.choices import CONSENT_MAX, CONSENT_PURPOSES, CORRELATION_MAX, Category, IdType, QueryPurpose
+from sharing.choices import CONSENT_MAX, CORRELATION_MAX, Category, IdType, QueryPurpose
 from sharing.keys.tokens import MEMBER_TOKEN
+from sharing.matching import queries as matching
 from sharing.messages import message
 
 
 def check_consent(attrs: dict[str, Any], *, portfolio: bool = False) -> None:
-    """Loan applications and credit reviews need the borrowers' written authorization (art. 18)."""
-    if attrs["purpose"] in CONSENT_PURPOSES and not attrs.get("consent_reference", "").strip():
+    """Refuse a purpose that needs consent without its reference (``matching.consent_missing``)."""
+    if matching.consent_missing(attrs["purpose"], attrs.get("consent_reference")):
         said = message("consent_required", "portfolio" if portfolio else "")
         raise serializers.ValidationError({"consent_reference": serializers.ErrorDetail(said, code="consent_required")})
 
@@ -75,7 +76,7 @@ def plain_query(data: Any) -> dict[str, Any] | None:
         ):
             return None
         plain["consent_reference"] = consent.strip()
-    if purpose in CONSENT_PURPOSES and not plain.get("consent_reference"):
+    if matching.consent_missing(purpose, plain.get("consent_reference")):
         return None
     subjects = data.get("subjects")
     if type(subjects) is not list or not 1 <= len(subjects) <= settings.QUERY_SUBJECTS_MAX:
