@@ -47,6 +47,30 @@ WAITING_FOR_WORKER = (
 )
 
 
+# What every job's fields mean (uploads, inspections, reports), shown by the schema and Swagger UI.
+JOB_FIELDS = {
+    "status": "queued, running, succeeded or failed; poll links.self until succeeded or failed.",
+    "error_code": "Why the job failed, when it did (internal_error: an unexpected error, the message says what to "
+    "do; too_many_attempts; for a file job a code that refuses the whole file); empty otherwise.",
+    "error": "The failure's message, in English, with its specifics (which line, how far the job got); empty "
+    "otherwise.",
+    "created_at": "When the job was accepted.",
+    "started_at": "When a worker first took it up; null before.",
+    "finished_at": "When it succeeded or failed; null before.",
+}
+FILE_JOB_FIELDS = {
+    **JOB_FIELDS,
+    "rows_total": "The rows in the file, once the worker has surveyed it; null before.",
+    "rows_done": "The rows done so far: the checkpoint, committed with each chunk.",
+    "rejected_count": "Rows refused; each has lines in the error report (links.errors).",
+}
+
+
+def help_texts(meanings: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """A ModelSerializer's ``extra_kwargs`` that give its fields these meanings."""
+    return {name: {"help_text": meaning} for name, meaning in meanings.items()}
+
+
 def waiting_for_worker(context: Mapping[str, Any], status: str) -> bool:
     """``heartbeat.waiting_for_a_worker``, with the heartbeat read at most once per answer (lists)."""
     if not isinstance(context, dict):

@@ -6,7 +6,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_file_name
-from sharing.api.serializers.common import WAITING_FOR_WORKER, links, waiting_for_worker, with_file_format
+from sharing.api.serializers.common import (
+    FILE_JOB_FIELDS,
+    WAITING_FOR_WORKER,
+    help_texts,
+    links,
+    waiting_for_worker,
+    with_file_format,
+)
 from sharing.api.serializers.flags import FlagSummarySerializer
 from sharing.choices import FileFormat
 from sharing.models import Upload
@@ -51,8 +58,22 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
             "links",
         ]
         read_only_fields = fields
+        extra_kwargs = help_texts(
+            {
+                **FILE_JOB_FIELDS,
+                "created_count": "Flags created. With updated, superseded and rejected, it adds up to rows_done.",
+                "updated_count": "Flags updated: their reference was known.",
+                "superseded_count": "Rows superseded by a later row with the same reference (in the error report).",
+            }
+        )
 
-    @extend_schema_field({"type": "object", "properties": {"self": {"type": "string"}, "errors": {"type": "string"}}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"self": {"type": "string"}, "errors": {"type": "string"}},
+            "description": "self (this job) and errors (its error report, CSV).",
+        }
+    )
     def get_links(self, upload: Upload) -> dict[str, str]:
         return links(self.context, {"self": "upload-detail", "errors": "upload-errors"}, upload.pk)
 
