@@ -23,6 +23,8 @@ def test_the_codes_are_the_platforms():
     assert tuple(choices.FlagStatus.values) == vocabulary.FLAG_STATUSES
     assert tuple(choices.NoticeChannel.values) == vocabulary.NOTICE_CHANNELS
     assert tuple(choices.FileFormat.values) == vocabulary.FILE_FORMATS
+    assert tuple(choices.JobStatus.values) == vocabulary.JOB_STATUSES
+    assert set(vocabulary.FINISHED) == {choices.JobStatus.SUCCEEDED, choices.JobStatus.FAILED}
 
 
 def test_the_limits_are_the_platforms():
