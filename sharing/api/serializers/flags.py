@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_label
-from sharing.api.serializers.common import OBJECT_OR_NULL
+from sharing.api.serializers.common import OBJECT_OR_NULL, help_texts
 from sharing.choices import FLAG_CHANGES, AmountBand, Category, FlagStatus, IdType, NoticeChannel
 from sharing.flags.selectors import FlagCounts
 from sharing.keys import datakeys as keys
@@ -58,19 +58,21 @@ class FlagBatchSerializer(serializers.Serializer[dict[str, Any]]):
 class StoredFlagSerializer(serializers.Serializer[dict[str, Any]]):
     reference = serializers.CharField()
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=FlagStatus.choices)
+    status = serializers.ChoiceField(
+        choices=FlagStatus.choices, help_text="resolved if it has an end_date, else active."
+    )
 
 
 class BatchResultSerializer(serializers.Serializer[dict[str, Any]]):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    flags = StoredFlagSerializer(many=True)
+    created = serializers.IntegerField(help_text="Flags created.")
+    updated = serializers.IntegerField(help_text="Flags updated: the institution had sent their reference before.")
+    flags = StoredFlagSerializer(many=True, help_text="What was stored, in the order sent.")
 
 
 class FlagSerializer(serializers.ModelSerializer[Flag]):
     """A flag as its own institution sees it. The token is never returned."""
 
-    has_details = serializers.SerializerMethodField()
+    has_details = serializers.SerializerMethodField(help_text="Whether the flag has details; a list never opens them.")
 
     class Meta:
         model = Flag
@@ -95,6 +97,17 @@ class FlagSerializer(serializers.ModelSerializer[Flag]):
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = help_texts(
+            {
+                "reference": "The member's own id for the case; null once retention has erased it.",
+                "status": "active, resolved (the event ended), withdrawn (taken back) or expired (past retention).",
+                "disputed": "Whether the borrower disputes the flag.",
+                "details_destroyed_at": "When the details were destroyed (withdrawn or expired); null otherwise.",
+                "withdrawal_reason": "Why the member withdrew the flag; empty otherwise.",
+                "expires_on": "The end of retention: five years after the event ended (or happened, while open).",
+                "source_upload": "The upload that last wrote the flag; null for a batch.",
+            }
+        )
 
     def get_has_details(self, flag: Flag) -> bool:
         annotated = getattr(flag, "has_details", None)

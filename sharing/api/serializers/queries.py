@@ -106,26 +106,26 @@ class CategoryHitSerializer(serializers.Serializer[dict[str, Any]]):
     category = serializers.ChoiceField(choices=Category.choices)
     institutions = serializers.IntegerField(help_text="How many distinct other members flagged it.")
     latest_event_month = serializers.CharField(help_text="YYYY-MM of the most recent event.")
-    disputed = serializers.BooleanField()
-    resolved = serializers.BooleanField()
+    disputed = serializers.BooleanField(help_text="Whether a flag of it is disputed.")
+    resolved = serializers.BooleanField(help_text="Whether every flag of it is resolved (the event ended).")
 
 
 class OwnHitSerializer(serializers.Serializer[dict[str, Any]]):
     category = serializers.ChoiceField(choices=Category.choices)
     flags = serializers.IntegerField(help_text="How many of your own flags.")
-    latest_event_month = serializers.CharField()
-    disputed = serializers.BooleanField()
-    resolved = serializers.BooleanField()
+    latest_event_month = serializers.CharField(help_text="YYYY-MM of the most recent event.")
+    disputed = serializers.BooleanField(help_text="Whether one of them is disputed.")
+    resolved = serializers.BooleanField(help_text="Whether every one of them is resolved.")
 
 
 class SubjectAnswerSerializer(serializers.Serializer[dict[str, Any]]):
-    correlation_id = serializers.CharField()
+    correlation_id = serializers.CharField(help_text="Your id for the subject, as you sent it.")
     hit = serializers.BooleanField(help_text="Whether another member has flagged the subject (in what you may see).")
-    categories = CategoryHitSerializer(many=True)
-    own = OwnHitSerializer(many=True)
+    categories = CategoryHitSerializer(many=True, help_text="Other members' flags, by category; never which members.")
+    own = OwnHitSerializer(many=True, help_text="Your own flags of the subject, apart.")
 
 
 class QueryAnswerSerializer(serializers.Serializer[dict[str, Any]]):
     purpose = serializers.ChoiceField(choices=QueryPurpose.choices)
-    subjects = SubjectAnswerSerializer(many=True)
-    hits = serializers.IntegerField()
+    subjects = SubjectAnswerSerializer(many=True, help_text="One answer per subject, in the order they were sent.")
+    hits = serializers.IntegerField(help_text="How many subjects are hits.")

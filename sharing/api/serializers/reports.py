@@ -6,7 +6,14 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sharing.api.serializers.common import OBJECT_OR_NULL, WAITING_FOR_WORKER, absolute, waiting_for_worker
+from sharing.api.serializers.common import (
+    JOB_FIELDS,
+    OBJECT_OR_NULL,
+    WAITING_FOR_WORKER,
+    absolute,
+    help_texts,
+    waiting_for_worker,
+)
 from sharing.choices import ReportFormat
 from sharing.models import Report
 from sharing.reports import jobs as reports
@@ -37,8 +44,25 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
             "links",
         ]
         read_only_fields = fields
+        extra_kwargs = help_texts(
+            {
+                **JOB_FIELDS,
+                "starts_on": "The period's first day.",
+                "ends_on": "The period's last day, included.",
+                "trigger": "scheduled (the month before, built by beat) or requested.",
+                "steps_done": "Steps of the build done so far, of steps_total.",
+                "steps_total": "Steps of the build: gather, publish, the whole report's files, the members' slices.",
+            }
+        )
 
-    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "self, and each file (csv, xlsx) with its detached signature (csv_signature, "
+            "xlsx_signature).",
+        }
+    )
     def get_links(self, report: Report) -> dict[str, str]:
         paths = {"self": reverse("report-detail", args=[report.pk])}
         for file_format in ReportFormat.values:
@@ -52,7 +76,9 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
 
 class ReportDetailSerializer(ReportSerializer):
     figures = serializers.SerializerMethodField(
-        help_text="The tables as published (suppressed cells null); a member sees only its own rows."
+        help_text="Once built: period, institutions, tables (each with name, rows, columns, cells, suppressed, "
+        "by_institution) and notes. A suppressed cell is null with suppressed true; a member sees only its own "
+        "rows of the tables by institution."
     )
 
     class Meta(ReportSerializer.Meta):
