@@ -13,6 +13,7 @@ own ``error`` adds, in English, the specifics (which line, how many rows).
 
 from collections.abc import Mapping
 
+from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
 from django.utils.translation import gettext_noop as _
 from django_stubs_ext import StrOrPromise
@@ -81,6 +82,32 @@ TEXTS: Mapping[str, str] = {
     "period_too_long": _("A report covers at most %(days)s days."),
     "consent_required": _("This purpose needs the reference of the borrower's written authorization."),
     "consent_required.portfolio": _("This purpose needs the reference of the borrowers' written authorization."),
+    # The API's refusals of a whole request (sharing.api, sharing.flags.idempotency, sharing.matching.quotas);
+    # the two not marked for translation are answered in English (``english``), as the row checks are.
+    "required.flags": 'Send {"flags": [...]}, a list of flags.',
+    "batch_size": _("Send 1 to %(most)s flags per request; this one has %(sent)s."),
+    "invalid.flags": _("Each flag is a JSON object."),
+    "invalid.end_date": _("Resolving a flag needs the date its event ended."),
+    "required.format": "Name the format: csv or jsonl.",
+    "file_too_large": _("A file may have at most %(limit)s bytes."),
+    "file_too_large.default": _("The file is over the size limit."),
+    "not_reciprocal.query": _(
+        "Your institution has contributed no flags in the last %(days)s days; contribute to query."
+    ),
+    "not_reciprocal.inspect": _(
+        "Your institution has contributed no flags in the last %(days)s days; contribute to inspect."
+    ),
+    "rate_exceeded": _("More than %(rate)s subjects a minute; slow down."),
+    "quota_exceeded": _("The daily quota of %(quota)s subjects is used up."),
+    "not_finished.inspection": _("The inspection has not succeeded; its results exist once it has."),
+    "not_finished.report": _("The report has not been built yet; its figures and files exist once it has."),
+    "not_found.report_slice": _("This report has no figures of your institution."),
+    "idempotency_key_reused": _(
+        "This Idempotency-Key was used for a different request; use a new key for a new request."
+    ),
+    "idempotency_key_in_flight": _(
+        "Another request with this Idempotency-Key was being processed; retry to get its answer."
+    ),
 }
 
 # Values that a message always says the same way: the vocabularies and the limits.
@@ -135,6 +162,14 @@ def message(code: str, field: str = "", **values: object) -> str:
     if found is None:
         raise KeyError(f"no message for {code!r}")
     return gettext(TEXTS[found]) % {**_FIXED.get(found, {}), **values}
+
+
+def lazy_message(code: str, field: str = "") -> StrOrPromise:
+    """``message`` when it is shown, not now: an exception's ``default_detail``, defined at import."""
+    return _lazy_message(code, field)
+
+
+_lazy_message = lazy(message, str)
 
 
 def failure(code: str) -> StrOrPromise:

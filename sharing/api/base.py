@@ -14,8 +14,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import StreamingHttpResponse
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -34,6 +32,7 @@ from config.parsers import JSONParser, MultiPartParser
 from sharing.choices import FileFormat
 from sharing.flags import idempotency
 from sharing.flags import reading as files
+from sharing.messages import lazy_message, message
 
 Form = serializers.Serializer[dict[str, Any]]
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -56,7 +55,7 @@ class CsvRenderer(BaseRenderer):
 class FileTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "file_too_large"
-    default_detail = _("The file is over the size limit.")
+    default_detail = lazy_message("file_too_large", "default")
 
 
 class FileJobViewSet(
@@ -99,12 +98,12 @@ class FileJobViewSet(
         """
         limit = settings.UPLOAD_MAX_BYTES
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-            raise FileTooLarge(gettext("A file may have at most %(limit)s bytes.") % {"limit": f"{limit:,}"})
+            raise FileTooLarge(message("file_too_large", limit=f"{limit:,}"))
         form = form_class(data=request.data)
         form.is_valid(raise_exception=True)
         data: dict[str, Any] = form.validated_data
         if data["file"].size > limit:
-            raise FileTooLarge(gettext("A file may have at most %(limit)s bytes.") % {"limit": f"{limit:,}"})
+            raise FileTooLarge(message("file_too_large", limit=f"{limit:,}"))
         if data["format"] == FileFormat.CSV:
             check_header(data["file"], self.layout)
         return data
@@ -199,8 +198,8 @@ def _report_lines(errors: QuerySet[Any]) -> Iterator[str]:
     writer = csv.writer(Echo())
     yield writer.writerow(["row", "field", "code", "message"])
     rows = errors.order_by("row", "id").values_list("row", "field", "code", "message")
-    for row, field, code, message in rows.iterator(chunk_size=5000):
-        yield writer.writerow([row, cell(field), code, message])
+    for row, field, code, said in rows.iterator(chunk_size=5000):
+        yield writer.writerow([row, cell(field), code, said])
 
 
 def cell(value: str) -> str:

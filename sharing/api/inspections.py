@@ -7,7 +7,6 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
@@ -25,6 +24,7 @@ from sharing.api.serializers.inspections import InspectionCreateSerializer, Insp
 from sharing.choices import JobStatus
 from sharing.matching import inspections
 from sharing.matching import queries as matching
+from sharing.messages import lazy_message
 from sharing.models import Inspection, InspectionError, InspectionHit
 
 
@@ -36,7 +36,7 @@ class JsonLinesRenderer(CsvRenderer):
 class NotFinished(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_finished"
-    default_detail = _("The inspection has not succeeded; its results exist once it has.")
+    default_detail = lazy_message("not_finished", "inspection")
 
 
 @extend_schema_view(

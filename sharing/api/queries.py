@@ -5,7 +5,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from sharing.api.serializers.queries import QueryAnswerSerializer, QueryRequestS
 from sharing.keys.tokens import Keyer, peppers
 from sharing.matching import queries as matching
 from sharing.matching import quotas
+from sharing.messages import message
 
 
 class NotReciprocalError(exceptions.PermissionDenied):
@@ -27,15 +27,7 @@ class NotReciprocalError(exceptions.PermissionDenied):
 
     @classmethod
     def to(cls, verb: str) -> "NotReciprocalError":
-        days = {"days": settings.MATCH_RECIPROCITY_DAYS}
-        if verb == "inspect":
-            return cls(
-                gettext("Your institution has contributed no flags in the last %(days)s days; contribute to inspect.")
-                % days
-            )
-        return cls(
-            gettext("Your institution has contributed no flags in the last %(days)s days; contribute to query.") % days
-        )
+        return cls(message("not_reciprocal", verb, days=settings.MATCH_RECIPROCITY_DAYS))
 
 
 class QueryView(AuditedMixin, APIView):

@@ -4,8 +4,6 @@ import base64
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -27,6 +25,7 @@ from config.pagination import NewestFirstCursorPagination
 from sharing import tasks
 from sharing.api.serializers.reports import ReportDetailSerializer, ReportRequestSerializer, ReportSerializer
 from sharing.choices import JobStatus, ReportFormat
+from sharing.messages import lazy_message, message
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import publishing
@@ -50,7 +49,7 @@ class AnyFileRenderer(BaseRenderer):
 class NotBuilt(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "not_finished"
-    default_detail = _("The report has not been built yet; its figures and files exist once it has.")
+    default_detail = lazy_message("not_finished", "report")
 
 
 NOT_BUILT = OpenApiResponse(description="`not_finished`: the report has not been built yet.")
@@ -153,7 +152,7 @@ class ReportViewSet(AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         files = files.filter(institution__isnull=True) if whole else files.filter(institution__code=self._own_code())
         stored = files.select_related("institution").first()
         if stored is None:  # an institution that was no member when the report was built has no slice
-            raise exceptions.NotFound(gettext("This report has no figures of your institution."))
+            raise exceptions.NotFound(message("not_found", "report_slice"))
         return stored
 
 

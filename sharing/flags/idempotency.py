@@ -19,12 +19,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import caller_institution
+from sharing.messages import lazy_message
 from sharing.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
@@ -34,13 +34,13 @@ KEY = re.compile(r"[\x21-\x7e]{1,255}")
 class KeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "idempotency_key_reused"
-    default_detail = _("This Idempotency-Key was used for a different request; use a new key for a new request.")
+    default_detail = lazy_message("idempotency_key_reused")
 
 
 class KeyInFlight(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_in_flight"
-    default_detail = _("Another request with this Idempotency-Key was being processed; retry to get its answer.")
+    default_detail = lazy_message("idempotency_key_in_flight")
 
 
 def stored_key(key: str) -> str:

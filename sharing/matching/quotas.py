@@ -22,10 +22,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from rest_framework.exceptions import Throttled
 
 from accounts.models import Institution
+from sharing.messages import message
 from sharing.models import UsageCounter
 
 SHARDS = 64
@@ -137,13 +137,13 @@ class Charge:
             wait = (self.minute + timedelta(minutes=1) - self.now).total_seconds()
             return RateExceeded(
                 wait,
-                _("More than %(rate)s subjects a minute; slow down.") % {"rate": f"{settings.MATCH_RATE_PER_MINUTE:,}"},
+                message("rate_exceeded", rate=f"{settings.MATCH_RATE_PER_MINUTE:,}"),
             )
         if totals["day"] > settings.MATCH_DAILY_QUOTA:
             wait = (self.day + timedelta(days=1) - self.now).total_seconds()
             return QuotaExceeded(
                 wait,
-                _("The daily quota of %(quota)s subjects is used up.") % {"quota": f"{settings.MATCH_DAILY_QUOTA:,}"},
+                message("quota_exceeded", quota=f"{settings.MATCH_DAILY_QUOTA:,}"),
             )
         return None
 

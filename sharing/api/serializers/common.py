@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from sharing import heartbeat
 from sharing.choices import FileFormat
+from sharing.messages import english
 
 # A JSON object, or null (details destroyed or never sent; figures not built yet).
 OBJECT_OR_NULL = {"type": "object", "additionalProperties": {}, "nullable": True}
@@ -36,7 +37,7 @@ def with_file_format(attrs: dict[str, Any]) -> dict[str, Any]:
             attrs["format"] = FileFormat.JSONL
         else:
             raise serializers.ValidationError(
-                {"format": serializers.ErrorDetail("Name the format: csv or jsonl.", code="required")}
+                {"format": serializers.ErrorDetail(english("required", "format"), code="required")}
             )
     return attrs
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -12,6 +11,7 @@ from sharing.api.serializers.common import OBJECT_OR_NULL, help_texts
 from sharing.choices import FLAG_CHANGES, AmountBand, Category, FlagStatus, IdType, NoticeChannel
 from sharing.flags.selectors import FlagCounts
 from sharing.keys import datakeys as keys
+from sharing.messages import english, message
 from sharing.models import Flag
 
 
@@ -38,19 +38,16 @@ class FlagBatchSerializer(serializers.Serializer[dict[str, Any]]):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict) or not isinstance(data.get("flags"), list):
             raise serializers.ValidationError(
-                {"flags": [serializers.ErrorDetail('Send {"flags": [...]}, a list of flags.', code="required")]}
+                {"flags": [serializers.ErrorDetail(english("required", "flags"), code="required")]}
             )
         flags = data["flags"]
         if not 1 <= len(flags) <= settings.FLAG_BATCH_MAX:
-            message = _("Send 1 to %(most)s flags per request; this one has %(sent)s.") % {
-                "most": f"{settings.FLAG_BATCH_MAX:,}",
-                "sent": f"{len(flags):,}",
-            }
-            raise serializers.ValidationError({"flags": [serializers.ErrorDetail(message, code="batch_size")]})
+            said = message("batch_size", most=f"{settings.FLAG_BATCH_MAX:,}", sent=f"{len(flags):,}")
+            raise serializers.ValidationError({"flags": [serializers.ErrorDetail(said, code="batch_size")]})
         for index, item in enumerate(flags):
             if not isinstance(item, dict):
-                message = _("Each flag is a JSON object.")
-                by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(message, code="invalid")]}
+                said = message("invalid", "flags")
+                by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(said, code="invalid")]}
                 raise serializers.ValidationError({"flags": by_index})
         return {"flags": flags}
 
@@ -135,7 +132,7 @@ class FlagChangeSerializer(serializers.Serializer[dict[str, Any]]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["status"] == FlagStatus.RESOLVED and "end_date" not in attrs:
-            raise serializers.ValidationError({"end_date": _("Resolving a flag needs the date its event ended.")})
+            raise serializers.ValidationError({"end_date": message("invalid", "end_date")})
         return attrs
 
 
