@@ -78,7 +78,7 @@ def seed(size: int = history.FLAGS, now: datetime | None = None) -> Seeded:
         written = not Flag.objects.filter(reference__startswith=history.REFERENCE).exists()
         if written:
             _write(past, [Actor(member) for member in members], now)
-    report = _report(Period.month_before(today))
+    report = _report(today)
     return Seeded(
         members=members,
         written=written,
@@ -278,14 +278,11 @@ def _event(
     )
 
 
-def _report(period: Period) -> Report | None:
-    """Last month's scheduled report, built here if beat has not built it yet."""
-    report, _created = Report.objects.get_or_create(
-        trigger=ReportTrigger.SCHEDULED,
-        starts_on=period.starts_on,
-        ends_on=period.ends_on,
-        defaults={"steps_total": jobs.STEPS},
-    )
+def _report(today: date) -> Report | None:
+    """Last month's scheduled report, made as beat makes it and built here, unless a worker has built it."""
+    period = Period.month_before(today)
+    jobs.schedule_month_before(today)  # None if beat has made it already
+    report = Report.objects.get(trigger=ReportTrigger.SCHEDULED, starts_on=period.starts_on, ends_on=period.ends_on)
     if report.status != JobStatus.SUCCEEDED:
         return jobs.build(report.pk)
     return report
