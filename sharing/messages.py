@@ -108,6 +108,16 @@ TEXTS: Mapping[str, str] = {
     "idempotency_key_in_flight": _(
         "Another request with this Idempotency-Key was being processed; retry to get its answer."
     ),
+    # Why a job failed, with its specifics, as the job's ``error`` keeps them (in English; FAILURES below says
+    # what each code means to a person). An unexpected error's own message is sharing.jobs.stopped_after.
+    "not_utf8": "Line %(line)s is not UTF-8 text; save the file as UTF-8.",
+    "bad_csv": "Line %(line)s cannot be read as CSV: %(error)s.",
+    "empty_file": "The file has no header line.",
+    "empty_file.rows": "The file holds no rows.",
+    "header_too_long": "The header line is longer than %(kib)s KiB.",
+    "too_many_rows": "A file holds at most %(most)s rows.",
+    "too_many_attempts": "The job was started %(attempts)s times without finishing; the platform's logs say why.",
+    "internal_error.report": "An unexpected error stopped the report; request it again. Reference %(reference)s.",
 }
 
 # Values that a message always says the same way: the vocabularies and the limits.

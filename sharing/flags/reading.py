@@ -96,20 +96,20 @@ def read_header(file: IO[bytes]) -> list[str]:  # the API's check before a file 
     except csv.Error as error:
         if not whole:
             _whole_header(lines, text)
-        raise FileRefused("bad_csv", f"Line 1 cannot be read as CSV: {error}.") from None
+        raise FileRefused("bad_csv", english("bad_csv", line=1, error=error)) from None
     if not whole:
         _whole_header(lines, text)
     if not columns:
-        raise FileRefused("empty_file", "The file has no header line.")
+        raise FileRefused("empty_file", english("empty_file"))
     if any(map(_ESCAPED_BYTE.search, columns)):  # a byte the decoding above could not read as UTF-8
-        raise FileRefused("not_utf8", "Line 1 is not UTF-8 text; save the file as UTF-8.")
+        raise FileRefused("not_utf8", english("not_utf8", line=1))
     return [name.strip() for name in columns]
 
 
 def _whole_header(lines: io.StringIO, text: str) -> None:
     """Refuse a header that did not end within the text read: the rest of it was never checked."""
     if lines.tell() >= len(text) and not text.endswith(("\n", "\r")):
-        raise FileRefused("header_too_long", f"The header line is longer than {HEADER_MAX_BYTES // 1024} KiB.")
+        raise FileRefused("header_too_long", english("header_too_long", kib=HEADER_MAX_BYTES // 1024))
 
 
 class Record(NamedTuple):
@@ -130,9 +130,7 @@ def decoded(file: IO[bytes]) -> Iterator[TextIO]:
     try:
         yield text
     except UnicodeDecodeError:
-        raise FileRefused(
-            "not_utf8", f"Line {_first_bad_line(file)} is not UTF-8 text; save the file as UTF-8."
-        ) from None
+        raise FileRefused("not_utf8", english("not_utf8", line=_first_bad_line(file))) from None
     finally:
         with suppress(ValueError):  # the file was closed under an abandoned reader: nothing to keep open
             text.detach()  # the caller's file stays open
@@ -157,9 +155,9 @@ def _csv_rows(text: TextIO, layout: Layout) -> tuple[Any, list[str]]:
     try:
         columns = [name.strip() for name in next(reader, [])]
     except csv.Error as error:
-        raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+        raise FileRefused("bad_csv", english("bad_csv", line=reader.line_num, error=error)) from None
     if not columns:
-        raise FileRefused("empty_file", "The file has no header line.")
+        raise FileRefused("empty_file", english("empty_file"))
     if errors := header_errors(columns, layout):
         listed = "; ".join(f"{e.field}: {e.message}" for e in errors[:HEADER_ERRORS_LISTED])
         more = len(errors) - HEADER_ERRORS_LISTED
@@ -191,7 +189,7 @@ def records(file: IO[bytes], file_format: str, layout: Layout, skip: int = 0) ->
                         yield Record(start, None, FieldError("", "bad_row", message))
                 start = reader.line_num + 1
         except csv.Error as error:
-            raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+            raise FileRefused("bad_csv", english("bad_csv", line=reader.line_num, error=error)) from None
 
 
 _BAD_JSON = FieldError("", "bad_json", english("bad_json"))
@@ -235,9 +233,9 @@ def survey(file: IO[bytes], file_format: str, layout: Layout, max_rows: int) -> 
             try:
                 total = sum(map(bool, reader))
             except csv.Error as error:
-                raise FileRefused("bad_csv", f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+                raise FileRefused("bad_csv", english("bad_csv", line=reader.line_num, error=error)) from None
     if total > max_rows:
-        raise FileRefused("too_many_rows", f"A file holds at most {max_rows:,} rows.")
+        raise FileRefused("too_many_rows", english("too_many_rows", most=f"{max_rows:,}"))
     if total == 0:
-        raise FileRefused("empty_file", "The file holds no rows.")
+        raise FileRefused("empty_file", english("empty_file", "rows"))
     return total

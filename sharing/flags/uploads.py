@@ -85,7 +85,7 @@ def claim(upload_id: int) -> Upload | None:
         if upload is None or upload.is_finished:
             return None
         if upload.attempts >= MAX_ATTEMPTS:
-            message = f"The job was started {upload.attempts} times without finishing; the platform's logs say why."
+            message = english("too_many_attempts", attempts=upload.attempts)
             finish(upload, JobStatus.FAILED, "too_many_attempts", message)
             return None
         now = timezone.now()

@@ -55,7 +55,7 @@ def start(inspection_id: int) -> list[int]:
         if inspection.parts and inspection.parts_done == inspection.parts:
             return []  # every part is matched: only closing the job is left (run_inspection does it)
         if inspection.attempts >= MAX_ATTEMPTS:
-            message = f"The job was started {inspection.attempts} times without finishing; the platform's logs say why."
+            message = english("too_many_attempts", attempts=inspection.attempts)
             finish(inspection.pk, failed=("too_many_attempts", message))
             return []
         inspection.status = JobStatus.RUNNING

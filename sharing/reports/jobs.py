@@ -18,7 +18,7 @@ from accounts.choices import AuditAction, AuditOutcome
 from accounts.models import User
 from sharing.choices import JobStatus, ReportFormat, ReportTrigger
 from sharing.jobs import INTERNAL_ERROR, log_failure
-from sharing.messages import message
+from sharing.messages import english, message
 from sharing.models import Report, ReportFile
 from sharing.reports import files as report_files
 from sharing.reports import gathering as reporting
@@ -79,7 +79,7 @@ def build(report_id: int) -> Report | None:
                 status=JobStatus.FAILED,
                 finished_at=timezone.now(),
                 error_code=INTERNAL_ERROR,
-                error=f"An unexpected error stopped the report; request it again. Reference {reference}.",
+                error=english("internal_error", "report", reference=reference),
             )
             record(AuditAction.REPORT_BUILD, target=report, outcome=AuditOutcome.FAILED, reason=INTERNAL_ERROR)
         report.refresh_from_db()
