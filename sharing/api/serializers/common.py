@@ -67,6 +67,22 @@ FILE_JOB_FIELDS = {
 }
 
 
+# The fields that begin a file job's answer, after its own, and those that end every job's answer.
+FILE_JOB_START = ["file_name", "file_format", "size_bytes", "status", "rows_total", "rows_done"]
+JOB_END = ["error_code", "error", "created_at", "started_at", "finished_at", "waiting_for_worker", "links"]
+
+
+# What every job (an upload, an inspection, a report) answers besides its own fields: whether it waits
+# for a worker, and its links (each kind of job names its own, in ``get_links``). A comment, not a
+# docstring: the schema would give it to every job that has no docstring of its own.
+class JobSerializer(serializers.ModelSerializer[Any]):
+    links = serializers.SerializerMethodField()
+    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
+
+    def get_waiting_for_worker(self, job: Any) -> bool:
+        return waiting_for_worker(self.context, job.status)
+
+
 def help_texts(meanings: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """A ModelSerializer's ``extra_kwargs`` that give its fields these meanings."""
     return {name: {"help_text": meaning} for name, meaning in meanings.items()}

@@ -8,10 +8,11 @@ from rest_framework import serializers
 from accounts.validators import validate_file_name, validate_label
 from sharing.api.serializers.common import (
     FILE_JOB_FIELDS,
-    WAITING_FOR_WORKER,
+    FILE_JOB_START,
+    JOB_END,
+    JobSerializer,
     help_texts,
     links,
-    waiting_for_worker,
     with_file_format,
 )
 from sharing.api.serializers.queries import check_consent
@@ -48,37 +49,22 @@ class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return with_file_format(attrs)
 
 
-class InspectionSerializer(serializers.ModelSerializer[Inspection]):
-    links = serializers.SerializerMethodField()
-    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
-
+class InspectionSerializer(JobSerializer):
     class Meta:
         model = Inspection
         fields = [
-            "id",
-            "portfolio",
-            "purpose",
-            "consent_reference",
-            "file_name",
-            "file_format",
-            "size_bytes",
-            "status",
-            "rows_total",
-            "rows_done",
-            "rejected_count",
-            "parts",
-            "parts_done",
-            "hits_count",
-            "new_hits_count",
-            "counts_by_category",
-            "previous",
-            "error_code",
-            "error",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "waiting_for_worker",
-            "links",
+            *["id", "portfolio", "purpose", "consent_reference"],
+            *FILE_JOB_START,
+            *[
+                "rejected_count",
+                "parts",
+                "parts_done",
+                "hits_count",
+                "new_hits_count",
+                "counts_by_category",
+                "previous",
+            ],
+            *JOB_END,
         ]
         read_only_fields = fields
         extra_kwargs = help_texts(
@@ -105,6 +91,3 @@ class InspectionSerializer(serializers.ModelSerializer[Inspection]):
     def get_links(self, inspection: Inspection) -> dict[str, str]:
         names = {"self": "inspection-detail", "results": "inspection-results", "errors": "inspection-errors"}
         return links(self.context, names, inspection.pk)
-
-    def get_waiting_for_worker(self, inspection: Inspection) -> bool:
-        return waiting_for_worker(self.context, inspection.status)

@@ -7,42 +7,24 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sharing.api.serializers.common import (
+    JOB_END,
     JOB_FIELDS,
     OBJECT_OR_NULL,
-    WAITING_FOR_WORKER,
+    JobSerializer,
     absolute,
     help_texts,
-    waiting_for_worker,
 )
 from sharing.choices import ReportFormat
 from sharing.models import Report
 from sharing.reports import jobs as reports
 
 
-class ReportSerializer(serializers.ModelSerializer[Report]):
+class ReportSerializer(JobSerializer):
     """A report job: its period, progress and links; the figures only in ``ReportDetailSerializer``."""
-
-    links = serializers.SerializerMethodField()
-    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
 
     class Meta:
         model = Report
-        fields = [
-            "id",
-            "starts_on",
-            "ends_on",
-            "trigger",
-            "status",
-            "steps_done",
-            "steps_total",
-            "error_code",
-            "error",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "waiting_for_worker",
-            "links",
-        ]
+        fields = ["id", "starts_on", "ends_on", "trigger", "status", "steps_done", "steps_total", *JOB_END]
         read_only_fields = fields
         extra_kwargs = help_texts(
             {
@@ -69,9 +51,6 @@ class ReportSerializer(serializers.ModelSerializer[Report]):
             paths[file_format] = reverse("report-download", args=[report.pk, file_format])
             paths[f"{file_format}_signature"] = reverse("report-signature", args=[report.pk, file_format])
         return absolute(self.context, paths)
-
-    def get_waiting_for_worker(self, report: Report) -> bool:
-        return waiting_for_worker(self.context, report.status)
 
 
 class ReportDetailSerializer(ReportSerializer):

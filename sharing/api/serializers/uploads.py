@@ -8,10 +8,11 @@ from rest_framework import serializers
 from accounts.validators import validate_file_name
 from sharing.api.serializers.common import (
     FILE_JOB_FIELDS,
-    WAITING_FOR_WORKER,
+    FILE_JOB_START,
+    JOB_END,
+    JobSerializer,
     help_texts,
     links,
-    waiting_for_worker,
     with_file_format,
 )
 from sharing.api.serializers.flags import FlagSummarySerializer
@@ -31,31 +32,14 @@ class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return with_file_format(attrs)
 
 
-class UploadSerializer(serializers.ModelSerializer[Upload]):
-    links = serializers.SerializerMethodField()
-    waiting_for_worker = serializers.SerializerMethodField(help_text=WAITING_FOR_WORKER)
-
+class UploadSerializer(JobSerializer):
     class Meta:
         model = Upload
         fields = [
             "id",
-            "file_name",
-            "file_format",
-            "size_bytes",
-            "status",
-            "rows_total",
-            "rows_done",
-            "created_count",
-            "updated_count",
-            "superseded_count",
-            "rejected_count",
-            "error_code",
-            "error",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "waiting_for_worker",
-            "links",
+            *FILE_JOB_START,
+            *["created_count", "updated_count", "superseded_count", "rejected_count"],
+            *JOB_END,
         ]
         read_only_fields = fields
         extra_kwargs = help_texts(
@@ -76,9 +60,6 @@ class UploadSerializer(serializers.ModelSerializer[Upload]):
     )
     def get_links(self, upload: Upload) -> dict[str, str]:
         return links(self.context, {"self": "upload-detail", "errors": "upload-errors"}, upload.pk)
-
-    def get_waiting_for_worker(self, upload: Upload) -> bool:
-        return waiting_for_worker(self.context, upload.status)
 
 
 class UploadSummarySerializer(serializers.Serializer[dict[str, Any]]):
