@@ -68,27 +68,23 @@ def resume_stalled_uploads() -> int:
 def apply_retention() -> tuple[int, int, int]:
     """Expire flags five years after their event ended, destroy the details of expired and withdrawn
     ones, and erase what tied expired ones to a borrower (``services.apply_retention``)."""
-
     return services.apply_retention()
 
 
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_idempotency_keys() -> int:
-
     return idempotency.prune()
 
 
 @shared_task(time_limit=600, soft_time_limit=590)
 def prune_usage_counters() -> int:
     """Query counters of past minutes, and of days older than 90."""
-
     return quotas.prune()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_inspection(inspection_id: int) -> int:
     """Survey an inspection's file and send its parts to the workers, as a group; returns how many."""
-
     nothing: list[int] = []
     parts = _failing_inspection(inspection_id, lambda: inspections.start(inspection_id), nothing)
     if parts:
@@ -110,7 +106,6 @@ def match_inspection_part(inspection_id: int, number: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=1800, soft_time_limit=1790)
 def finish_inspection(inspection_id: int) -> str | None:
-
     inspection = _failing_inspection(inspection_id, lambda: inspections.finish(inspection_id), None)
     return inspection.status if inspection is not None else None
 
@@ -135,7 +130,6 @@ def _failing_inspection(inspection_id: int, step: Callable[[], Result], failed: 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
 def build_report(report_id: int) -> str | None:
     """Build a requested or scheduled report (sharing.reports.jobs)."""
-
     report = reports.build(report_id)
     return report.status if report is not None else None
 
@@ -143,7 +137,6 @@ def build_report(report_id: int) -> str | None:
 @shared_task(time_limit=600, soft_time_limit=590)
 def build_monthly_report() -> int | None:
     """Queue the report of the month before (beat: ``REPORT_SCHEDULE``); the id, or None if it exists."""
-
     report = reports.schedule_month_before(timezone.localdate())
     if report is None:
         return None
