@@ -25,12 +25,12 @@ from sharing.choices import (
     DETAILS_MAX_BYTES,
     DETAILS_MAX_DEPTH,
     NEGATIVE_CATEGORIES,
+    RETENTION_YEARS,
     AmountBand,
     Category,
     IdType,
     NoticeChannel,
 )
-from sharing.choices import RETENTION_YEARS as RETENTION_YEARS  # named here by the portal
 from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
 from sharing.messages import english
 
