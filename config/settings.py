@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -33,6 +34,7 @@ from config.env import (
     refuse_weak_secret_key,
     refuse_wildcard_hosts,
 )
+from memberkit import vocabulary
 
 # Lets Django's generic classes be subscripted at run time, as the type stubs expect.
 django_stubs_ext.monkeypatch()
@@ -249,7 +251,7 @@ MATCH_RECIPROCITY_DAYS = env_int("MATCH_RECIPROCITY_DAYS", 90, minimum=1)
 MATCH_OWN_CATEGORIES_ONLY = env_bool("MATCH_OWN_CATEGORIES_ONLY", True)
 MATCH_DAILY_QUOTA = env_int("MATCH_DAILY_QUOTA", 200_000, minimum=1)
 MATCH_RATE_PER_MINUTE = env_int("MATCH_RATE_PER_MINUTE", 6_000, minimum=1)
-QUERY_SUBJECTS_MAX = 100
+QUERY_SUBJECTS_MAX = vocabulary.SUBJECTS_MAX  # the member kit sends batches of this size
 # A member's dashboard counts its institution's flags at most once in this many seconds (per
 # process: the cache is each process's own memory; nothing else is cached).
 DASHBOARD_COUNTS_SECONDS = env_int("DASHBOARD_COUNTS_SECONDS", 120, minimum=0)
@@ -443,52 +445,31 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+
+def _beat(task: str, schedule: crontab, expires: int = 3600) -> dict[str, Any]:
+    """A beat entry: ``task`` on ``schedule``, dropped unless started within ``expires`` seconds."""
+    return {"task": task, "schedule": schedule, "options": {"expires": expires}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "clear-expired-sessions": {
-        "task": "accounts.tasks.clear_expired_sessions",
-        "schedule": crontab(minute=17, hour=3),
-        "options": {"expires": 3600},
-    },
-    "seal-audit-events": {
-        "task": "accounts.tasks.seal_audit_events",
-        "schedule": crontab(minute=f"*/{AUDIT_SEAL_MINUTES}"),
-        "options": {"expires": AUDIT_SEAL_MINUTES * 60 - 10},
-    },
-    "verify-audit-trail": {
-        "task": "accounts.tasks.verify_audit_trail",
-        "schedule": crontab(minute=7, hour=2),
-        "options": {"expires": 3600},
-    },
-    "apply-flag-retention": {
-        "task": "sharing.tasks.apply_retention",
-        "schedule": crontab(minute=23, hour=1),
-        "options": {"expires": 3600},
-    },
-    "resume-stalled-uploads": {
-        "task": "sharing.tasks.resume_stalled_uploads",
-        "schedule": crontab(minute=f"*/{UPLOAD_STALL_MINUTES}"),
-        "options": {"expires": UPLOAD_STALL_MINUTES * 60 - 10},
-    },
-    "prune-usage-counters": {
-        "task": "sharing.tasks.prune_usage_counters",
-        "schedule": crontab(minute=41, hour=3),
-        "options": {"expires": 3600},
-    },
-    "prune-idempotency-keys": {
-        "task": "sharing.tasks.prune_idempotency_keys",
-        "schedule": crontab(minute=37, hour=3),
-        "options": {"expires": 3600},
-    },
-    "build-monthly-report": {
-        "task": "sharing.tasks.build_monthly_report",
-        "schedule": _report_schedule,
-        "options": {"expires": 6 * 3600},
-    },
-    "prune-sign-in-logs": {
-        "task": "accounts.tasks.prune_sign_in_logs",
-        "schedule": crontab(minute=47, hour=3),
-        "options": {"expires": 3600},
-    },
+    "clear-expired-sessions": _beat("accounts.tasks.clear_expired_sessions", crontab(minute=17, hour=3)),
+    "seal-audit-events": _beat(
+        "accounts.tasks.seal_audit_events",
+        crontab(minute=f"*/{AUDIT_SEAL_MINUTES}"),
+        expires=AUDIT_SEAL_MINUTES * 60 - 10,
+    ),
+    "verify-audit-trail": _beat("accounts.tasks.verify_audit_trail", crontab(minute=7, hour=2)),
+    "apply-flag-retention": _beat("sharing.tasks.apply_retention", crontab(minute=23, hour=1)),
+    "resume-stalled-uploads": _beat(
+        "sharing.tasks.resume_stalled_uploads",
+        crontab(minute=f"*/{UPLOAD_STALL_MINUTES}"),
+        expires=UPLOAD_STALL_MINUTES * 60 - 10,
+    ),
+    "prune-usage-counters": _beat("sharing.tasks.prune_usage_counters", crontab(minute=41, hour=3)),
+    "prune-idempotency-keys": _beat("sharing.tasks.prune_idempotency_keys", crontab(minute=37, hour=3)),
+    "build-monthly-report": _beat("sharing.tasks.build_monthly_report", _report_schedule, expires=6 * 3600),
+    "prune-sign-in-logs": _beat("accounts.tasks.prune_sign_in_logs", crontab(minute=47, hour=3)),
 }
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
