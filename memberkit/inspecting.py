@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memberkit import api
-from memberkit.jobs import FileJob, JobOptions, follow, format_of, post_file
+from memberkit.jobs import FileJob, JobOptions, accepted, follow, format_of, send_job
 from memberkit.problems import ApiError
 from memberkit.querying import check_purpose
 from memberkit.scanning import check_label, refuse_file
@@ -128,11 +128,18 @@ def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspe
     fields = options.fields(format_of(options.file, options.file_format))
     refuse_file(options.file, fields["format"], "correlation_id")
 
-    answer = post_file(client, INSPECTIONS_PATH, options.file, fields, idempotency_key, screen)
-    job = Inspection.from_answer(answer)
-    if job.replayed:
-        screen.note(f"this portfolio was sent before: following inspection {job.id}")
-    try:
+    job = send_job(
+        client,
+        INSPECTIONS_PATH,
+        options.file,
+        fields,
+        idempotency_key,
+        screen,
+        Inspection.from_answer,
+        "inspection",
+        "this portfolio",
+    )
+    with accepted("inspection", job):
         job = follow(client, job, options.poll_seconds, screen, Inspection.from_answer, _progress)
         report = None
         if job.status == "succeeded":
@@ -140,9 +147,6 @@ def inspect(client: api.Client, options: Options, screen: Screen) -> tuple[Inspe
             if job.rejected:
                 report = options.errors_path
                 client.download(job.errors_url, report)
-    except (ApiError, OSError) as error:
-        error.add_note(f"inspection {job.id} was accepted: run the same command again to follow it")
-        raise
     return job, report
 
 

@@ -10,12 +10,13 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from memberkit import api
-from memberkit.problems import LocalError
+from memberkit.problems import ApiError, LocalError
 from memberkit.progress import Bar, size
 from memberkit.session import PlatformOptions, Screen
 from memberkit.vocabulary import FILE_SUFFIXES, FINISHED
@@ -213,3 +214,31 @@ def follow(
             return job
         client.sleep(poll_seconds)
         job = read(client.send("GET", job.self_url))
+
+
+def send_job(
+    client: api.Client,
+    path: str,
+    file: Path,
+    fields: Mapping[str, str],
+    key_of: Callable[[str, Mapping[str, str]], str],
+    screen: Screen,
+    read: Callable[[api.Answer], J],
+    kind: str,
+    sent: str,
+) -> J:
+    """Send ``file`` as a job of ``kind`` (``post_file``), or find the job it started before and say so."""
+    job = read(post_file(client, path, file, fields, key_of, screen))
+    if job.replayed:
+        screen.note(f"{sent} was sent before: following {kind} {job.id}")
+    return job
+
+
+@contextmanager
+def accepted(kind: str, job: FileJob) -> Iterator[None]:
+    """Once the platform has accepted the job, an error says that running the command again follows it."""
+    try:
+        yield
+    except (ApiError, OSError) as error:
+        error.add_note(f"{kind} {job.id} was accepted: run the same command again to follow it")
+        raise

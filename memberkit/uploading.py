@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memberkit import api
-from memberkit.jobs import FileJob, JobOptions, follow, format_of, post_file
+from memberkit.jobs import FileJob, JobOptions, accepted, follow, format_of, send_job
 from memberkit.problems import ApiError
 from memberkit.scanning import refuse_file
 from memberkit.session import Screen, connect, explain
@@ -76,7 +76,17 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
     refuse_file(options.file, file_format, "reference")
 
     try:
-        answer = post_file(client, UPLOADS_PATH, options.file, {"format": file_format}, idempotency_key, screen)
+        job = send_job(
+            client,
+            UPLOADS_PATH,
+            options.file,
+            {"format": file_format},
+            idempotency_key,
+            screen,
+            Job.from_answer,
+            "upload",
+            "this file",
+        )
     except ApiError as error:
         if error.code == "idempotency_key_reused":
             error.add_note(
@@ -84,18 +94,12 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, P
                 "its flags are stored already. Upload it with its first format to follow that job."
             )
         raise
-    job = Job.from_answer(answer)
-    if job.replayed:
-        screen.note(f"this file was sent before: following upload {job.id}")
-    try:
+    with accepted("upload", job):
         job = follow(client, job, options.poll_seconds, screen, Job.from_answer, _processing)
         report = None
         if job.rejected or job.superseded:
             report = options.errors_path
             client.download(job.errors_url, report)
-    except (ApiError, OSError) as error:
-        error.add_note(f"upload {job.id} was accepted: run the same command again to follow it")
-        raise
     return job, report
 
 
