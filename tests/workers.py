@@ -1,18 +1,22 @@
 """Worker processes of the tests' own, which a test may kill, and waiting for what they do."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import signals
 from django.conf import settings
 from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
 
 from tests.conftest import TEST_QUEUE
 
@@ -101,3 +105,37 @@ def start_worker(log: Path, environment: dict[str, str] | None = None) -> subpro
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+
+
+def kill_worker_when(condition: Callable[[], bool], log: Path, environment: dict[str, str] | None = None) -> None:
+    """Start a worker of the tests' own and kill it (SIGKILL, no goodbye) as soon as ``condition`` holds."""
+    worker = start_worker(log, environment)
+    try:
+        wait_for(condition)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+@contextmanager
+def second_worker(log: Path, environment: dict[str, str] | None = None) -> Iterator[None]:
+    """A fresh worker of the tests' own for the block, stopped when it ends."""
+    worker = start_worker(log, environment)
+    try:
+        yield
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def hands_on_at_once() -> bool:
+    """Whether the broker hands a dead worker's unacknowledged task to the next one at once (RabbitMQ);
+    with other brokers the stall sweep does it."""
+    return settings.CELERY_BROKER_URL.startswith("amqp")
+
+
+def stall(model: type[Model], pk: int) -> None:
+    """Date a job's heartbeat an hour back, so that the stall sweep resumes it without waiting."""
+    model._default_manager.filter(pk=pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))

@@ -164,13 +164,18 @@ def staged_chunk() -> list[Staged]:
     ]
 
 
+def load_and_stage(member: Institution, others: list[Institution], statistics: str) -> None:
+    """The flags loaded under ``statistics``, and a chunk staged as an upload stages it before the merge."""
+    load(member, others, statistics)
+    with connection.cursor() as cursor:
+        storing.copy_to_staging(cursor, staged_chunk())
+
+
 @pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())
 def test_existing_flags_are_looked_up_by_one_unique_index_probe_per_staged_row(
     member: Institution, others: list[Institution], statistics: str
 ) -> None:
-    load(member, others, statistics)
-    with connection.cursor() as cursor:
-        storing.copy_to_staging(cursor, staged_chunk())
+    load_and_stage(member, others, statistics)
     plan = plan_of(storing.EXISTING, {"upload": UPLOAD, "institution": member.pk})
     assert_probes_per_staged_row(plan, storing.STAGING, "one_flag_per_reference")
     with connection.cursor() as cursor:  # and the answer is the flags that exist
@@ -183,9 +188,7 @@ def test_existing_flags_are_looked_up_by_one_unique_index_probe_per_staged_row(
 def test_the_merge_resolves_conflicts_through_the_unique_index_without_reading_the_flags(
     member: Institution, others: list[Institution], statistics: str
 ) -> None:
-    load(member, others, statistics)
-    with connection.cursor() as cursor:
-        storing.copy_to_staging(cursor, staged_chunk())
+    load_and_stage(member, others, statistics)
     parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
     plan = plan_of(storing.MERGE, parameters)
     assert plan["Node Type"] == "ModifyTable", plan

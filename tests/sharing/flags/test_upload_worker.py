@@ -2,18 +2,14 @@
 
 import csv
 import io
-import signal
-from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 
 from sharing.models import Flag, Upload, UploadError
 from sharing.tasks import resume_stalled_uploads
 from tests.factories import flag_item
-from tests.workers import start_worker, wait_for
+from tests.workers import hands_on_at_once, kill_worker_when, second_worker, stall, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -71,29 +67,18 @@ def test_a_worker_killed_mid_file_is_resumed_and_stores_every_valid_row_once(
         "/api/v1/uploads", {"file": SimpleUploadedFile("flags.csv", content)}, format="multipart"
     )
     upload_id = response.json()["id"]
-    first = start_worker(log)
-    try:
-        wait_for(lambda: Upload.objects.get(pk=upload_id).rows_done >= 2000)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    kill_worker_when(lambda: Upload.objects.get(pk=upload_id).rows_done >= 2000, log)
     killed_at = Upload.objects.get(pk=upload_id)
     assert killed_at.status == "running", log.read_text()
     assert 0 < killed_at.rows_done < 40_000, "the file was too small to kill the worker halfway"
 
-    second = start_worker(log)
-    try:
-        if not settings.CELERY_BROKER_URL.startswith("amqp"):
+    with second_worker(log):
+        if not hands_on_at_once():
             # RabbitMQ hands the dead worker's unacknowledged task to the next one at once; with other
             # brokers the stall sweep does it (here without waiting UPLOAD_STALL_MINUTES).
-            Upload.objects.filter(pk=upload_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+            stall(Upload, upload_id)
             assert resume_stalled_uploads() == 1
         wait_for(lambda: Upload.objects.get(pk=upload_id).is_finished)
-    finally:
-        second.terminate()
-        second.wait(timeout=30)
 
     upload = Upload.objects.get(pk=upload_id)
     assert upload.status == "succeeded", log.read_text()

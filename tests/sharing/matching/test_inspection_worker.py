@@ -3,21 +3,17 @@
 import csv
 import hashlib
 import io
-import signal
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
-from django.utils import timezone
 
 from sharing.flags import services
 from sharing.models import Inspection, InspectionHit
 from sharing.tasks import resume_stalled_uploads
 from tests.factories import flag_item
-from tests.workers import start_worker, wait_for
+from tests.workers import hands_on_at_once, kill_worker_when, second_worker, stall, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -53,28 +49,17 @@ def test_an_inspection_survives_a_worker_killed_mid_job(empty_test_queue, cast, 
     inspection_id = response.json()["id"]
     environment = {"INSPECTION_PART_ROWS": "100"}
 
-    first = start_worker(log, environment)
-    try:
-        wait_for(lambda: Inspection.objects.get(pk=inspection_id).parts_done >= 5)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    kill_worker_when(lambda: Inspection.objects.get(pk=inspection_id).parts_done >= 5, log, environment)
     killed_at = Inspection.objects.get(pk=inspection_id)
     assert killed_at.status == "running", log.read_text()
     assert killed_at.parts_done < killed_at.parts == ROWS // 100, "too small to kill halfway"
 
-    second = start_worker(log, environment)
-    try:
-        if not settings.CELERY_BROKER_URL.startswith("amqp"):
+    with second_worker(log, environment):
+        if not hands_on_at_once():
             # Other brokers do not hand a dead worker's task on at once: the stall sweep does it.
-            Inspection.objects.filter(pk=inspection_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+            stall(Inspection, inspection_id)
             resume_stalled_uploads()
         wait_for(lambda: Inspection.objects.get(pk=inspection_id).is_finished)
-    finally:
-        second.terminate()
-        second.wait(timeout=30)
 
     inspection = Inspection.objects.get(pk=inspection_id)
     assert inspection.status == "succeeded", log.read_text()
