@@ -1,11 +1,13 @@
-"""A fake platform served on a local port for the client's tests: any handler, over plain http or TLS."""
+"""A fake platform served on a local port for the client's tests: any handler, over plain http or TLS,
+answering JSON and problem documents as the platform does."""
 
+import json
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 class Fake(Protocol):
@@ -30,3 +32,36 @@ def serve(fake: F, handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[tuple[str, str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    request_id: str = "req-7",
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A problem document as the platform answers one: status, body and headers, ready for ``answer``."""
+    body: dict[str, Any] = {"type": f"urn:riskshare:problem:{code}", "title": "Error", "status": status}
+    body.update(detail=detail, code=code, request_id=request_id)
+    if errors is not None:
+        body["errors"] = [{"field": name, "code": code, "message": message} for name, code, message in errors]
+    return status, body, headers or {}
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet handler that answers a JSON document, or a problem document from status 400."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json" if status < 400 else "application/problem+json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)

@@ -13,14 +13,13 @@ import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from memberkit import cli, querying, session, vocabulary
-from tests.memberkit.serving import serve
+from tests.memberkit.serving import JsonHandler, problem, serve
 from tests.memberkit.test_identifiers import without_django
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
@@ -112,25 +111,8 @@ class FakePlatform:
         return 200, {"purpose": body["purpose"], "subjects": answers, "hits": sum(a["hit"] for a in answers)}, {}
 
 
-def problem(
-    status: int,
-    code: str,
-    detail: str,
-    errors: list[tuple[str, str, str]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    body: dict[str, Any] = {"type": f"urn:riskshare:problem:{code}", "title": "Error", "status": status}
-    body.update(detail=detail, code=code, request_id="req-7")
-    if errors is not None:
-        body["errors"] = [{"field": name, "code": code, "message": message} for name, code, message in errors]
-    return status, body, headers or {}
-
-
-def handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def handler_for(platform: FakePlatform) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             body = json.loads(data)
@@ -146,16 +128,6 @@ def handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
                 self.answer(*problem(scripted.status, scripted.code, scripted.detail, listed, scripted.headers))
             else:
                 self.answer(*platform.query(body))
-
-        def answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json" if status < 400 else "application/problem+json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
 
     return Handler
 

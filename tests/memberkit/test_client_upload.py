@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 import ipaddress
-import json
 import ssl
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 
 from memberkit import api, cli, jobs, session
-from tests.memberkit.serving import serve
+from tests.memberkit.serving import JsonHandler, problem, serve
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 TOKEN = "ab" * 32
@@ -180,28 +179,15 @@ class FakePlatform:
     def problem(
         status: int, code: str, detail: str, errors: list[tuple[str, str, str]] | None = None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        body: dict[str, Any] = {
-            "type": f"urn:riskshare:problem:{code}",
-            "title": "Error",
-            "status": status,
-            "detail": detail,
-            "code": code,
-            "request_id": "req-42",
-        }
-        if errors is not None:
-            body["errors"] = [{"field": name, "code": code, "message": message} for name, code, message in errors]
-        return status, body, {}
+        return problem(status, code, detail, errors, request_id="req-42")
 
 
 def public(job: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in job.items() if not name.startswith("_")}
 
 
-def handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def handler_for(platform: FakePlatform) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             self.handle_request("GET")
 
@@ -243,17 +229,6 @@ def handler_for(platform: FakePlatform) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
             else:
                 self.answer(*platform.problem(404, "not_found", "Not found."))
-
-        def answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            kind = "application/json" if status < 400 else "application/problem+json"
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
 
     return Handler
 
