@@ -5,10 +5,14 @@ from typing import Any
 
 import factory
 import factory.django
+from rest_framework.test import APIClient
 from stdnum.cn import uscc
 
+from accounts import demo
 from accounts.choices import InstitutionKind, Role, Sector
 from accounts.models import Institution, User
+from memberkit.identifiers import member_token
+from sharing.management.history import DEMO_CONSORTIUM_KEY
 from sharing.models import Flag, Inspection, Upload
 
 _serials = itertools.count(1)
@@ -77,8 +81,6 @@ CONSORTIUM_KEY = bytes(range(32))  # the test key of docs/identifiers.md
 
 
 def member_token_of(raw: str, id_type: str = "cnid") -> str:
-    from memberkit.identifiers import member_token
-
     return member_token(id_type, raw, CONSORTIUM_KEY)
 
 
@@ -103,3 +105,16 @@ def flag_item(reference: str = "LOAN-1", **fields: Any) -> dict[str, Any]:
     }
     item.update(fields)
     return {name: value for name, value in item.items() if value is not None}
+
+
+def query_as_demo_member(
+    resident: str = "11010519491231002X", purpose: str = "post_loan_review", correlation_id: str = "demo"
+) -> Any:
+    """The first demo member's query, under its demo API key, of one resident ID keyed with the demo's
+    consortium key (by default the identifier README and docs/identifiers.md document)."""
+    _prefix, secret = demo.demo_key_material(demo.CAST[0].code)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    token = member_token("cnid", resident, DEMO_CONSORTIUM_KEY)
+    subject = {"correlation_id": correlation_id, "id_type": "cnid", "token": token}
+    return client.post("/api/v1/queries", {"purpose": purpose, "subjects": [subject]}, format="json")

@@ -16,12 +16,10 @@ from django.db.models import Model
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
-from rest_framework.test import APIClient
 
 from accounts import demo
 from accounts.choices import AuditAction, InstitutionKind
 from accounts.models import ApiKey, AuditEvent, Institution, User
-from memberkit.identifiers import member_token
 from sharing.choices import JobStatus, ReportTrigger
 from sharing.management.commands.seed_demo_flags import FLAGS as TEST_VECTOR_FLAGS
 from sharing.management.history import DEMO_CONSORTIUM_KEY, REFERENCE
@@ -39,6 +37,7 @@ from sharing.models import (
     UsageCounter,
 )
 from sharing.reports.gathering import Period
+from tests.factories import query_as_demo_member
 
 pytestmark = pytest.mark.django_db
 SIZE = 1_000
@@ -168,11 +167,7 @@ def test_the_printed_borrower_is_found_by_other_members(seeded):
     others = int(line.rsplit(": ", 1)[1].split()[0])
     assert others >= 2
     resident = line.split("Look up resident ID ")[1].split()[0]
-    _prefix, secret = demo.demo_key_material(demo.CAST[0].code)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
-    subject = {"correlation_id": "1", "id_type": "cnid", "token": member_token("cnid", resident, DEMO_CONSORTIUM_KEY)}
-    answer = client.post("/api/v1/queries", {"purpose": "collection", "subjects": [subject]}, format="json")
+    answer = query_as_demo_member(resident, purpose="collection", correlation_id="1")
     [found] = answer.json()["subjects"]
     assert found["hit"] is True
 
@@ -222,12 +217,7 @@ def test_the_pages_a_newcomer_opens_show_the_history(seeded, username, page):
 
 
 def test_the_test_vectors_answer_as_the_readme_says_with_the_consortium_there(seeded):
-    _prefix, secret = demo.demo_key_material(demo.CAST[0].code)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
-    token = member_token("cnid", "11010519491231002X", DEMO_CONSORTIUM_KEY)
-    subject = {"correlation_id": "demo", "id_type": "cnid", "token": token}
-    answer = client.post("/api/v1/queries", {"purpose": "post_loan_review", "subjects": [subject]}, format="json")
+    answer = query_as_demo_member()
 
     [found] = answer.json()["subjects"]
     assert [(group["category"], group["institutions"]) for group in found["categories"]] == [

@@ -4,13 +4,10 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.test import APIClient
 
-from accounts import demo
-from memberkit.identifiers import member_token
 from sharing.management.commands.seed_demo_flags import FLAGS
-from sharing.management.history import DEMO_CONSORTIUM_KEY
 from sharing.models import Flag
+from tests.factories import query_as_demo_member
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +25,7 @@ def test_the_demo_flags_are_made_once_and_answer_a_query_of_the_documented_ident
 
     assert Flag.objects.count() == len(FLAGS)
     assert "11010519491231002X" in printed
-    _prefix, secret = demo.demo_key_material(demo.CAST[0].code)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
-    token = member_token("cnid", "11010519491231002X", DEMO_CONSORTIUM_KEY)
-    subject = {"correlation_id": "demo", "id_type": "cnid", "token": token}
-    answer = client.post("/api/v1/queries", {"purpose": "post_loan_review", "subjects": [subject]}, format="json")
+    answer = query_as_demo_member()
 
     assert answer.status_code == 200, answer.content
     [found] = answer.json()["subjects"]
