@@ -54,10 +54,15 @@ DETAILS_MAX_DEPTH = 32  # levels of objects and arrays
 # and the reference of a borrower's written authorization; the member kit's vocabulary sets them.
 CORRELATION_MAX = vocabulary.CORRELATION_MAX
 CONSENT_MAX = vocabulary.CONSENT_MAX
+# A flag's reference, the member's own id for the case; a portfolio's name, for an inspection.
+REFERENCE_MAX = vocabulary.REFERENCE_MAX
+PORTFOLIO_MAX = vocabulary.PORTFOLIO_MAX
 
+# Shown to every member whatever it contributes: these flags exist to protect the borrower.
+PROTECTIVE_CATEGORIES = vocabulary.PROTECTIVE_CATEGORIES
 # Negative information may be filed only after the borrower was told (credit-reporting rule, art. 15).
-# identity_theft protects the borrower, so it needs no notice.
-NEGATIVE_CATEGORIES = frozenset(Category.values) - {Category.IDENTITY_THEFT}
+# A protective flag (identity_theft) needs no notice.
+NEGATIVE_CATEGORIES = frozenset(Category.values) - PROTECTIVE_CATEGORIES
 
 
 class AmountBand(models.TextChoices):
@@ -118,9 +123,7 @@ class QueryPurpose(models.TextChoices):
 
 
 # A query for these needs the borrower's written authorization (credit-reporting rule, art. 18).
-CONSENT_PURPOSES = frozenset({QueryPurpose.LOAN_APPLICATION, QueryPurpose.CREDIT_REVIEW})
-# Shown to every member whatever it contributes: these flags exist to protect the borrower.
-PROTECTIVE_CATEGORIES = frozenset({Category.IDENTITY_THEFT})
+CONSENT_PURPOSES = vocabulary.CONSENT_PURPOSES
 
 
 class ReportTrigger(models.TextChoices):

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Institution
 from sharing.choices import (
+    REFERENCE_MAX,
     AmountBand,
     Category,
     FlagStatus,
@@ -32,7 +33,7 @@ class Flag(models.Model):
         Institution, on_delete=models.PROTECT, related_name="flags", db_index=False, db_constraint=False
     )
     # Both erased (NULL) when the flag expires: nothing then ties it to a borrower (services.apply_retention).
-    reference = models.CharField(_("reference"), max_length=64, null=True)  # noqa: DJ001 - NULL: unique but erased
+    reference = models.CharField(_("reference"), max_length=REFERENCE_MAX, null=True)  # noqa: DJ001 - NULL: unique but erased
     id_type = models.CharField(_("identifier type"), max_length=16, choices=IdType.choices)
     token = models.BinaryField(_("platform token"), max_length=32, null=True)
     pepper_version = models.PositiveSmallIntegerField(_("pepper version"))

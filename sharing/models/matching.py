@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Institution
 from sharing.choices import (
+    CONSENT_MAX,
+    CORRELATION_MAX,
+    PORTFOLIO_MAX,
     Category,
     QueryPurpose,
 )
@@ -47,9 +50,9 @@ class Inspection(FileJob):
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="inspections")
-    portfolio = models.CharField(_("portfolio"), max_length=100)
+    portfolio = models.CharField(_("portfolio"), max_length=PORTFOLIO_MAX)
     purpose = models.CharField(_("purpose"), max_length=32, choices=QueryPurpose.choices)
-    consent_reference = models.CharField(_("consent reference"), max_length=128, blank=True)
+    consent_reference = models.CharField(_("consent reference"), max_length=CONSENT_MAX, blank=True)
     # What the institution may see, fixed when the inspection is accepted (sharing.matching.queries); null means all.
     visible_categories = models.JSONField(_("visible categories"), null=True, blank=True)
     file = models.FileField(_("file"), storage=uploads_storage, upload_to="inspections/%Y/%m/%d/", blank=True)
@@ -96,7 +99,7 @@ class InspectionHit(models.Model):
 
     inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="hits", db_constraint=False)
     row = models.PositiveIntegerField(_("row"))
-    correlation_id = models.CharField(_("correlation id"), max_length=64)
+    correlation_id = models.CharField(_("correlation id"), max_length=CORRELATION_MAX)
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     institutions = models.PositiveIntegerField(_("institutions"))
     latest_event_date = models.DateField(_("latest event"))

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.validators import validate_label
 from sharing.api.serializers.common import OBJECT_OR_NULL, help_texts
-from sharing.choices import FLAG_CHANGES, AmountBand, Category, FlagStatus, IdType, NoticeChannel
+from sharing.choices import FLAG_CHANGES, REFERENCE_MAX, AmountBand, Category, FlagStatus, IdType, NoticeChannel
 from sharing.flags.selectors import FlagCounts
 from sharing.keys import datakeys as keys
 from sharing.messages import english, message
@@ -18,7 +18,9 @@ from sharing.models import Flag
 class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
     """One flag as a member sends it. ``sharing.flags.checking`` checks it; these fields document it."""
 
-    reference = serializers.CharField(max_length=64, help_text="The member's own id for the case; unique per member.")
+    reference = serializers.CharField(
+        max_length=REFERENCE_MAX, help_text="The member's own id for the case; unique per member."
+    )
     id_type = serializers.ChoiceField(choices=IdType.choices)
     token = serializers.CharField(min_length=64, max_length=64, help_text="The member token: 64 lowercase hex.")
     category = serializers.ChoiceField(choices=Category.choices)

@@ -16,7 +16,7 @@ from sharing.api.serializers.common import (
     with_file_format,
 )
 from sharing.api.serializers.queries import check_consent
-from sharing.choices import CONSENT_MAX, FileFormat, QueryPurpose
+from sharing.choices import CONSENT_MAX, PORTFOLIO_MAX, FileFormat, QueryPurpose
 from sharing.models import Inspection
 
 
@@ -29,7 +29,7 @@ class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
         choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
     )
     portfolio = serializers.CharField(
-        max_length=100,
+        max_length=PORTFOLIO_MAX,
         help_text="Names the portfolio (1 to 100 characters, trimmed): the results say what is new since the "
         "institution's last inspection of exactly this name.",
         validators=[validate_label],
