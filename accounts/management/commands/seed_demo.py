@@ -1,22 +1,20 @@
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import demo, services
+from accounts.management.demo import DemoCommand
 from accounts.models import ApiKey, Institution, User
 
 
-class Command(BaseCommand):
+class Command(DemoCommand):
+    writes = "creates accounts with known credentials"
     help = (
         "Create the demo cast (two members, a regulator, the operator, a person for every role, API keys) "
         "and print its sign-ins. Safe to run again; refused in production."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if settings.PRODUCTION:
-            raise CommandError("seed_demo creates accounts with known credentials; it never runs in production.")
         password = demo.demo_password()
         keys: list[tuple[str, str, str]] = []
         with transaction.atomic():

@@ -1,12 +1,13 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from accounts.management.demo import DemoCommand
 from sharing.management import demo, history
 
 
-class Command(BaseCommand):
+class Command(DemoCommand):
     help = (
         "Give the demo (seed_demo) a living consortium: three more members, eighteen months of flags, a month "
         "of queries, a portfolio inspected twice and last month's report. Safe to run again; refused in production."
@@ -18,8 +19,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if settings.PRODUCTION:
-            raise CommandError("seed_demo_consortium writes made-up flags; it never runs in production.")
         if options["flags"] < 10:
             raise CommandError("--flags: a history needs at least 10 flags.")
         try:

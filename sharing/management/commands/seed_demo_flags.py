@@ -1,11 +1,11 @@
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts import demo
+from accounts.management.demo import DemoCommand
 from accounts.models import Institution
 from memberkit.identifiers import member_token
 from sharing.flags import services
@@ -23,15 +23,13 @@ FLAGS = (
 )
 
 
-class Command(BaseCommand):
+class Command(DemoCommand):
     help = (
         "Give the demo members (seed_demo) a few flags on the test vectors' identifiers, so that each may "
         "query (reciprocity) and finds the other's flags. Safe to run again; refused in production."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if settings.PRODUCTION:
-            raise CommandError("seed_demo_flags writes made-up flags; it never runs in production.")
         codes = [cast.code for cast in demo.CAST[:2]]
         by_code = Institution.objects.in_bulk(codes, field_name="code")
         members = [by_code[code] for code in codes if code in by_code]
