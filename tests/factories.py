@@ -12,6 +12,7 @@ from accounts import demo
 from accounts.choices import InstitutionKind, Role, Sector
 from accounts.models import Institution, User
 from memberkit.identifiers import member_token
+from sharing.flags import services
 from sharing.management.history import DEMO_CONSORTIUM_KEY
 from sharing.models import Flag, Inspection, Upload
 
@@ -105,6 +106,26 @@ def flag_item(reference: str = "LOAN-1", **fields: Any) -> dict[str, Any]:
     }
     item.update(fields)
     return {name: value for name, value in item.items() if value is not None}
+
+
+# Five valid resident IDs: the people the matching tests' flags are about, by their index.
+PEOPLE = ["11010519491231002X", "440524198001010013", "11010119900307803X", "110101198001011232", "440301199003072313"]
+
+
+def person_flag(reference: str, person: int, category: str, event: str, end: str | None = None) -> dict[str, Any]:
+    """A flag on ``PEOPLE[person]`` as a member files it; identity theft is filed without a notice."""
+    item = flag_item(
+        reference, token=member_token_of(PEOPLE[person]), category=category, event_date=event, end_date=end
+    )
+    if category == "identity_theft":
+        item.pop("notice_date"), item.pop("notice_channel")
+    return item
+
+
+def contribute_rows(owners: dict[str, Institution], rows: list[tuple[str, str, int, str, str, str | None]]) -> None:
+    """Each row (owner, reference, person, category, event date, end date) filed by its owner."""
+    for owner, reference, person, category, event, end in rows:
+        services.contribute(owners[owner], [person_flag(reference, person, category, event, end)])
 
 
 def query_as_demo_member(

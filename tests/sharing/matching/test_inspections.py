@@ -13,13 +13,12 @@ from accounts.models import AuditEvent
 from sharing.flags import services
 from sharing.matching import inspections
 from sharing.models import Inspection, InspectionHit
-from tests.factories import InstitutionFactory, flag_item, member_token_of
+from tests.factories import PEOPLE, InstitutionFactory, contribute_rows, member_token_of, person_flag
 from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/inspections"
-PEOPLE = ["11010519491231002X", "440524198001010013", "11010119900307803X", "110101198001011232", "440301199003072313"]
 FLAGS = [
     # (owner, reference, person, category, event date, end date)
     ("beta", "B-1", 0, "overdue_90", "2026-03-10", None),
@@ -34,18 +33,12 @@ FLAGS = [
 def owners(cast):
     gamma = InstitutionFactory.create(kind=InstitutionKind.MEMBER)
     owners = {"alpha": cast.alpha.institution, "beta": cast.beta.institution, "gamma": gamma}
-    for owner, reference, person, category, event, end in FLAGS:
-        add_flag(owners[owner], reference, person, category, event, end)
+    contribute_rows(owners, FLAGS)
     return owners
 
 
 def add_flag(institution, reference, person, category, event, end=None):
-    item = flag_item(
-        reference, token=member_token_of(PEOPLE[person]), category=category, event_date=event, end_date=end
-    )
-    if category == "identity_theft":
-        item.pop("notice_date"), item.pop("notice_channel")
-    services.contribute(institution, [item])
+    services.contribute(institution, [person_flag(reference, person, category, event, end)])
 
 
 def portfolio(rows):
@@ -213,12 +206,8 @@ def test_an_inspection_is_audited_with_purpose_subjects_and_hits(analyst, owners
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_real_workers_run_an_inspection_in_parts(celery_worker, cast, client_for, settings):
+def test_real_workers_run_an_inspection_in_parts(celery_worker, cast, client_for, settings, owners):
     settings.INSPECTION_PART_ROWS = 2
-    gamma = InstitutionFactory.create(kind=InstitutionKind.MEMBER)
-    owners = {"alpha": cast.alpha.institution, "beta": cast.beta.institution, "gamma": gamma}
-    for owner, reference, person, category, event, end in FLAGS:
-        add_flag(owners[owner], reference, person, category, event, end)
 
     response = inspect(client_for(cast.alpha["analyst"]), portfolio(LOANS))
     wait_for(lambda: Inspection.objects.get(pk=response.json()["id"]).is_finished)

@@ -13,12 +13,11 @@ from accounts.choices import AuditAction, InstitutionKind, Scope
 from accounts.models import AuditEvent
 from sharing.flags import services
 from sharing.models import ContributedCategory, Flag, UsageCounter
-from tests.factories import InstitutionFactory, flag_item, member_token_of
+from tests.factories import PEOPLE, InstitutionFactory, contribute_rows, flag_item, member_token_of
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/queries"
-PEOPLE = ["11010519491231002X", "440524198001010013", "11010119900307803X", "110101198001011232", "440301199003072313"]
 
 
 def token(raw):
@@ -56,11 +55,7 @@ DATASET = [
 @pytest.fixture
 def dataset(cast, gamma):
     owners = {"alpha": cast.alpha.institution, "beta": cast.beta.institution, "gamma": gamma}
-    for owner, reference, person, category, event, end in DATASET:
-        item = flag_item(reference, token=token(PEOPLE[person]), category=category, event_date=event, end_date=end)
-        if category == "identity_theft":
-            item.pop("notice_date"), item.pop("notice_channel")
-        services.contribute(owners[owner], [item])
+    contribute_rows(owners, DATASET)
     return owners
 
 
