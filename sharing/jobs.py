@@ -1,8 +1,9 @@
 """How a job (an upload, an inspection, a report) ends on an error nobody foresaw.
 
 It fails at once, with the code ``internal_error`` and a message that says how far it got
-and what to do, and holds nothing the member sent; the log says why, by the exception's
-type and frames only (config/logs.py), under a reference that the message repeats.
+and what to do (``sharing.messages.stopped_after``), and holds nothing the member sent; the
+log says why, by the exception's type and frames only (config/logs.py), under a reference that
+the message repeats.
 
 Transient errors are the exception: a lost database or broker connection, a deadlock, a
 task cut off at its time limit. The job is left where its last checkpoint put it, and the
@@ -16,17 +17,12 @@ import uuid
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
-from django.utils.translation import gettext_noop
 from kombu.exceptions import OperationalError as BrokerError
 
 from config.logs import described, scrubbed_traceback
 
 INTERNAL_ERROR = "internal_error"
 TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, BrokerError, SoftTimeLimitExceeded)
-UNPROCESSABLE_ROW = "unprocessable_row"
-UNPROCESSABLE_MESSAGE = gettext_noop(
-    "The row could not be processed and was refused; the rest of the file was processed."
-)
 
 
 def log_failure(logger: logging.Logger, what: str, error: BaseException) -> str:
@@ -37,12 +33,3 @@ def log_failure(logger: logging.Logger, what: str, error: BaseException) -> str:
     reference = uuid.uuid4().hex[:12]
     logger.error("%s on %s, reference %s\n%s", what, described(error), reference, scrubbed_traceback(error))
     return reference
-
-
-def stopped_after(rows: int, stored: int | None, reference: str) -> str:
-    """The message of a file job stopped by an unexpected error after ``rows`` rows were done."""
-    kept = f" ({stored:,} flags stored)" if stored is not None else ""
-    return (
-        f"An unexpected error stopped the job after {rows:,} rows{kept}; send the same file again to complete it."
-        f" Reference {reference}."
-    )

@@ -29,7 +29,6 @@ from sharing.choices import (
     IdType,
     NoticeChannel,
 )
-from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW
 
 _USE_ONE_OF = _("Use one of: %(choices)s.")
 
@@ -73,7 +72,7 @@ TEXTS: Mapping[str, str] = {
     "bad_json": _("The line is not valid JSON."),
     "bad_json.object": _("The line is not a JSON object."),
     "too_deep": _("The line nests arrays or objects too deeply."),
-    UNPROCESSABLE_ROW: UNPROCESSABLE_MESSAGE,
+    "unprocessable_row": _("The row could not be processed and was refused; the rest of the file was processed."),
     # The services' refusals (sharing.flags.services, sharing.reports.jobs) and the query's.
     "not_open.resolve": _("A flag that is %(status)s cannot be resolved."),
     "not_open.withdraw": _("An expired flag cannot be withdrawn."),
@@ -109,7 +108,7 @@ TEXTS: Mapping[str, str] = {
         "Another request with this Idempotency-Key was being processed; retry to get its answer."
     ),
     # Why a job failed, with its specifics, as the job's ``error`` keeps them (in English; FAILURES below says
-    # what each code means to a person). An unexpected error's own message is sharing.jobs.stopped_after.
+    # what each code means to a person).
     "not_utf8": "Line %(line)s is not UTF-8 text; save the file as UTF-8.",
     "bad_csv": "Line %(line)s cannot be read as CSV: %(error)s.",
     "empty_file": "The file has no header line.",
@@ -118,6 +117,8 @@ TEXTS: Mapping[str, str] = {
     "too_many_rows": "A file holds at most %(most)s rows.",
     "too_many_attempts": "The job was started %(attempts)s times without finishing; the platform's logs say why.",
     "internal_error.report": "An unexpected error stopped the report; request it again. Reference %(reference)s.",
+    "internal_error.rows": "An unexpected error stopped the job after %(rows)s rows%(kept)s; send the same file again"
+    " to complete it. Reference %(reference)s.",
 }
 
 # Values that a message always says the same way: the vocabularies and the limits.
@@ -180,6 +181,12 @@ def lazy_message(code: str, field: str = "") -> StrOrPromise:
 
 
 _lazy_message = lazy(message, str)
+
+
+def stopped_after(rows: int, stored: int | None, reference: str) -> str:
+    """The message of a file job stopped by an unexpected error after ``rows`` rows were done (sharing.jobs)."""
+    kept = f" ({stored:,} flags stored)" if stored is not None else ""
+    return english("internal_error", "rows", rows=f"{rows:,}", kept=kept, reference=reference)
 
 
 def failure(code: str) -> StrOrPromise:

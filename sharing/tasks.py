@@ -21,8 +21,9 @@ from accounts.models import User
 from sharing import heartbeat  # noqa: F401  (connects the workers' heartbeat to Celery's signals)
 from sharing.choices import JobStatus, ReportTrigger
 from sharing.flags import idempotency, services, uploads
-from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure, stopped_after
+from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
 from sharing.matching import inspections, quotas
+from sharing.messages import stopped_after
 from sharing.models import Inspection, Report, Upload
 from sharing.reports import jobs as reports
 

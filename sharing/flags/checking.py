@@ -25,6 +25,7 @@ from sharing.choices import (
     DETAILS_MAX_BYTES,
     DETAILS_MAX_DEPTH,
     NEGATIVE_CATEGORIES,
+    REFERENCE_MAX,
     RETENTION_YEARS,
     AmountBand,
     Category,
@@ -37,7 +38,7 @@ from sharing.messages import english
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
 OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
 FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
-REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}")
+REFERENCE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:/#-]{{0,{REFERENCE_MAX - 1}}}")
 UNKNOWN_FIELDS_LISTED = 10  # a row with a million unknown fields gets ten lines in the report
 
 _FIELD_SET = frozenset(FIELDS)
@@ -68,6 +69,8 @@ def _refusal(field: str, code: str) -> FieldError:
     return FieldError(field, code, english(code, field))
 
 
+# A row whose checking or storing raised: it costs the row, never the job (uploads and inspections alike).
+UNPROCESSABLE = _refusal("", "unprocessable_row")
 _IDENTIFIER_IN_REFERENCE = _refusal("reference", labels.REASON)
 _REQUIRED_REFERENCE = _refusal("reference", "required")
 _REQUIRED_ID_TYPE = _refusal("id_type", "required")

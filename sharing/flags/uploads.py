@@ -28,13 +28,13 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from sharing.choices import JobStatus
-from sharing.flags.checking import OPTIONAL_FIELDS, REQUIRED_FIELDS, Checker, FieldError
+from sharing.flags.checking import OPTIONAL_FIELDS, REQUIRED_FIELDS, UNPROCESSABLE, Checker, FieldError
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.flags.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
-from sharing.jobs import INTERNAL_ERROR, TRANSIENT, UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure, stopped_after
+from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
 from sharing.keys.datakeys import data_key_for
 from sharing.keys.tokens import peppers
-from sharing.messages import english
+from sharing.messages import english, stopped_after
 from sharing.models import DataKey, Upload, UploadError
 
 logger = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def prepared(source: Iterator[Record], checker: Checker, stager: Stager, size: i
                 if not logged:  # once a chunk: a file of such rows must not flood the log
                     log_failure(logger, f"the row on line {line} was refused", error)
                     logged = True
-                errors.append((line, FieldError("", UNPROCESSABLE_ROW, UNPROCESSABLE_MESSAGE)))
+                errors.append((line, UNPROCESSABLE))
                 rejected += 1
                 continue
             reference = staged[1]

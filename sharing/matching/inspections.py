@@ -31,9 +31,9 @@ from memberkit import labels
 from memberkit.labels import holds_identifier
 from memberkit.text import has_control, unstorable
 from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, JobStatus
-from sharing.flags.checking import FieldError
+from sharing.flags.checking import UNPROCESSABLE, FieldError
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
-from sharing.jobs import UNPROCESSABLE_MESSAGE, UNPROCESSABLE_ROW, log_failure
+from sharing.jobs import log_failure
 from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers, peppers
 from sharing.matching.queries import SHARED_STATUSES
 from sharing.messages import english
@@ -164,7 +164,7 @@ def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], li
             if not logged:  # once a part: a file of such rows must not flood the log
                 log_failure(logger, f"the row on line {line} was refused", error)
                 logged = True
-            refusals.append((line, FieldError("", UNPROCESSABLE_ROW, UNPROCESSABLE_MESSAGE)))
+            refusals.append((line, UNPROCESSABLE))
     return probes, refusals, rows
 
 
