@@ -10,6 +10,7 @@ and when the request changed nothing else it lets the commit skip the wait for
 the log flush in the same round trip (see ``record``'s ``durable``).
 """
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -82,13 +83,56 @@ def record(
         raise ValueError(f"{action!r} is not an audit action: add it to AuditAction in accounts/choices.py") from None
     if not settings.AUDIT_RECORDING:
         return None
+    event = new_event(
+        action,
+        request=request,
+        actor=actor,
+        institution=institution,
+        target=target,
+        outcome=outcome,
+        reason=reason,
+        purpose=purpose,
+        consent_reference=consent_reference,
+        subjects=subjects,
+        hits=hits,
+    )
+    ops = connection.ops
+    values = [getattr(event, column) for column in COLUMNS]
+    values[0] = ops.adapt_datetimefield_value(event.occurred_at)
+    values[-1] = ops.adapt_ipaddressfield_value(event.source_address)
+    returning = connection.features.can_return_columns_from_insert
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor, durable, returning), values)
+        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    return event
+
+
+def new_event(
+    action: AuditAction,
+    *,
+    request: HttpRequest | None = None,
+    actor: Any = None,
+    institution: Institution | None = None,
+    target: models.Model | None = None,
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    reason: str = "",
+    purpose: str = "",
+    consent_reference: str = "",
+    subjects: int | None = None,
+    hits: int | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditEvent:
+    """The event ``record`` writes, unsaved, at ``occurred_at`` (by default now).
+
+    For whoever writes events of another time in bulk (the demo's history); everyone else calls ``record``.
+    """
     if actor is None and request is not None:
         actor = request.user
     actor_type, actor_user, actor_key, actor_name = _actor(actor)
     if institution is None:
         institution = getattr(actor, "institution", None)
-    event = AuditEvent(
-        occurred_at=timezone.now(),
+    return AuditEvent(
+        occurred_at=occurred_at or timezone.now(),
         action=action,
         outcome=outcome,
         reason=reason,
@@ -106,15 +150,6 @@ def record(
         request_id=getattr(request, "request_id", "") if request is not None else "",
         source_address=(client_ip(request) or None) if request is not None else None,
     )
-    ops = connection.ops
-    values = [getattr(event, column) for column in COLUMNS]
-    values[0] = ops.adapt_datetimefield_value(event.occurred_at)
-    values[-1] = ops.adapt_ipaddressfield_value(event.source_address)
-    returning = connection.features.can_return_columns_from_insert
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor, durable, returning), values)
-        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    return event
 
 
 @cache
