@@ -94,32 +94,6 @@ def format_of(path: Path, given: str | None) -> str:
     return found
 
 
-def post_file(
-    client: api.Client,
-    path: str,
-    file: Path,
-    fields: Mapping[str, str],
-    key_of: Callable[[str, Mapping[str, str]], str],
-    screen: Screen,
-) -> api.Answer:
-    """POST ``file`` with ``fields`` as a job's form, under the Idempotency-Key that ``key_of`` makes
-    of the file's SHA-256 and the fields, drawing the hashing and the sending."""
-
-    def sent(done: int, length: int) -> None:
-        bar = screen.bar
-        bar.draw(done, length, f"sending {size(done)} of {size(length)}  {size(int(bar.rate(done)))}/s")
-
-    # Made before hashing: it notes the file's size and time, so a change from here to the last byte sent is seen.
-    body = Multipart(file, fields, sent)
-    key = key_of(content_digest(file, screen.new_bar()), fields)
-    bar = screen.new_bar()
-    answer = client.send(
-        "POST", client.url(path), body=body, headers={"Idempotency-Key": key}, answer_timeout=ANSWER_TIMEOUT_SECONDS
-    )
-    bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)
-    return answer
-
-
 def content_digest(path: Path, bar: Bar) -> str:
     """The file's SHA-256 in hex, drawing how much of it is read: a file of several GB takes a while."""
     total, done = path.stat().st_size, 0
@@ -227,8 +201,23 @@ def send_job(
     kind: str,
     sent: str,
 ) -> J:
-    """Send ``file`` as a job of ``kind`` (``post_file``), or find the job it started before and say so."""
-    job = read(post_file(client, path, file, fields, key_of, screen))
+    """POST ``file`` with ``fields`` as a job's form, under the Idempotency-Key that ``key_of`` makes
+    of the file's SHA-256 and the fields, drawing the hashing and the sending; the job of ``kind`` it
+    started, or the one the same key started before (said so: ``sent`` was sent before)."""
+
+    def on_sent(done: int, length: int) -> None:
+        bar = screen.bar
+        bar.draw(done, length, f"sending {size(done)} of {size(length)}  {size(int(bar.rate(done)))}/s")
+
+    # Made before hashing: it notes the file's size and time, so a change from here to the last byte sent is seen.
+    body = Multipart(file, fields, on_sent)
+    key = key_of(content_digest(file, screen.new_bar()), fields)
+    bar = screen.new_bar()
+    answer = client.send(
+        "POST", client.url(path), body=body, headers={"Idempotency-Key": key}, answer_timeout=ANSWER_TIMEOUT_SECONDS
+    )
+    bar.draw(body.length, body.length, f"sent {size(body.length)}", final=True)
+    job = read(answer)
     if job.replayed:
         screen.note(f"{sent} was sent before: following {kind} {job.id}")
     return job
