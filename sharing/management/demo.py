@@ -28,7 +28,9 @@ from django.utils import timezone
 
 from accounts import demo
 from accounts import services as people
-from accounts.choices import ActorType, AuditAction, Role
+from accounts.audit import new_event
+from accounts.authentication import ApiKeyCaller
+from accounts.choices import AuditAction, Role
 from accounts.models import ApiKey, AuditEvent, Institution, User
 from sharing.choices import CONSENT_PURPOSES, FileFormat, JobStatus, QueryPurpose, ReportTrigger
 from sharing.flags import services, uploads
@@ -259,22 +261,17 @@ def _event(
 ) -> AuditEvent:
     """The event ``accounts.audit.record`` writes for the action, at the time it happened in the history:
     by the person if one acted, else by the member's key."""
-    if by is not None:
-        who: dict[str, Any] = {"actor_type": ActorType.PERSON, "actor_user": by, "actor_name": by.username}
-    else:
-        key = actor.key
-        who = {"actor_type": ActorType.API_KEY, "actor_key": key, "actor_name": key.prefix if key else ""}
-    return AuditEvent(
+    caller = by if by is not None else ApiKeyCaller(actor.key) if actor.key is not None else None
+    return new_event(
+        action,
         occurred_at=when,
-        action=action,
+        actor=caller,
         institution=actor.institution,
-        target_type=(target._meta.model_name or "") if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
+        target=target,
         purpose=purpose,
         consent_reference=consent_reference,
-        subjects_count=subjects,
-        hits_count=hits,
-        **who,
+        subjects=subjects,
+        hits=hits,
     )
 
 
