@@ -71,6 +71,12 @@ class Staged(NamedTuple):
     expires_on: date
 
 
+# A staged flag is its checked flag with the row in front and the status after the amount band (at 7);
+# Stager.stage takes the reference (0), end date (5) and details (9) of a checked flag by position.
+assert Staged._fields == ("row", *CheckedFlag._fields[:7], "status", *CheckedFlag._fields[7:])
+assert (CheckedFlag._fields[0], CheckedFlag._fields[5], CheckedFlag._fields[9]) == ("reference", "end_date", "details")
+
+
 @dataclass
 class Stored:
     """What an upsert did: flags created and updated, and earlier rows of the same upload it replaced."""
@@ -89,41 +95,12 @@ class Stager:
         self._prefix = details_context(institution_id, "")
 
     def stage(self, flag: CheckedFlag, row: int | None = None) -> Staged:
-        # Unpacked by position: a NamedTuple's attribute access and its own __new__ cost every row.
-        (
-            reference,
-            id_type,
-            token,
-            category,
-            event_date,
-            end_date,
-            amount_band,
-            notice_date,
-            notice_channel,
-            details,
-            expires_on,
-        ) = flag
+        # Sliced by position: a NamedTuple's attribute access and its own __new__ cost every row.
+        details = flag[9]
         if details is not None:
-            details = self._seal(details, self._prefix + reference.encode())
-        status = _RESOLVED if end_date else _ACTIVE
-        return _new(
-            Staged,
-            (
-                row,
-                reference,
-                id_type,
-                token,
-                category,
-                event_date,
-                end_date,
-                amount_band,
-                status,
-                notice_date,
-                notice_channel,
-                details,
-                expires_on,
-            ),
-        )
+            details = self._seal(details, self._prefix + flag[0].encode())
+        status = _RESOLVED if flag[5] else _ACTIVE
+        return _new(Staged, (row, *flag[:7], status, *flag[7:9], details, flag[10]))
 
 
 def store_flags(institution: Institution, flags: Sequence[CheckedFlag]) -> Stored:
