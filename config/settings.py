@@ -169,30 +169,27 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 
+
+def _signing_key(name: str) -> str:
+    """An Ed25519 signing key from ``name`` (or ``name``_FILE; generated if unset): 64 hex characters, its seed."""
+    value = env_secret(
+        name, generate_into=GENERATED_SECRETS_DIR, generator=lambda: secrets.token_hex(32), private_file=PRIVATE_FILES
+    )
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise ImproperlyConfigured(f"{name} must be 64 hexadecimal characters (an Ed25519 seed).")
+    return value
+
+
 # The audit trail. Recording is switched off only by benchmarks that measure its cost
 # (tests/bench); it has no environment variable, so no deployment can turn it off.
 AUDIT_RECORDING = True
 # The Ed25519 key that signs audit checkpoints: 64 hexadecimal characters (its 32-byte seed).
-AUDIT_SIGNING_KEY = env_secret(
-    "AUDIT_SIGNING_KEY",
-    generate_into=GENERATED_SECRETS_DIR,
-    generator=lambda: secrets.token_hex(32),
-    private_file=PRIVATE_FILES,
-)
-if not re.fullmatch(r"[0-9a-fA-F]{64}", AUDIT_SIGNING_KEY):
-    raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
+AUDIT_SIGNING_KEY = _signing_key("AUDIT_SIGNING_KEY")
 AUDIT_SEAL_MINUTES = env_int("AUDIT_SEAL_MINUTES", 5, minimum=1, maximum=60)
 
 # Regulators' reports (docs/reports.md). The Ed25519 key that signs report files, a key of its
 # own so that it can be published and replaced apart from the audit trail's: 64 hex characters.
-REPORT_SIGNING_KEY = env_secret(
-    "REPORT_SIGNING_KEY",
-    generate_into=GENERATED_SECRETS_DIR,
-    generator=lambda: secrets.token_hex(32),
-    private_file=PRIVATE_FILES,
-)
-if not re.fullmatch(r"[0-9a-fA-F]{64}", REPORT_SIGNING_KEY):
-    raise ImproperlyConfigured("REPORT_SIGNING_KEY must be 64 hexadecimal characters (an Ed25519 seed).")
+REPORT_SIGNING_KEY = _signing_key("REPORT_SIGNING_KEY")
 # When the monthly report of the month before is built: a crontab line (minute hour day month weekday).
 REPORT_SCHEDULE = env_str("REPORT_SCHEDULE", "30 6 1 * *")
 try:
