@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Run as a script from the repository root: tests/bench is on the path, the root is not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a script from the repository root: bench/ is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_report import SEED_FLAGS, create_members
 from bench.bench_upload import generate
 from bench.serving import celery_worker, fresh_platform, machine_busy_share

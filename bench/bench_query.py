@@ -55,8 +55,8 @@ from pathlib import Path
 
 import psycopg
 
-# Run as a script from the repository root: tests/bench is on the path, the root is not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a script from the repository root: bench/ is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serving import (
     BIN,
     BROKER_URL,

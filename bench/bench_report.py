@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Run as a script from the repository root: tests/bench is on the path, the root is not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a script from the repository root: bench/ is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serving import fresh_platform
 
 if TYPE_CHECKING:

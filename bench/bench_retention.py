@@ -28,8 +28,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-# Run as a script from the repository root: tests/bench is on the path, the root is not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a script from the repository root: bench/ is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serving import fresh_platform
 
 TODAY = date(2026, 11, 29)

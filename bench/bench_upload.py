@@ -35,8 +35,8 @@ import sys
 import time
 from pathlib import Path
 
-# Run as a script from the repository root: tests/bench is on the path, the root is not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Run as a script from the repository root: bench/ is on the path, the root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serving import BROKER_URL, REPO, fresh_platform
 
 QUEUE = "riskshare-bench"

@@ -25,12 +25,16 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DATABASE = "riskshare_bench"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+# The PostgreSQL server and the broker the benchmarks use. A benchmark holds long transactions, so
+# it can be sent to a server of its own (a second cluster on another port) and a RabbitMQ vhost of
+# its own through these two variables; the databases on that server keep the benchmarks' names.
+SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+ADMIN_URL = f"{SERVER_URL}/postgres"
+DATABASE_URL = f"{SERVER_URL}/{DATABASE}"
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 KEY_PATTERN = re.compile(r"rs_[a-z0-9]{8}\.[A-Za-z0-9_-]{43}")
 # How long gunicorn may take to answer its first request, and to stop after SIGTERM
 # (its graceful_timeout is 30 s).
@@ -85,7 +89,7 @@ def fresh_platform(database: str = DATABASE, **environment: str) -> Iterator[Pat
     work = Path(tempfile.mkdtemp(prefix="riskshare-bench-"))
     os.environ.update(
         {
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "DATABASE_URL": f"{SERVER_URL}/{database}",
             "RISKSHARE_VAR_DIR": str(work / "var"),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "LOG_LEVEL": "WARNING",
