@@ -12,7 +12,7 @@ the log flush in the same round trip (see ``record``'s ``durable``).
 
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import connection, models
@@ -45,21 +45,25 @@ COLUMNS = (
 )
 
 
-def record(
-    action: AuditAction,
-    *,
-    request: HttpRequest | None = None,
-    actor: Any = None,
-    institution: Institution | None = None,
-    target: models.Model | None = None,
-    outcome: AuditOutcome = AuditOutcome.SUCCESS,
-    reason: str = "",
-    purpose: str = "",
-    consent_reference: str = "",
-    subjects: int | None = None,
-    hits: int | None = None,
-    durable: bool = True,
-) -> AuditEvent | None:
+class EventFields(TypedDict, total=False):
+    """What an event says besides its action, as ``record`` and ``new_event`` take it; all optional.
+
+    The actor is by default the request's caller, the institution the actor's, the outcome success.
+    """
+
+    request: HttpRequest | None
+    actor: Any
+    institution: Institution | None
+    target: models.Model | None
+    outcome: AuditOutcome
+    reason: str
+    purpose: str
+    consent_reference: str
+    subjects: int | None
+    hits: int | None
+
+
+def record(action: AuditAction, *, durable: bool = True, **fields: Unpack[EventFields]) -> AuditEvent | None:
     """Record that ``actor`` (by default the request's caller) did ``action`` to ``target``.
 
     The institution is the actor's unless given. Pass only the platform's own
@@ -83,19 +87,7 @@ def record(
         raise ValueError(f"{action!r} is not an audit action: add it to AuditAction in accounts/choices.py") from None
     if not settings.AUDIT_RECORDING:
         return None
-    event = new_event(
-        action,
-        request=request,
-        actor=actor,
-        institution=institution,
-        target=target,
-        outcome=outcome,
-        reason=reason,
-        purpose=purpose,
-        consent_reference=consent_reference,
-        subjects=subjects,
-        hits=hits,
-    )
+    event = new_event(action, **fields)
     ops = connection.ops
     values = [getattr(event, column) for column in COLUMNS]
     values[0] = ops.adapt_datetimefield_value(event.occurred_at)
@@ -107,35 +99,27 @@ def record(
     return event
 
 
-def new_event(
-    action: AuditAction,
-    *,
-    request: HttpRequest | None = None,
-    actor: Any = None,
-    institution: Institution | None = None,
-    target: models.Model | None = None,
-    outcome: AuditOutcome = AuditOutcome.SUCCESS,
-    reason: str = "",
-    purpose: str = "",
-    consent_reference: str = "",
-    subjects: int | None = None,
-    hits: int | None = None,
-    occurred_at: datetime | None = None,
-) -> AuditEvent:
+def new_event(action: AuditAction, *, occurred_at: datetime | None = None, **fields: Unpack[EventFields]) -> AuditEvent:
     """The event ``record`` writes, unsaved, at ``occurred_at`` (by default now).
 
     For whoever writes events of another time in bulk (the demo's history); everyone else calls ``record``.
     """
+    if unknown := fields.keys() - EventFields.__annotations__.keys():  # as a signature of its own would
+        raise TypeError(f"an audit event has no {', '.join(sorted(unknown))}")
+    request = fields.get("request")
+    actor = fields.get("actor")
     if actor is None and request is not None:
         actor = request.user
     actor_type, actor_user, actor_key, actor_name = _actor(actor)
+    institution = fields.get("institution")
     if institution is None:
         institution = getattr(actor, "institution", None)
+    target = fields.get("target")
     return AuditEvent(
         occurred_at=occurred_at or timezone.now(),
         action=action,
-        outcome=outcome,
-        reason=reason,
+        outcome=fields.get("outcome", AuditOutcome.SUCCESS),
+        reason=fields.get("reason", ""),
         institution=institution,
         actor_type=actor_type,
         actor_user=actor_user,
@@ -143,10 +127,10 @@ def new_event(
         actor_name=actor_name,
         target_type=(target._meta.model_name or "") if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        purpose=purpose,
-        consent_reference=consent_reference,
-        subjects_count=subjects,
-        hits_count=hits,
+        purpose=fields.get("purpose", ""),
+        consent_reference=fields.get("consent_reference", ""),
+        subjects_count=fields.get("subjects"),
+        hits_count=fields.get("hits"),
         request_id=getattr(request, "request_id", "") if request is not None else "",
         source_address=(client_ip(request) or None) if request is not None else None,
     )
