@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import AuditVerification
 from accounts.permissions import can_use_admin
 
 
@@ -19,8 +20,6 @@ class OperatorAdminSite(admin.AdminSite):
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         """Operators see at once when the last verification of the audit trail failed."""
-        from accounts.models import AuditVerification
-
         latest = AuditVerification.objects.order_by("-ran_at").first()
         if latest is not None and not latest.intact:
             messages.error(request, latest.summary)

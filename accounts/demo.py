@@ -16,6 +16,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from accounts.choices import InstitutionKind, Role, Scope, Sector
+from accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,6 @@ def demo_password() -> str:
 
 
 def _acceptable(password: str, username: str) -> bool:
-    from accounts.models import User
-
     try:
         password_validation.validate_password(password, User(username=username, email=demo_email(username)))
     except ValidationError:

@@ -5,6 +5,8 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from accounts import sealing
+
 SIGN_IN_LOG_DAYS = 90
 
 
@@ -24,14 +26,10 @@ def prune_sign_in_logs() -> int:
 @shared_task(time_limit=1800, soft_time_limit=1790)
 def seal_audit_events() -> int:
     """Chain, checkpoint and sign the audit events that no open transaction can still join."""
-    from accounts import sealing
-
     return len(sealing.seal_pending())
 
 
 @shared_task(time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
 def verify_audit_trail() -> bool:
     """The nightly full check; a failure is logged as an error and listed in the admin."""
-    from accounts import sealing
-
     return sealing.verify_and_record().intact
