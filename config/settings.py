@@ -181,7 +181,7 @@ def _signing_key(name: str) -> str:
 
 
 # The audit trail. Recording is switched off only by benchmarks that measure its cost
-# (tests/bench); it has no environment variable, so no deployment can turn it off.
+# (bench/); it has no environment variable, so no deployment can turn it off.
 AUDIT_RECORDING = True
 # The Ed25519 key that signs audit checkpoints: 64 hexadecimal characters (its 32-byte seed).
 AUDIT_SIGNING_KEY = _signing_key("AUDIT_SIGNING_KEY")

@@ -2,8 +2,9 @@
 
 Without it nothing tells a job that a worker will take in a moment from one that no worker will
 ever take: the job stays queued, and ``/readyz`` answered 200. Now ``/readyz`` reports
-"Workers" down (config/health.py) and the job pages tell the member that no worker is running
-(portal/pages.py) once no worker has been seen for ``WORKER_HEARTBEAT_STALE_SECONDS``.
+"Workers" down (the ``Workers`` check below, which config/health.py names) and the job pages
+tell the member that no worker is running (portal/jobs.py) once no worker has been seen for
+``WORKER_HEARTBEAT_STALE_SECONDS``.
 
 A worker beats from a thread of its main process, started on Celery's ``worker_ready`` and
 stopped on ``worker_shutdown``, every ``WORKER_HEARTBEAT_SECONDS``. Celery's own heartbeats are

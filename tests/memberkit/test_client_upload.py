@@ -1,7 +1,7 @@
 """``python -m memberkit upload``: one job per file however often it runs, retries, reports, exit codes.
 
 The platform is played by ``FakePlatform``: the upload contract of
-``sharing/api/views.py`` (202 and a job to poll, idempotency keys, problem
+``sharing/api/uploads.py`` (202 and a job to poll, idempotency keys, problem
 documents, the error report) in memory, on a real socket in a thread. No
 Django and no database, so the suite stays fast; one test hands the body to
 Django's own multipart parser, the one the real platform reads it with.
