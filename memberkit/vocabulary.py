@@ -40,6 +40,33 @@ FILE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 FINISHED = ("succeeded", "failed")
 
+# One borrower is known by one to IDENTIFIERS_MAX identifiers, at most one of each type: a flag, a loan, a
+# query's subject and an inspected row carry them all (docs/identifiers.md). In a CSV file the first is in
+# the columns id_type and token, the others in id_type_2 and token_2 up to id_type_5 and token_5.
+IDENTIFIERS_MAX = 5
+NUMBERED_COLUMNS = tuple((f"id_type_{n}", f"token_{n}") for n in range(2, IDENTIFIERS_MAX + 1))
+
+# Positive information: the consumer loans a member reports, with the borrower's consent.
+PRODUCT_TYPES = ("cash_loan", "instalment", "credit_card", "other")
+# Queries for these purposes leave a query record: the institutions that looked a borrower up for lending.
+LENDING_PURPOSES = CONSENT_PURPOSES
+# The multi-lender figures of a subject, in the order answers and files give them (docs/matching.md):
+# distinct other institutions that queried it for lending in the last 7, 30 and 90 days; distinct other
+# institutions with a loan open to it; other institutions' loans opened in the last 90 and 180 days; the
+# total of their open loans' amount bands, as a band; and the caller's own, apart.
+LENDING_FIGURES = (
+    "institutions_queried_7d",
+    "institutions_queried_30d",
+    "institutions_queried_90d",
+    "institutions_with_open_loans",
+    "loans_opened_90d",
+    "loans_opened_180d",
+    "open_amount_band",
+    "own_queries_90d",
+    "own_open_loans",
+    "own_loans_opened_180d",
+)
+
 # Limits, in characters for text.
 SUBJECTS_MAX = 100  # subjects in one query (the platform's QUERY_SUBJECTS_MAX)
 CORRELATION_MAX = 64  # a member's own id for a subject

@@ -58,6 +58,13 @@ CONSENT_MAX = vocabulary.CONSENT_MAX
 REFERENCE_MAX = vocabulary.REFERENCE_MAX
 PORTFOLIO_MAX = vocabulary.PORTFOLIO_MAX
 
+# A borrower's identifiers on one flag, loan, query subject or inspected row (docs/identifiers.md).
+IDENTIFIERS_MAX = vocabulary.IDENTIFIERS_MAX
+# A loan is kept while open and for five years after it closes; a query record for two years.
+LOAN_RETENTION_YEARS = RETENTION_YEARS
+QUERY_RECORD_YEARS = 2
+LENDING_PURPOSES = vocabulary.LENDING_PURPOSES
+
 # Shown to every member whatever it contributes: these flags exist to protect the borrower.
 PROTECTIVE_CATEGORIES = vocabulary.PROTECTIVE_CATEGORIES
 # Negative information may be filed only after the borrower was told (credit-reporting rule, art. 15).
@@ -73,6 +80,25 @@ class AmountBand(models.TextChoices):
     FROM_50K = "50k_200k", _("50,000 to 200,000")
     FROM_200K = "200k_1m", _("200,000 to 1,000,000")
     FROM_1M = "gte_1m", _("1,000,000 or more")
+
+
+class ProductType(models.TextChoices):
+    """The kind of consumer loan a member reports (positive information)."""
+
+    CASH_LOAN = "cash_loan", _("Cash loan")
+    INSTALMENT = "instalment", _("Instalment purchase")
+    CREDIT_CARD = "credit_card", _("Credit card")
+    OTHER = "other", _("Other")
+
+
+assert tuple(ProductType.values) == vocabulary.PRODUCT_TYPES
+
+
+class UploadKind(models.TextChoices):
+    """What an uploaded file holds."""
+
+    FLAGS = "flags", _("Flags")
+    LOANS = "loans", _("Loans")
 
 
 class FlagStatus(models.TextChoices):

@@ -12,6 +12,7 @@ own ``error`` adds, in English, the specifics (which line, how many rows).
 """
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
@@ -20,14 +21,17 @@ from django_stubs_ext import StrOrPromise
 
 from memberkit import labels
 from sharing.choices import (
+    CONSENT_MAX,
     CORRELATION_MAX,
     DETAILS_MAX_BYTES,
     DETAILS_MAX_DEPTH,
+    IDENTIFIERS_MAX,
     RETENTION_YEARS,
     AmountBand,
     Category,
     IdType,
     NoticeChannel,
+    ProductType,
 )
 
 _USE_ONE_OF = _("Use one of: %(choices)s.")
@@ -35,6 +39,7 @@ _USE_ONE_OF = _("Use one of: %(choices)s.")
 TEXTS: Mapping[str, str] = {
     # A flag's fields (sharing.flags.checking) and an inspected row's (sharing.matching.inspections).
     "unknown_field": _("Not a field of a flag."),
+    "unknown_field.identifier": _("Not a field of an identifier: give id_type and token."),
     "required": _("The date is required."),
     "required.reference": _("The member's reference for the flag is required."),
     "required.id_type": _("The identifier type is required."),
@@ -50,6 +55,35 @@ TEXTS: Mapping[str, str] = {
     "unknown_amount_band": _USE_ONE_OF,
     "unknown_notice_channel": _USE_ONE_OF,
     "bad_token": _("A member token is 64 lowercase hexadecimal characters."),
+    # A borrower's identifiers (sharing.flags.identifiers), on a flag, a loan, a subject or an inspected row.
+    "required.identifiers": _("Give one to %(most)s identifiers of the borrower."),
+    "bad_identifiers": _("Send identifiers as a list of objects, each with id_type and token."),
+    "too_many_identifiers": _("A borrower is given at most %(most)s identifiers."),
+    "duplicate_id_type": _("Give at most one identifier of each type."),
+    "identifier_forms": _("Send either identifiers or id_type and token, not both."),
+    "shared_token": _(
+        "An identifier of this row is also an identifier of another of your records with different"
+        " identifiers (a shared phone, say); both were stored as given."
+    ),
+    # A loan's fields (sharing.loans.checking).
+    "unknown_field.loan": _("Not a field of a loan."),
+    "required.product": _("The product type is required."),
+    "unknown_product": _USE_ONE_OF,
+    "required.amount_band": _("The amount band is required."),
+    "required.consent_reference": _(
+        "A loan is reported under the borrower's consent: give the reference of their written authorization."
+    ),
+    "bad_consent_reference": _("Use text of at most %(most)s characters."),
+    "closed_before_opened": _("A loan cannot close before it opened."),
+    "past_loan_retention": _("The loan closed more than %(years)s years ago; it may no longer be reported."),
+    "duplicate_reference.loan": _("Item %(item)s has the same reference; send each loan once."),
+    "required.loans": 'Send {"loans": [...]}, a list of loans.',
+    "batch_size.loans": _("Send 1 to %(most)s loans per request; this one has %(sent)s."),
+    "invalid.loans": _("Each loan is a JSON object."),
+    "no_loan_contributions": _(
+        "Multi-lender figures need loan contributions: your institution has reported no loans in the last"
+        " %(days)s days."
+    ),
     "bad_correlation_id": _("Use text of at most %(most)s characters."),
     "bad_date": _("Write the date as YYYY-MM-DD."),
     "future_date": _("The date is in the future."),
@@ -128,6 +162,11 @@ _FIXED: Mapping[str, Mapping[str, object]] = {
     "unknown_amount_band": {"choices": ", ".join(AmountBand.values)},
     "unknown_notice_channel": {"choices": ", ".join(NoticeChannel.values)},
     "bad_correlation_id": {"most": CORRELATION_MAX},
+    "required.identifiers": {"most": IDENTIFIERS_MAX},
+    "too_many_identifiers": {"most": IDENTIFIERS_MAX},
+    "bad_consent_reference": {"most": CONSENT_MAX},
+    "unknown_product": {"choices": ", ".join(ProductType.values)},
+    "past_loan_retention": {"years": RETENTION_YEARS},
     "past_retention": {"years": RETENTION_YEARS},
     "details_too_large": {"bytes": DETAILS_MAX_BYTES},
     "details_too_deep": {"depth": DETAILS_MAX_DEPTH},
@@ -146,6 +185,20 @@ FAILURES: Mapping[str, StrOrPromise] = {
     ),
 }
 FAILED = gettext_lazy("The job failed.")
+
+
+class FieldError(NamedTuple):
+    """One field's refusal: the field as the sender named it, the code, and the message in English."""
+
+    field: str
+    code: str
+    message: str
+
+
+def refusal(field: str, code: str, said_of: str = "", **values: object) -> FieldError:
+    """``code`` said of ``field`` (worded as for ``said_of`` if given: ``token_2`` is said of as ``token``),
+    in English, as a row's report and the API give it."""
+    return FieldError(field, code, english(code, said_of or field, **values))
 
 
 def key(code: str, field: str = "") -> str | None:

@@ -33,7 +33,7 @@ from sharing.choices import (
     NoticeChannel,
 )
 from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
-from sharing.messages import english
+from sharing.messages import FieldError, english, refusal
 
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
 OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
@@ -59,14 +59,8 @@ _BAD_DATE = english("bad_date")
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
-class FieldError(NamedTuple):
-    field: str
-    code: str
-    message: str
-
-
 def _refusal(field: str, code: str) -> FieldError:
-    return FieldError(field, code, english(code, field))
+    return refusal(field, code)
 
 
 # A row whose checking or storing raised: it costs the row, never the job (uploads and inspections alike).

@@ -18,8 +18,7 @@ from typing import IO, Any, NamedTuple, TextIO
 
 from memberkit.text import has_control
 from sharing.choices import FileFormat
-from sharing.flags.checking import FieldError
-from sharing.messages import english
+from sharing.messages import FieldError, english
 
 HEADER_MAX_BYTES = 64 * 1024
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how the "surrogateescape" error handler writes a bad byte

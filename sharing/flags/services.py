@@ -13,10 +13,10 @@ from accounts.audit import record
 from accounts.choices import AuditAction
 from accounts.models import Institution
 from sharing.choices import FlagStatus
-from sharing.flags.checking import CheckedFlag, Checker, FieldError, expiry
+from sharing.flags.checking import CheckedFlag, Checker, expiry
 from sharing.flags.storing import Stored, store_flags
 from sharing.keys.tokens import peppers, rekey
-from sharing.messages import english, message
+from sharing.messages import FieldError, english, message
 from sharing.models import Flag
 
 REKEY_BATCH = 10_000

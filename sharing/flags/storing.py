@@ -29,9 +29,6 @@ from sharing.models import ContributedCategory, DataKey, Flag, Upload
 # What an upsert replaces. Never created_at, and never the disputed marker, which belongs to the
 # dispute process, not to the contributor.
 REPLACED = (
-    "id_type",
-    "token",
-    "pepper_version",
     "category",
     "event_date",
     "end_date",

@@ -28,13 +28,13 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction, AuditOutcome
 from sharing.choices import JobStatus
-from sharing.flags.checking import OPTIONAL_FIELDS, REQUIRED_FIELDS, UNPROCESSABLE, Checker, FieldError
+from sharing.flags.checking import OPTIONAL_FIELDS, REQUIRED_FIELDS, UNPROCESSABLE, Checker
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.flags.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
 from sharing.keys.datakeys import data_key_for
 from sharing.keys.tokens import peppers
-from sharing.messages import english, stopped_after
+from sharing.messages import FieldError, english, stopped_after
 from sharing.models import DataKey, Upload, UploadError
 
 logger = logging.getLogger(__name__)

@@ -31,12 +31,12 @@ from memberkit import labels
 from memberkit.labels import holds_identifier
 from memberkit.text import has_control, unstorable
 from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, JobStatus
-from sharing.flags.checking import UNPROCESSABLE, FieldError
+from sharing.flags.checking import UNPROCESSABLE
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.jobs import log_failure
 from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers, peppers
 from sharing.matching.queries import SHARED_STATUSES
-from sharing.messages import english
+from sharing.messages import FieldError, english
 from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
 
 logger = logging.getLogger(__name__)

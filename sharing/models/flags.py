@@ -9,9 +9,10 @@ from sharing.choices import (
     AmountBand,
     Category,
     FlagStatus,
-    IdType,
     NoticeChannel,
+    UploadKind,
 )
+from sharing.models.identifiers import BorrowerToken
 from sharing.models.jobs import FileJob, RowError, uploads_storage
 from sharing.models.keys import DataKey
 
@@ -32,11 +33,9 @@ class Flag(models.Model):
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="flags", db_index=False, db_constraint=False
     )
-    # Both erased (NULL) when the flag expires: nothing then ties it to a borrower (services.apply_retention).
+    # Erased (NULL) when the flag expires, with its tokens: nothing then ties it to a borrower
+    # (services.apply_retention). The borrower's identifiers are the flag's FlagToken rows.
     reference = models.CharField(_("reference"), max_length=REFERENCE_MAX, null=True)  # noqa: DJ001 - NULL: unique but erased
-    id_type = models.CharField(_("identifier type"), max_length=16, choices=IdType.choices)
-    token = models.BinaryField(_("platform token"), max_length=32, null=True)
-    pepper_version = models.PositiveSmallIntegerField(_("pepper version"))
     category = models.CharField(_("category"), max_length=32, choices=Category.choices)
     event_date = models.DateField(_("event date"))
     end_date = models.DateField(_("event end date"), null=True, blank=True)
@@ -76,25 +75,40 @@ class Flag(models.Model):
                 name="flag_ends_after_it_starts",
             ),
         ]
-        indexes = [
-            models.Index(fields=["token"], name="flag_token"),
-        ]
 
     def __str__(self) -> str:
         return f"flag {self.pk} ({self.category}) of institution {self.institution_id}"
 
 
+class FlagToken(BorrowerToken):
+    """One of a flag's identifiers; a query finds the flag by any of them."""
+
+    # Not checked by the database, as the flag's own references are not (above): every token is written
+    # by the statement that has just written its flag, and deleted with it.
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="tokens", db_constraint=False, db_index=False)
+
+    class Meta:
+        verbose_name = _("flag identifier")
+        verbose_name_plural = _("flag identifiers")
+        constraints = [models.UniqueConstraint(fields=["flag", "id_type"], name="one_flag_token_per_type")]
+        indexes = [models.Index(fields=["token"], name="flagtoken_token")]
+
+    def __str__(self) -> str:
+        return f"{self.id_type} of flag {self.flag_id}"
+
+
 class Upload(FileJob):
-    """A file of flags processed by a worker in chunks, each chunk committed with its checkpoint.
+    """A file of flags or of loans (``kind``), processed by a worker in chunks, each committed with its checkpoint.
 
     ``rows_done`` is the checkpoint: a resumed job skips that many records; the counts
     always add up to ``rows_done``: created + updated + superseded + rejected.
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="uploads")
+    kind = models.CharField(_("kind"), max_length=8, choices=UploadKind.choices, default=UploadKind.FLAGS)
     file = models.FileField(_("file"), storage=uploads_storage, upload_to="flags/%Y/%m/%d/", blank=True)
-    created_count = models.PositiveIntegerField(_("flags created"), default=0)
-    updated_count = models.PositiveIntegerField(_("flags updated"), default=0)
+    created_count = models.PositiveIntegerField(_("records created"), default=0)
+    updated_count = models.PositiveIntegerField(_("records updated"), default=0)
     superseded_count = models.PositiveIntegerField(_("rows superseded"), default=0)
     heartbeat_at = models.DateTimeField(_("last checkpoint"), null=True, blank=True)
 

@@ -8,6 +8,7 @@ from sharing.choices import (
     CONSENT_MAX,
     CORRELATION_MAX,
     PORTFOLIO_MAX,
+    AmountBand,
     Category,
     QueryPurpose,
 )
@@ -40,6 +41,34 @@ class UsageCounter(models.Model):
         )
 
 
+class QueryRecord(models.Model):
+    """An institution looked a borrower up for lending (a loan application or a credit review) on a day.
+
+    One row per platform token of each subject answered for a lending purpose; a second query of
+    the same borrower by the same institution, for the same purpose on the same day, adds nothing.
+    Kept ``QUERY_RECORD_YEARS`` and then deleted by the retention run. No member ever reads another
+    member's records one by one: answers count the distinct institutions (docs/matching.md).
+    """
+
+    # The unique index serves the look-up too: by token, then by day.
+    token = models.BinaryField(_("platform token"), max_length=32)
+    day = models.DateField(_("day"))
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    purpose = models.CharField(_("purpose"), max_length=32, choices=QueryPurpose.choices)
+    pepper_version = models.PositiveSmallIntegerField(_("pepper version"))
+
+    class Meta:
+        verbose_name = _("query record")
+        verbose_name_plural = _("query records")
+        constraints = [
+            models.UniqueConstraint(fields=["token", "day", "institution", "purpose"], name="one_query_record_per_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="query_record_day")]
+
+    def __str__(self) -> str:
+        return f"query by institution {self.institution_id} on {self.day}"
+
+
 class Inspection(FileJob):
     """A post-loan self-inspection: a portfolio's member tokens matched against other members' flags.
 
@@ -61,6 +90,10 @@ class Inspection(FileJob):
     hits_count = models.PositiveIntegerField(_("subjects hit"), null=True, blank=True)
     new_hits_count = models.PositiveIntegerField(_("subjects newly hit"), null=True, blank=True)
     counts_by_category = models.JSONField(_("subjects by category"), default=dict, blank=True)
+    # How much a multi-lender figure must rise since the previous inspection for the subject to count as
+    # new: {figure: at least}, the figures of vocabulary.LENDING_FIGURES that are counts; empty: none.
+    lending_thresholds = models.JSONField(_("multi-lender thresholds"), default=dict, blank=True)
+    lending_count = models.PositiveIntegerField(_("subjects with multi-lender figures"), null=True, blank=True)
     previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     heartbeat_at = models.DateTimeField(_("last part done"), null=True, blank=True)
 
@@ -114,6 +147,33 @@ class InspectionHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.correlation_id}: {self.category} in inspection {self.inspection_id}"
+
+
+class InspectionLending(models.Model):
+    """The multi-lender figures of one inspected subject, kept only where one of them is not zero."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="lending", db_constraint=False)
+    row = models.PositiveIntegerField(_("row"))
+    correlation_id = models.CharField(_("correlation id"), max_length=CORRELATION_MAX)
+    institutions_queried_7d = models.PositiveIntegerField(default=0)
+    institutions_queried_30d = models.PositiveIntegerField(default=0)
+    institutions_queried_90d = models.PositiveIntegerField(default=0)
+    institutions_with_open_loans = models.PositiveIntegerField(default=0)
+    loans_opened_90d = models.PositiveIntegerField(default=0)
+    loans_opened_180d = models.PositiveIntegerField(default=0)
+    open_amount_band = models.CharField(max_length=16, choices=AmountBand.choices, blank=True)
+    own_queries_90d = models.PositiveIntegerField(default=0)
+    own_open_loans = models.PositiveIntegerField(default=0)
+    own_loans_opened_180d = models.PositiveIntegerField(default=0)
+    new = models.BooleanField(_("jumped since the previous inspection"), default=False)
+
+    class Meta:
+        verbose_name = _("inspected subject's multi-lender figures")
+        verbose_name_plural = _("inspected subjects' multi-lender figures")
+        indexes = [models.Index(fields=["inspection", "correlation_id"], name="inspection_lending")]
+
+    def __str__(self) -> str:
+        return f"{self.correlation_id}: lending in inspection {self.inspection_id}"
 
 
 class InspectionError(RowError):
