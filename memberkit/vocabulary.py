@@ -25,6 +25,10 @@ CATEGORIES = (
 # Shown to every member whatever it contributes: these flags exist to protect the borrower.
 PROTECTIVE_CATEGORIES = frozenset({"identity_theft"})
 AMOUNT_BANDS = ("lt_10k", "10k_50k", "50k_200k", "200k_1m", "gte_1m")
+# Where each band starts, in CNY; a total of bands is said as a band by ``band_of_total``.
+BAND_STARTS = {"lt_10k": 0, "10k_50k": 10_000, "50k_200k": 50_000, "200k_1m": 200_000, "gte_1m": 1_000_000}
+# What a band counts for in a total: its middle, and the start of the open-ended top band.
+BAND_WORTH = {"lt_10k": 5_000, "10k_50k": 30_000, "50k_200k": 125_000, "200k_1m": 600_000, "gte_1m": 1_000_000}
 FLAG_STATUSES = ("active", "resolved", "withdrawn", "expired")
 NOTICE_CHANNELS = ("sms", "letter", "email", "app", "phone", "in_person", "contract")
 
@@ -73,6 +77,18 @@ CORRELATION_MAX = 64  # a member's own id for a subject
 CONSENT_MAX = 128  # the reference of a borrower's written authorization
 PORTFOLIO_MAX = 100  # a portfolio's name, for an inspection
 REFERENCE_MAX = 64  # a flag's reference
+
+
+def band_of_total(bands: "list[str]") -> str:
+    """The band in which the total of ``bands`` falls, each counted at its ``BAND_WORTH``; "" for none.
+
+    Three loans of 10,000 to 50,000 make 90,000: the band 50,000 to 200,000.
+    """
+    if not bands:
+        return ""
+    total = sum(BAND_WORTH[band] for band in bands)
+    return max((band for band, start in BAND_STARTS.items() if start <= total), key=BAND_STARTS.__getitem__)
+
 
 CONSENT_REQUIRED = "consent_required"
 CONSENT_TOO_LONG = "max_length"

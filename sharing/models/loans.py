@@ -14,18 +14,20 @@ class Loan(models.Model):
     ``reference`` is the member's own id for the loan: sending it again updates it (closing it,
     say). Only the member reads its own loans; other members see them only counted, in the
     multi-lender figures of an answer (docs/matching.md). A loan is kept while open and until
-    ``expires_on``, five years after it closed; retention then deletes it with its tokens.
+    ``expires_on``, five years after it closed; retention then erases it as it erases a flag: its
+    tokens, reference, consent reference and source row go, and what remains is only counted.
     """
 
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="loans", db_index=False, db_constraint=False
     )
-    reference = models.CharField(_("reference"), max_length=REFERENCE_MAX)
+    # Erased (NULL) with the loan's tokens when retention ends: what remains is counted, never tied to anyone.
+    reference = models.CharField(_("reference"), max_length=REFERENCE_MAX, null=True)  # noqa: DJ001 - as Flag's
     product = models.CharField(_("product type"), max_length=16, choices=ProductType.choices)
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     amount_band = models.CharField(_("amount band"), max_length=16, choices=AmountBand.choices)
-    consent_reference = models.CharField(_("consent reference"), max_length=CONSENT_MAX)
+    consent_reference = models.CharField(_("consent reference"), max_length=CONSENT_MAX, blank=True)
     # Null while the loan is open: an open loan is kept.
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
     source_upload = models.ForeignKey(
