@@ -122,14 +122,8 @@ class Checker:
             reference = _text(reference)
         if not reference:
             errors.append(_REQUIRED_REFERENCE)
-        elif not _REFERENCE_MATCH(reference):
-            # An identifier written with spaces or full-width digits is said to be one, not a bad reference.
-            if len(reference) <= 256 and holds_identifier(reference):
-                errors.append(_IDENTIFIER_IN_REFERENCE)
-            else:
-                errors.append(FieldError("reference", "bad_reference", _BAD_REFERENCE))
-        elif holds_identifier(reference):
-            errors.append(_IDENTIFIER_IN_REFERENCE)
+        elif (refused := reference_refusal(reference)) is not None:
+            errors.append(refused)
 
         id_type = item.get("id_type")
         if type(id_type) is not str:
@@ -214,6 +208,25 @@ class Checker:
                 expires_on,
             )
         )
+
+
+def reference_refusal(reference: str) -> FieldError | None:
+    """The refusal of a member's non-empty reference (a flag's, a loan's), or None if it is one.
+
+    An identifier written with spaces or full-width digits is said to be one, not a bad reference.
+    """
+    if not _REFERENCE_MATCH(reference):
+        if len(reference) <= 256 and holds_identifier(reference):
+            return _IDENTIFIER_IN_REFERENCE
+        return FieldError("reference", "bad_reference", _BAD_REFERENCE)
+    if holds_identifier(reference):
+        return _IDENTIFIER_IN_REFERENCE
+    return None
+
+
+def parsed_date(value: Any, name: str, errors: list[FieldError], today: date, required: bool = False) -> date | None:
+    """The date ``value`` gives (YYYY-MM-DD, not after ``today``), or None with its refusal added to ``errors``."""
+    return _date(value, name, errors, today, required)
 
 
 def _date(value: Any, name: str, errors: list[FieldError], today: date, required: bool = False) -> date | None:
