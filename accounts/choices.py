@@ -36,6 +36,7 @@ class Role(models.TextChoices):
 
 class Scope(models.TextChoices):
     FLAGS_WRITE = "flags:write", _("Contribute flags")
+    LOANS_WRITE = "loans:write", _("Report loans")
     MATCH = "match", _("Query borrowers")
     INSPECTIONS = "inspections", _("Run portfolio inspections")
     REPORTS_READ = "reports:read", _("Read reports")
@@ -88,6 +89,10 @@ class AuditAction(models.TextChoices):
     FLAG_EXPIRE = "flag.expire", _("Expired flags past retention")
     FLAG_SHRED = "flag.shred", _("Destroyed flag details")
     FLAG_ERASE = "flag.erase", _("Erased expired flags' tokens and references")
+    LOAN_CONTRIBUTE = "loan.contribute", _("Reported loans")
+    LOAN_LIST = "loan.list", _("Listed own loans")
+    LOAN_VIEW = "loan.view", _("Viewed a loan")
+    LOAN_ERASE = "loan.erase", _("Erased loans past retention")
     UPLOAD_CREATE = "upload.create", _("Uploaded a file of flags")
     UPLOAD_LIST = "upload.list", _("Listed uploads")
     UPLOAD_VIEW = "upload.view", _("Viewed an upload")

@@ -44,6 +44,9 @@ OPERATORS = Allow.people(Role.OPERATOR)
 AUDIT_READERS = Allow.people(Role.AUDITOR, Role.REGULATOR_STAFF, scope=Scope.AUDIT_READ)
 FLAG_WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.FLAGS_WRITE)
 FLAG_READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WRITE)
+# Loans (positive information): reported by contributors and their keys; read back only by the member's own.
+LOAN_WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.LOANS_WRITE)
+LOAN_READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.LOANS_WRITE)
 MATCHERS = Allow.people(Role.ANALYST, scope=Scope.MATCH)
 INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
 # Who sees the institution's query activity on the dashboard: those who query, and its auditors.

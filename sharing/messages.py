@@ -67,6 +67,7 @@ TEXTS: Mapping[str, str] = {
     ),
     # A loan's fields (sharing.loans.checking).
     "unknown_field.loan": _("Not a field of a loan."),
+    "required.loan_reference": _("The member's reference for the loan is required."),
     "required.product": _("The product type is required."),
     "unknown_product": _USE_ONE_OF,
     "required.amount_band": _("The amount band is required."),
