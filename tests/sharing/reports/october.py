@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from accounts.choices import ActorType, AuditAction, Sector
 from accounts.models import AuditEvent
-from sharing.models import Flag, Inspection, Upload
+from sharing.models import Flag, FlagToken, Inspection, Upload
 from sharing.reports import gathering as reporting
 from tests.factories import InstitutionFactory
 
@@ -21,18 +21,18 @@ def at(day: int, month: int = 10, hour: int = 12) -> datetime:
 def add_flags(institution, category, count, created, *, days_before=10, **fields):
     """``count`` flags filed at ``created``, their events ``days_before`` days earlier."""
     prefix = f"{category}-{created:%Y%m%d%H}-{secrets.token_hex(3)}"
-    Flag.objects.bulk_create(
+    flags = Flag.objects.bulk_create(
         Flag(
             institution=institution,
             reference=f"{prefix}-{n}",
-            id_type="cnid",
-            token=secrets.token_bytes(32),
-            pepper_version=1,
             category=category,
             event_date=created.date() - timedelta(days=days_before),
             **{"expires_on": date(2031, 1, 1), **fields},
         )
         for n in range(count)
+    )
+    FlagToken.objects.bulk_create(
+        FlagToken(flag=flag, id_type="cnid", token=secrets.token_bytes(32), pepper_version=1) for flag in flags
     )
     Flag.objects.filter(reference__startswith=prefix).update(created_at=created)
 
