@@ -70,6 +70,9 @@ LENDING_FIGURES = (
     "own_open_loans",
     "own_loans_opened_180d",
 )
+# The figures an inspection may set a threshold on: a subject is new when one rose by at least its threshold
+# since the portfolio's previous inspection (docs/matching.md). The counts of other institutions' lending.
+LENDING_THRESHOLD_FIGURES = LENDING_FIGURES[:6]
 
 # Limits, in characters for text.
 SUBJECTS_MAX = 100  # subjects in one query (the platform's QUERY_SUBJECTS_MAX)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_noop as _
 from django_stubs_ext import StrOrPromise
 
 from memberkit import labels
+from memberkit.vocabulary import LENDING_THRESHOLD_FIGURES
 from sharing.choices import (
     CONSENT_MAX,
     CORRELATION_MAX,
@@ -84,6 +85,11 @@ TEXTS: Mapping[str, str] = {
     "no_loan_contributions": _(
         "Multi-lender figures need loan contributions: your institution has reported no loans in the last"
         " %(days)s days."
+    ),
+    # An inspection's thresholds (sharing.api.serializers.inspections).
+    "unknown_figure": _("Not a multi-lender figure that takes a threshold; use one of: %(choices)s."),
+    "bad_lending_thresholds": _(
+        'Send an object of figures and the rise that makes a subject new, such as {"institutions_queried_30d": 2}.'
     ),
     "bad_correlation_id": _("Use text of at most %(most)s characters."),
     "bad_date": _("Write the date as YYYY-MM-DD."),
@@ -167,6 +173,7 @@ _FIXED: Mapping[str, Mapping[str, object]] = {
     "too_many_identifiers": {"most": IDENTIFIERS_MAX},
     "bad_consent_reference": {"most": CONSENT_MAX},
     "unknown_product": {"choices": ", ".join(ProductType.values)},
+    "unknown_figure": {"choices": ", ".join(LENDING_THRESHOLD_FIGURES)},
     "past_loan_retention": {"years": RETENTION_YEARS},
     "past_retention": {"years": RETENTION_YEARS},
     "details_too_large": {"bytes": DETAILS_MAX_BYTES},
