@@ -94,6 +94,9 @@ class Inspection(FileJob):
     # new: {figure: at least}, the figures of vocabulary.LENDING_FIGURES that are counts; empty: none.
     lending_thresholds = models.JSONField(_("multi-lender thresholds"), default=dict, blank=True)
     lending_count = models.PositiveIntegerField(_("subjects with multi-lender figures"), null=True, blank=True)
+    # Why the subjects have no multi-lender figures (no_loan_contributions), decided when the inspection is
+    # accepted, as its visible categories are; empty when they have them.
+    lending_note = models.CharField(_("multi-lender note"), max_length=32, blank=True)
     previous = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     heartbeat_at = models.DateTimeField(_("last part done"), null=True, blank=True)
 
