@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from sharing import heartbeat  # noqa: F401  (connects the workers' heartbeat to Celery's signals)
-from sharing.choices import JobStatus, ReportTrigger
+from sharing.choices import JobStatus, ReportTrigger, UploadKind
 from sharing.flags import idempotency, services, uploads
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
 from sharing.matching import inspections, quotas
@@ -30,16 +30,25 @@ from sharing.reports import jobs as reports
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
 
+# What each kind of upload holds (sharing.flags.uploads.Contribution), by Upload.kind.
+CONTRIBUTIONS: dict[str, uploads.Contribution] = {
+    UploadKind.FLAGS: uploads.FLAGS,
+}
+
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def process_upload(upload_id: int) -> str | None:
-    """Store an uploaded file's flags, or resume where the last worker left off (see sharing.flags.uploads).
+    """Store an uploaded file's records (flags or loans, by its kind), or resume where the last worker left off
+    (see sharing.flags.uploads).
 
     It runs under the platform's CELERY_TASK_TIME_LIMIT (an hour by default; ten million rows take
     minutes). A task cut off there leaves its job at the last checkpoint, which the stall sweep resumes.
     """
 
-    upload = uploads.process(upload_id)
+    kind = Upload.objects.filter(pk=upload_id).values_list("kind", flat=True).first()
+    if kind is None:
+        return None
+    upload = uploads.process(upload_id, CONTRIBUTIONS[kind])
     return upload.status if upload is not None else None
 
 

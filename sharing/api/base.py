@@ -105,8 +105,12 @@ class FileJobViewSet(
         if data["file"].size > limit:
             raise FileTooLarge(message("file_too_large", limit=f"{limit:,}"))
         if data["format"] == FileFormat.CSV:
-            check_header(data["file"], self.layout)
+            check_header(data["file"], self.file_layout(data))
         return data
+
+    def file_layout(self, data: dict[str, Any]) -> files.Layout:
+        """The layout the posted file must have; a job that takes several kinds of file picks it from ``data``."""
+        return self.layout
 
     def accept_once(self, data: dict[str, Any], create: Callable[[dict[str, Any]], Model], asked: str = "") -> Response:
         """The job that ``create`` makes of the sent file, answered 202, once per Idempotency-Key.

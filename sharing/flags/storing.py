@@ -253,6 +253,14 @@ def copy_to_staging(cursor: CursorWrapper, staged: Sequence[Staged]) -> None:
             write(flag)
 
 
+def store_chunk(upload: Upload, staged: Sequence[Staged], now: datetime) -> Stored:
+    """A chunk of an upload's flags, in the chunk's transaction: COPY and merge on PostgreSQL, else the ORM."""
+    key_record, _key = data_key_for(upload.institution)
+    if connection.vendor == "postgresql":
+        return copy_and_merge(upload.institution, staged, key_record, upload, now)
+    return upsert_orm(upload.institution, staged, key_record, upload)
+
+
 def copy_and_merge(
     institution: Institution, staged: Sequence[Staged], key_record: DataKey, upload: Upload, now: datetime
 ) -> Stored:

@@ -1,4 +1,9 @@
-"""Processing an uploaded file of flags, chunk by chunk, resumable after a worker dies.
+"""Processing an uploaded file of records (flags or loans), chunk by chunk, resumable after a worker dies.
+
+The machinery is one for every kind of file; what a file holds is a ``Contribution``: its
+``Layout``, the checking and staging of its rows (``Rows``, made once per run of an upload), and
+how a chunk of staged rows is stored (``store``, which picks PostgreSQL's COPY path or the ORM's).
+``FLAGS`` is the flags'; ``sharing.tasks`` picks the contribution of an upload by its ``kind``.
 
 A job first reads the whole file once (``survey``): it must be UTF-8, well formed
 and within the row limit, or it fails with nothing stored. Then each chunk of
@@ -10,16 +15,19 @@ and since flags are upserted by reference nothing is ever stored twice.
 
 Rows are numbered by the line of the file on which they start: the CSV header
 is line 1. Within a file, the last valid row of a reference wins; each earlier
-one is listed in the error report as ``superseded``.
+one is listed in the error report as ``superseded``. A stored row whose identifiers
+meet another of the member's own records of the same kind on one token but differ
+from it on another type is listed as ``shared_token``: a warning, not a refusal.
 """
 
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
-from typing import IO
+from typing import IO, Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,14 +38,43 @@ from accounts.choices import AuditAction, AuditOutcome
 from sharing.choices import JobStatus
 from sharing.flags.checking import OPTIONAL_FIELDS, REQUIRED_FIELDS, UNPROCESSABLE, Checker
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
-from sharing.flags.storing import Staged, Stager, Stored, copy_and_merge, upsert_orm
+from sharing.flags.shared_tokens import shared_tokens
+from sharing.flags.storing import Stager, Stored, store_chunk
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
 from sharing.keys.datakeys import data_key_for
 from sharing.keys.tokens import peppers
-from sharing.messages import FieldError, english, stopped_after
-from sharing.models import DataKey, Upload, UploadError
+from sharing.messages import FieldError, english, refusal, stopped_after
+from sharing.models import FlagToken, Upload, UploadError
+from sharing.models.identifiers import BorrowerToken
 
 logger = logging.getLogger(__name__)
+
+# A row checked and ready to store, as a kind's stager makes it: a tuple with the row's line at [0], its
+# reference at [1] (the last row of a reference wins) and its identifiers, ((id_type, platform token), ...),
+# at [2] (the shared-token warnings read them). The rest is the kind's own.
+StagedRow = tuple[Any, ...]
+
+
+class Rows(NamedTuple):
+    """How the rows of one upload are checked and staged; called in the checker's thread, never on the database."""
+
+    # A row's fields -> the checked record, or the refusals of its fields (a list of FieldError).
+    check: Callable[[Mapping[str, Any]], Any]
+    # A checked record and its line -> the staged row.
+    stage: Callable[[Any, int], StagedRow]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What a kind of uploaded file holds, and how its rows are checked, staged and stored."""
+
+    kind: str  # sharing.choices.UploadKind
+    layout: Layout
+    rows: Callable[[Upload], Rows]  # made once per run of an upload (its peppers, its keys, today)
+    # A chunk's staged rows stored (COPY or ORM, chosen inside), in the chunk's transaction; what it did.
+    store: Callable[[Upload, Sequence[Any], datetime], Stored]
+    tokens: type[BorrowerToken]  # the kind's token table: a record's identifiers, for the shared-token warnings
+    owner: str  # the tokens' foreign key to their record ("flag")
 
 
 class Superseded(Exception):
@@ -47,7 +84,15 @@ class Superseded(Exception):
 FLAG_FILE = Layout("flag file", REQUIRED_FIELDS, OPTIONAL_FIELDS)
 
 
-def process(upload_id: int) -> Upload | None:
+def _flag_rows(upload: Upload) -> Rows:
+    _key_record, key = data_key_for(upload.institution)
+    return Rows(Checker(peppers(), timezone.localdate()).check, Stager(upload.institution_id, key).stage)
+
+
+FLAGS = Contribution("flags", FLAG_FILE, _flag_rows, store_chunk, FlagToken, "flag")
+
+
+def process(upload_id: int, contribution: Contribution = FLAGS) -> Upload | None:
     """Run or resume an upload job to its end. Safe to call twice; returns None if there is nothing to do."""
     upload = claim(upload_id)
     if upload is None:
@@ -57,11 +102,11 @@ def process(upload_id: int) -> Upload | None:
             file = handle.file  # the plain file object: Django's File iterates lines slowly
             assert file is not None
             if upload.rows_total is None:
-                upload.rows_total = survey(file, upload.file_format, FLAG_FILE, settings.UPLOAD_MAX_ROWS)
+                upload.rows_total = survey(file, upload.file_format, contribution.layout, settings.UPLOAD_MAX_ROWS)
                 Upload.objects.filter(pk=upload.pk).update(rows_total=upload.rows_total)
-            _run(upload, file)
-    except FileRefused as refusal:
-        return finish(upload, JobStatus.FAILED, refusal.code, str(refusal))
+            _run(upload, file, contribution)
+    except FileRefused as refused:
+        return finish(upload, JobStatus.FAILED, refused.code, str(refused))
     except Superseded:
         logger.warning("upload %s: another worker took the job over", upload.pk)
         return None
@@ -97,22 +142,21 @@ def claim(upload_id: int) -> Upload | None:
     return upload
 
 
-def _run(upload: Upload, file: IO[bytes]) -> None:
+def _run(upload: Upload, file: IO[bytes], contribution: Contribution) -> None:
     """Check and stage chunks in a thread of their own while this one writes the previous chunk.
 
     The database work (COPY, merge, commit) waits on PostgreSQL, which runs on
     another core, with the GIL released; meanwhile the next chunk is checked.
     Only this thread touches the database.
     """
-    key_record, key = data_key_for(upload.institution)
     chunks = prepared(
-        records(file, upload.file_format, FLAG_FILE, skip=upload.rows_done),  # resuming after the last committed chunk
-        Checker(peppers(), timezone.localdate()),
-        Stager(upload.institution_id, key),
+        # resuming after the last committed chunk
+        records(file, upload.file_format, contribution.layout, skip=upload.rows_done),
+        contribution.rows(upload),
         settings.UPLOAD_CHUNK_ROWS,
     )
     for chunk in in_background(chunks):
-        _commit_chunk(upload, chunk, key_record)
+        _commit_chunk(upload, chunk, contribution)
 
 
 @dataclass
@@ -120,25 +164,25 @@ class Chunk:
     """A chunk of records checked and staged, with its report lines, ready to be committed."""
 
     records: int
-    staged: list[Staged]
+    staged: list[StagedRow]
     errors: list[tuple[int, FieldError]]
     rejected: int
     superseded: int
 
 
-def prepared(source: Iterator[Record], checker: Checker, stager: Stager, size: int) -> Iterator[Chunk]:
+def prepared(source: Iterator[Record], rows: Rows, size: int) -> Iterator[Chunk]:
     """Chunks of ``size`` records. Within a chunk the last valid row of a reference wins.
 
     A row that raises anything while it is checked or staged is refused as ``unprocessable_row``:
     whatever a row holds, it costs that row and never the job.
     """
-    check, stage = checker.check, stager.stage
+    check, stage = rows
     while True:
         batch = list(islice(source, size))
         if not batch:
             return
         errors: list[tuple[int, FieldError]] = []
-        valid: dict[str, Staged] = {}
+        valid: dict[str, StagedRow] = {}
         rejected = superseded = 0
         logged = False
         for line, fields, unreadable in batch:
@@ -153,7 +197,7 @@ def prepared(source: Iterator[Record], checker: Checker, stager: Stager, size: i
                     errors.extend((line, error) for error in result)
                     rejected += 1
                     continue
-                staged = stage(result, line)  # type: ignore[arg-type]
+                staged = stage(result, line)
             except Exception as error:  # whatever the row holds, it costs the row, never the job
                 if not logged:  # once a chunk: a file of such rows must not flood the log
                     log_failure(logger, f"the row on line {line} was refused", error)
@@ -203,7 +247,7 @@ def in_background(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
         thread.join()
 
 
-def _commit_chunk(upload: Upload, chunk: Chunk, key_record: DataKey) -> None:
+def _commit_chunk(upload: Upload, chunk: Chunk, contribution: Contribution) -> None:
     """Store a chunk with its report lines and the job's new checkpoint, all in one transaction."""
     with transaction.atomic():
         current = Upload.objects.select_for_update().get(pk=upload.pk)
@@ -215,13 +259,13 @@ def _commit_chunk(upload: Upload, chunk: Chunk, key_record: DataKey) -> None:
                 # Safe without waiting for the log flush: the chunk and its checkpoint are lost or kept
                 # together, and a lost chunk is simply done again from the previous checkpoint.
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            stored = (
-                copy_and_merge(upload.institution, chunk.staged, key_record, upload, now) if chunk.staged else Stored()
-            )
-        else:
-            stored = upsert_orm(upload.institution, chunk.staged, key_record, upload)
+        stored = contribution.store(upload, chunk.staged, now) if chunk.staged else Stored()
         lines = [_report(upload, row, error) for row, error in chunk.errors]
         lines += [_report(upload, earlier, _superseded(earlier, later)) for earlier, later in stored.superseded]
+        lines += [
+            _report(upload, row, SHARED_TOKEN)
+            for row in shared_tokens(upload.institution_id, chunk.staged, contribution.tokens, contribution.owner)
+        ]
         UploadError.objects.bulk_create(lines, batch_size=1000)
         upload.rows_done += chunk.records
         upload.created_count += stored.created
@@ -243,6 +287,9 @@ def _commit_chunk(upload: Upload, chunk: Chunk, key_record: DataKey) -> None:
 
 def _report(upload: Upload, row: int, error: FieldError) -> UploadError:
     return UploadError(upload=upload, row=row, field=error.field[:64], code=error.code, message=error.message[:500])
+
+
+SHARED_TOKEN = refusal("identifiers", "shared_token")
 
 
 def _superseded(earlier: int, later: int) -> FieldError:

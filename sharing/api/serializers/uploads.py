@@ -1,4 +1,4 @@
-"""Uploads: a file of flags sent, the job that stores it, and its rows reconciled."""
+"""Uploads: a file of flags or of loans sent, the job that stores it, and its rows reconciled."""
 
 from typing import Any
 
@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_file_name
+from sharing import tasks
 from sharing.api.serializers.common import (
     FILE_JOB_FIELDS,
     FILE_JOB_START,
@@ -16,7 +17,7 @@ from sharing.api.serializers.common import (
     with_file_format,
 )
 from sharing.api.serializers.flags import FlagSummarySerializer
-from sharing.choices import FileFormat
+from sharing.choices import FileFormat, UploadKind
 from sharing.models import Upload
 
 
@@ -26,6 +27,11 @@ class UploadCreateSerializer(serializers.Serializer[dict[str, Any]]):
     )
     format = serializers.ChoiceField(
         choices=FileFormat.choices, required=False, help_text="Taken from the file name (.csv, .jsonl) if omitted."
+    )
+    kind = serializers.ChoiceField(
+        choices=[(value, label) for value, label in UploadKind.choices if value in tasks.CONTRIBUTIONS],
+        default=UploadKind.FLAGS,
+        help_text="What the file holds: flags (the default) or loans.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +43,7 @@ class UploadSerializer(JobSerializer):
         model = Upload
         fields = [
             "id",
+            "kind",
             *FILE_JOB_START,
             *["created_count", "updated_count", "superseded_count", "rejected_count"],
             *JOB_END,
@@ -45,8 +52,10 @@ class UploadSerializer(JobSerializer):
         extra_kwargs = help_texts(
             {
                 **FILE_JOB_FIELDS,
-                "created_count": "Flags created. With updated, superseded and rejected, it adds up to rows_done.",
-                "updated_count": "Flags updated: their reference was known.",
+                "kind": "What the file holds: flags or loans.",
+                "created_count": "Records (flags or loans) created. With updated, superseded and rejected, it adds"
+                " up to rows_done.",
+                "updated_count": "Records updated: their reference was known.",
                 "superseded_count": "Rows superseded by a later row with the same reference (in the error report).",
             }
         )

@@ -1,0 +1,107 @@
+"""Shared tokens: rows of an upload whose borrower seems to share an identifier with another borrower.
+
+Two of a member's own records of one kind (two flags, two loans) that have a platform token in
+common but carry different tokens of one identifier type (the same mobile number, two resident
+IDs) are most likely of two borrowers who share a phone, as families do. Both are stored as
+given; the upload's report lists the row with the warning ``shared_token`` so that the member can
+check it. Only the member's own records are compared: another member's never show through.
+
+The check runs after a chunk is stored, in its transaction, on the kind's token table
+(``FlagToken``, ``LoanToken``), so it sees the records of earlier chunks and of the chunk itself.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+
+from sharing.models.identifiers import BorrowerToken
+
+BATCH = 5_000  # tokens per look-up on the ORM's path (SQLite's limit on parameters is far above)
+
+# The records of the institution, other than the row's own (by reference), that hold one of the row's
+# tokens: one probe of the token index per token and of the record's primary key per hit, whatever
+# the statistics say (as sharing.flags.storing's statements; OFFSET 0 keeps each probe a probe).
+_MEETING = (
+    "SELECT c.i, t.owner FROM unnest(%(tokens)s::bytea[], %(rows)s::int[]) AS c(token, i)"
+    " CROSS JOIN LATERAL (SELECT {owner} AS owner FROM {tokens} WHERE token = c.token OFFSET 0) t"
+    " CROSS JOIN LATERAL (SELECT 1 FROM {records} WHERE id = t.owner AND institution_id = %(institution)s"
+    " AND reference IS DISTINCT FROM (%(references)s::text[])[c.i + 1] OFFSET 0) r"
+)
+
+
+def shared_tokens(
+    institution_id: int, staged: Sequence[tuple[Any, ...]], tokens: type[BorrowerToken], owner: str
+) -> list[int]:
+    """The rows (lines) of ``staged`` that share a token with another record of the institution and differ
+    from it on an identifier type both have. ``staged`` rows hold their line at [0], reference at [1] and
+    identifiers, ((id_type, platform token), ...), at [2]; ``owner`` is the tokens' key to their record."""
+    given: list[bytes] = []
+    at: list[int] = []  # the index in ``staged`` of each token in ``given``
+    for index, row in enumerate(staged):
+        for _id_type, token in row[2]:
+            given.append(token)
+            at.append(index)
+    if not given:
+        return []
+    meeting = _meeting(institution_id, staged, given, at, tokens, owner)
+    if not meeting:
+        return []
+    held: dict[int, dict[str, bytes]] = {}
+    records = sorted(meeting)
+    for start in range(0, len(records), BATCH):
+        found = tokens._default_manager.filter(**{f"{owner}_id__in": records[start : start + BATCH]})
+        for record_id, id_type, token in found.values_list(f"{owner}_id", "id_type", "token"):
+            held.setdefault(record_id, {})[id_type] = bytes(token)
+    lines: set[int] = set()
+    for record_id, indexes in meeting.items():
+        theirs = held.get(record_id, {})
+        for index in indexes:
+            row = staged[index]
+            if any(theirs.get(id_type, token) != token for id_type, token in row[2]):
+                lines.add(row[0])
+    return sorted(lines)
+
+
+def _meeting(
+    institution_id: int,
+    staged: Sequence[tuple[Any, ...]],
+    given: list[bytes],
+    at: list[int],
+    tokens: type[BorrowerToken],
+    owner: str,
+) -> dict[int, set[int]]:
+    """Other records of the institution holding one of ``given``: record id -> indexes of the rows meeting it."""
+    meeting: dict[int, set[int]] = {}
+    if connection.vendor == "postgresql":
+        field = tokens._meta.get_field(owner)
+        assert isinstance(field, models.ForeignKey)
+        statement = _MEETING.format(
+            owner=connection.ops.quote_name(field.column),
+            tokens=connection.ops.quote_name(tokens._meta.db_table),
+            records=connection.ops.quote_name(field.remote_field.model._meta.db_table),
+        )
+        parameters: dict[str, Any] = {
+            "tokens": given,
+            "rows": at,
+            "institution": institution_id,
+            "references": [row[1] for row in staged],
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            for index, record_id in cursor.fetchall():
+                meeting.setdefault(record_id, set()).add(index)
+        return meeting
+    wanted: dict[bytes, list[int]] = {}
+    for token, index in zip(given, at, strict=True):
+        wanted.setdefault(token, []).append(index)
+    keys = list(wanted)
+    for start in range(0, len(keys), BATCH):
+        found = tokens._default_manager.filter(
+            token__in=keys[start : start + BATCH], **{f"{owner}__institution_id": institution_id}
+        ).values_list(f"{owner}_id", f"{owner}__reference", "token")
+        for record_id, reference, token in found:
+            for index in wanted[bytes(token)]:
+                if staged[index][1] != reference:
+                    meeting.setdefault(record_id, set()).add(index)
+    return meeting
