@@ -30,7 +30,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -
         action="append",
         default=[],
         metavar="COLUMN=TYPE",
-        help="an identifier column and its type (cnid, mobile, uscc, passport); repeat for several",
+        help="an identifier column and its type (cnid, mobile, uscc, passport); repeat for several. "
+        "Without it, the file names each identifier's type in its rows: columns id_type and identifier, "
+        "id_type_2 and identifier_2 ... up to 5, written as id_type, token, id_type_2, token_2 ...",
+    )
+    hash_parser.add_argument(
+        "--pairs",
+        action="store_true",
+        help="write the mapped columns' tokens to the platform's columns id_type, token, id_type_2, token_2 ... "
+        "instead of in place",
     )
     hash_parser.add_argument(
         "--errors", type=Path, help="refused rows: row, column, reason (default: TARGET.errors.csv)"
@@ -190,7 +198,7 @@ def _format_arguments(command: argparse.ArgumentParser) -> None:
 
 def _hash(args: argparse.Namespace) -> int:
     try:
-        mapping = hashing.Mapping.parse(args.column)
+        mapping = hashing.Mapping.parse(args.column, args.pairs)
         key = hashing.load_key(args.key_file)
         errors = args.errors or args.target.with_name(args.target.name + ".errors.csv")
         outcome = hashing.hash_file(

@@ -4,6 +4,11 @@ Rows are read and written as a stream, in chunks that worker processes token
 in parallel while the order of rows is kept. A row with an identifier that the
 standard refuses is not written out at all: it goes to the error file with its
 row number, column and reason, and its raw values never leave this machine.
+
+Each token replaces its identifier in place (``--column``), or the identifiers of
+a row go to the platform's columns ``id_type``/``token`` ... ``id_type_5``/``token_5``
+(``memberkit.pairs``: a file that names each identifier's type in its rows, or
+``--pairs``).
 """
 
 import csv
@@ -16,11 +21,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from memberkit import identifiers
+from memberkit import identifiers, pairs
 from memberkit.progress import Progress
 
 CHUNK_ROWS = 5_000
@@ -28,21 +34,26 @@ CHUNK_ROWS = 5_000
 
 @dataclass(frozen=True)
 class Mapping:
-    """Which columns hold which identifier types."""
+    """Which columns hold which identifier types, and whether the tokens go to the platform's columns.
+
+    No columns: the file names each identifier's type in its rows (``id_type``/``identifier``,
+    ``id_type_2``/``identifier_2`` ...), and the tokens always go to the platform's columns
+    (``memberkit.pairs``). Otherwise each token replaces its identifier in place, or, with
+    ``pairs``, goes to the platform's columns.
+    """
 
     columns: dict[str, str]
+    pairs: bool = False
 
     @classmethod
-    def parse(cls, pairs: Iterable[str]) -> "Mapping":
+    def parse(cls, pairs: Iterable[str], to_pairs: bool = False) -> "Mapping":
         columns = {}
         for pair in pairs:
             column, equals, id_type = pair.partition("=")
             if not equals or not column or id_type not in identifiers.TYPES:
                 raise ValueError(f"map a column as COLUMN=TYPE, TYPE one of {', '.join(identifiers.TYPES)}: {pair!r}")
             columns[column] = id_type
-        if not columns:
-            raise ValueError("name at least one identifier column")
-        return cls(columns)
+        return cls(columns, to_pairs or not columns)
 
 
 @dataclass
@@ -96,6 +107,8 @@ Row = Any  # a list of CSV fields, or a JSON object
 Refusal = tuple[int, str, str]
 # Where each identifier sits in a row (a CSV field's index, a JSON key), its column name and its type.
 Columns = list[tuple[int | str, str, str]]
+# What is done to a chunk of rows, the first numbered as given; the tokenizer is the worker's if None.
+Work = Callable[..., tuple[list[Row], list[Refusal]]]
 
 
 def token_rows(
@@ -128,6 +141,15 @@ def token_rows(
         else:
             good.append(row)
     return good, refused
+
+
+def paired_rows(
+    rows: list[Row], first_number: int, layout: pairs.Layout, tokenizer: Tokenizer | None = None
+) -> tuple[list[Row], list[Refusal]]:
+    """``pairs.pair_rows`` with the worker's tokenizer, for a file whose tokens go to the platform's columns."""
+    tokenizer = tokenizer or _worker_tokenizer
+    assert tokenizer is not None
+    return pairs.pair_rows(rows, first_number, layout, tokenizer)
 
 
 def _tokenized_until_refused(rows: list[Row], column: tuple[Any, str, Callable[[str], str]]) -> int:
@@ -164,10 +186,10 @@ def hash_file(
         errors.open("w", encoding="utf-8", newline="") as err,
     ):
         text_in = io.TextIOWrapper(raw_in, encoding="utf-8-sig", newline="")
-        reader, writer, columns = _reader_writer(fmt, text_in, out, mapping)
+        reader, writer, work = _reader_writer(fmt, text_in, out, mapping)
         error_writer = csv.writer(err)
         error_writer.writerow(["row", "column", "reason"])
-        for good, refused in _run_chunks(_chunks(reader), columns, key, workers):
+        for good, refused in _run_chunks(_chunks(reader), work, key, workers):
             writer(good)
             error_writer.writerows(refused)
             outcome.rows += len(good) + len(refused)
@@ -189,7 +211,7 @@ def _format_of(path: Path) -> str:
 
 def _reader_writer(
     fmt: str, text_in: TextIO, out: TextIO, mapping: Mapping
-) -> tuple[Iterator[Row], Callable[[list[Row]], None], Columns]:
+) -> tuple[Iterator[Row], Callable[[list[Row]], None], Work]:
     if fmt == "csv":
         reader = csv.reader(text_in)
         header = next(reader, [])
@@ -197,9 +219,13 @@ def _reader_writer(
         if missing:
             raise ValueError(f"the file has no column {', '.join(missing)}")
         csv_writer = csv.writer(out)
+        if mapping.pairs:
+            layout, written = pairs.csv_layout(header, mapping.columns)
+            csv_writer.writerow(written)
+            return reader, csv_rows_writer(out, csv_writer), partial(paired_rows, layout=layout)
         csv_writer.writerow(header)
         places: Columns = [(header.index(name), name, id_type) for name, id_type in mapping.columns.items()]
-        return reader, csv_rows_writer(out, csv_writer), places
+        return reader, csv_rows_writer(out, csv_writer), partial(token_rows, columns=places)
 
     def rows() -> Iterator[Row]:
         for line in text_in:
@@ -212,7 +238,13 @@ def _reader_writer(
     def write(good: list[Row]) -> None:
         out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in good)
 
-    return rows(), write, [(name, name, id_type) for name, id_type in mapping.columns.items()]
+    if mapping.pairs:
+        return rows(), write, partial(paired_rows, layout=pairs.json_layout(mapping.columns))
+    return (
+        rows(),
+        write,
+        partial(token_rows, columns=[(name, name, id_type) for name, id_type in mapping.columns.items()]),
+    )
 
 
 # What makes csv.writer quote a field (QUOTE_MINIMAL, the excel dialect).
@@ -247,12 +279,12 @@ def _chunks(rows: Iterator[Row]) -> Iterator[tuple[list[Row], int]]:
 
 
 def _run_chunks(
-    chunks: Iterator[tuple[list[Row], int]], columns: Columns, key: bytes, workers: int
+    chunks: Iterator[tuple[list[Row], int]], work: Work, key: bytes, workers: int
 ) -> Iterator[tuple[list[Row], list[Refusal]]]:
     if workers <= 1:
         tokenizer = Tokenizer(key)
         for chunk, first in chunks:
-            yield token_rows(chunk, first, columns, tokenizer)
+            yield work(chunk, first, tokenizer=tokenizer)
         return
     from concurrent.futures import ProcessPoolExecutor  # only now: one worker needs no pool
 
@@ -260,7 +292,7 @@ def _run_chunks(
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(key,)) as pool:
         pending: deque[Future[tuple[list[Row], list[Refusal]]]] = deque()
         for chunk, first in chunks:
-            pending.append(pool.submit(token_rows, chunk, first, columns))
+            pending.append(pool.submit(work, chunk, first))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:

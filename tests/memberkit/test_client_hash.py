@@ -172,7 +172,11 @@ def test_command_line_prints_a_summary_and_a_progress_bar(tmp_path, key_file):
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
-    [(["--column", "nope=cnid"], "no column nope"), (["--column", "id=email"], "COLUMN=TYPE"), ([], "at least one")],
+    [
+        (["--column", "nope=cnid"], "no column nope"),
+        (["--column", "id=email"], "COLUMN=TYPE"),
+        ([], "no column identifier: name each identifier column"),
+    ],
 )
 def test_command_line_refuses_bad_mappings_clearly(tmp_path, key_file, arguments, message):
     write_csv(tmp_path / "in.csv", [["id"], ["11010519491231002X"]])
