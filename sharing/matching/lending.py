@@ -231,7 +231,7 @@ def _is_open(loan: Loan) -> bool:
 
 # Whether the institution has reported a loan within the reciprocity window: parameters reciprocity_params(...).
 LOANS_RECIPROCAL = (
-    f"EXISTS (SELECT FROM {ContributedLoans._meta.db_table}"
+    f"EXISTS (SELECT 1 FROM {ContributedLoans._meta.db_table}"  # noqa: S608
     " WHERE institution_id = %(loans_institution)s AND last_contributed_at >= %(loans_since)s)"
 )
 
