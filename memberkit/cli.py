@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from memberkit import hashing, inspecting, querying, session, uploading, verifying
-from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, PURPOSES
+from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, PURPOSES, UPLOAD_KINDS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -49,15 +49,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -
     hash_parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     upload_parser = commands.add_parser(
-        "upload", help="send a file of flags, follow its job to the end and fetch its error report"
+        "upload", help="send a file of flags (or of loans), follow its job to the end and fetch its error report"
     )
-    upload_parser.add_argument("file", type=Path, help="the flags, tokenized (.csv or .jsonl)")
+    upload_parser.add_argument("file", type=Path, help="the flags or loans, tokenized (.csv or .jsonl)")
     _platform_arguments(upload_parser)
+    upload_parser.add_argument(
+        "--kind",
+        choices=UPLOAD_KINDS,
+        default="flags",
+        help="what the file holds: flags (the default) or loans",
+    )
     upload_parser.add_argument(
         "--errors",
         type=Path,
         metavar="PATH",
-        help="the error report, if rows are rejected or superseded (default: FILE.upload-errors.csv)",
+        help="the error report, if rows are rejected, superseded or warned of (default: FILE.upload-errors.csv)",
     )
     _format_arguments(upload_parser)
 

@@ -40,6 +40,8 @@ CONSENT_PURPOSES = frozenset({"loan_application", "credit_review"})
 # The formats of the files members send, and the file names that say which.
 FILE_FORMATS = ("csv", "jsonl")
 FILE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# What an uploaded file holds (the platform's UploadKind): flags, or the loans a member reports.
+UPLOAD_KINDS = ("flags", "loans")
 # The life of a job (an upload, an inspection, a report): queued, running, then one of FINISHED.
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 FINISHED = ("succeeded", "failed")

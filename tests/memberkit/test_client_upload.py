@@ -30,7 +30,10 @@ from tests.memberkit.serving import JsonHandler, problem, serve
 
 API_KEY = "rsk_live_Qx7.s3cr3t-value"
 TOKEN = "ab" * 32
-REQUIRED = ("reference", "id_type", "token", "category", "event_date")
+REQUIRED = {
+    "flags": ("reference", "id_type", "token", "category", "event_date"),
+    "loans": ("reference", "id_type", "token", "product", "opened_on", "amount_band", "consent_reference"),
+}
 FLAGS = (
     "reference,id_type,token,category,event_date,notice_date,notice_channel\r\n"
     f"L0001,cnid,{TOKEN},overdue_90,2024-01-05,2023-12-20,sms\r\n"
@@ -76,6 +79,7 @@ class FakePlatform:
     url: str = ""
     rejected: int = 0
     superseded: int = 0
+    warnings: int = 0  # shared_token lines in the report, which the job does not count
     fail_jobs: bool = False
     link_origin: str | None = None  # the origin the links name; None: this server's own
     requests: list[Seen] = field(default_factory=list)
@@ -99,18 +103,21 @@ class FakePlatform:
         data = file.get_payload(decode=True)
         assert isinstance(data, bytes)
         given = parts["format"].get_content().strip() if "format" in parts else ""
+        kind = parts["kind"].get_content().strip() if "kind" in parts else "flags"
+        if kind not in REQUIRED:
+            return self.problem(400, "validation_error", "Not a kind.", [("kind", "invalid_choice", "")])
         file_format = given or ("csv" if name.endswith(".csv") else "jsonl" if name.endswith(".jsonl") else "")
         if not file_format:
             return self.problem(400, "validation_error", "Name the format: csv or jsonl.", [("format", "required", "")])
         if file_format == "csv":
             header = data.split(b"\n", 1)[0].decode("utf-8-sig").strip().split(",")
-            missing = [("columns." + name, "missing_column", "The column is required.") for name in REQUIRED]
+            missing = [("columns." + name, "missing_column", "The column is required.") for name in REQUIRED[kind]]
             missing = [error for error in missing if error[0].removeprefix("columns.") not in header]
             if missing:
                 detail = missing[0][2] if len(missing) == 1 else f"The request has {len(missing)} invalid value(s)."
                 return self.problem(400, "validation_error", detail, missing)
         key = seen.headers.get("idempotency-key")
-        fingerprint = (name, len(data), file_format)
+        fingerprint = (name, len(data), file_format, kind)
         if key in self.keys:
             stored_fingerprint, stored = self.keys[key]
             if stored_fingerprint != fingerprint:
@@ -120,6 +127,7 @@ class FakePlatform:
         rows = data.count(b"\n") - (1 if file_format == "csv" else 0)
         job = {
             "id": number,
+            "kind": kind,
             "file_name": name,
             "file_format": file_format,
             "size_bytes": len(data),
@@ -173,6 +181,8 @@ class FakePlatform:
             writer.writerow([row + 4, "token", "bad_token", "A member token is 64 lowercase hexadecimal characters."])
         for row in range(self.superseded):
             writer.writerow([row + 2, "reference", "superseded", "A later row of the file has this reference."])
+        for row in range(self.warnings):
+            writer.writerow([row + 3, "identifiers", "shared_token", "Shares a token with another of your records."])
         return out.getvalue().encode()
 
     @staticmethod
@@ -311,8 +321,9 @@ def test_uploads_the_file_and_follows_the_job_until_it_succeeds(platform, flags,
         ("POST", "/api/v1/uploads"),
         ("GET", "/api/v1/uploads/1"),
         ("GET", "/api/v1/uploads/1"),
+        ("GET", "/api/v1/uploads/1/errors"),  # the job counts no warnings: only its report tells
     ]
-    assert not (flags.parent / "flags.csv.upload-errors.csv").exists()
+    assert not (flags.parent / "flags.csv.upload-errors.csv").exists()  # it had no line
 
 
 def test_the_body_holds_the_exact_file_and_the_same_file_sends_the_same_key(platform, tmp_path, naps, capsys):
@@ -489,7 +500,11 @@ def test_links_are_followed_on_the_origin_of_url_only(platform, flags, naps):
 
     assert upload(platform, flags) == 0
 
-    assert [seen.path for seen in platform.requests[1:]] == ["/api/v1/uploads/1", "/api/v1/uploads/1"]
+    assert [seen.path for seen in platform.requests[1:]] == [
+        "/api/v1/uploads/1",
+        "/api/v1/uploads/1",
+        "/api/v1/uploads/1/errors",
+    ]
 
 
 def test_a_server_that_cannot_be_reached_is_retried_then_reported(flags, naps, capsys):
@@ -565,3 +580,70 @@ def test_a_file_that_changes_while_it_is_sent_is_refused(tmp_path):
 )
 def test_retry_after_reads_seconds_and_dates(value, seconds):
     assert api.retry_after(value) == seconds
+
+
+LOANS = (
+    "reference,id_type,token,product,opened_on,amount_band,consent_reference,closed_on,id_type_2,token_2\r\n"
+    f"LN-1,cnid,{TOKEN},cash_loan,2026-01-05,10k_50k,AUTH-2026-001,,mobile,{'cd' * 32}\r\n"
+    f"LN-2,cnid,{TOKEN},credit_card,2025-03-01,lt_10k,AUTH-2025-417,2026-02-01,,\r\n"
+)
+
+
+@pytest.fixture
+def loans(tmp_path: Path) -> Path:
+    path = tmp_path / "loans.csv"
+    path.write_bytes(LOANS.encode())
+    return path
+
+
+def test_a_file_of_loans_is_sent_with_its_kind_under_a_key_of_its_own(platform, loans, naps, capsys):
+    exit_code = upload(platform, loans, "--kind", "loans")
+
+    out = capsys.readouterr().out
+    assert exit_code == 0
+    assert out == "upload of loans 1 succeeded: 2 rows: 2 created, 0 updated, 0 superseded, 0 rejected\n"
+    [sent] = platform.posts()
+    assert sent.parts()["kind"].get_content().strip() == "loans"
+    assert sent.parts()["file"].get_payload(decode=True) == LOANS.encode()
+    assert sent.headers["idempotency-key"] == "upload-loans-sha256-" + hashlib.sha256(LOANS.encode()).hexdigest()
+    assert platform.jobs[1]["kind"] == "loans"
+
+
+def test_the_same_bytes_sent_as_flags_then_as_loans_are_two_requests(platform, tmp_path, naps):
+    both = tmp_path / "both.csv"
+    both.write_bytes(LOANS.replace("consent_reference", "consent_reference,category,event_date").encode())
+
+    assert upload(platform, both, "--kind", "loans") == 0
+    assert upload(platform, both) == 0  # flags: another key, so not a reused one
+
+    first, second = platform.posts()
+    assert first.headers["idempotency-key"] != second.headers["idempotency-key"]
+    assert "kind" not in second.parts()  # a file of flags is sent as before kinds existed
+    assert len(platform.jobs) == 2
+
+
+def test_a_loan_file_with_an_identifier_in_a_consent_reference_is_not_sent(platform, tmp_path, naps, capsys):
+    loans = tmp_path / "loans.csv"
+    loans.write_bytes((LOANS + f"LN-3,cnid,{TOKEN},other,2026-01-05,lt_10k,AUTH 11010519491231002X,,,\r\n").encode())
+
+    assert upload(platform, loans, "--kind", "loans") == 2
+
+    err = capsys.readouterr().err
+    assert "1 rows have a consent_reference that is, or holds, a resident identity number" in err
+    assert "(rows 4;" in err
+    assert "11010519491231002X" not in err
+    assert platform.requests == []
+
+
+def test_shared_token_warnings_keep_the_report_and_are_counted_without_changing_the_exit(platform, flags, naps, capsys):
+    platform.warnings = 2
+
+    exit_code = upload(platform, flags)
+
+    report = flags.with_name("flags.csv.upload-errors.csv")
+    assert exit_code == 0
+    assert capsys.readouterr().out == (
+        "upload 1 succeeded: 3 rows: 3 created, 0 updated, 0 superseded, 0 rejected, "
+        f"2 stored with a token shared with other records of yours (shared_token) (see {report})\n"
+    )
+    assert [line.split(",")[2] for line in report.read_text().splitlines()[1:]] == ["shared_token", "shared_token"]
