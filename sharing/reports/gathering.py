@@ -1,27 +1,39 @@
 """Regulators' reports, first half: the counts of a period, read in a few aggregate statements.
 
 ``gather`` reads the database: one pass over the flags, one over the period's query events,
-one each over inspections and uploads; ``sharing.reports.publishing`` makes the tables of them.
+one each over inspections and uploads, one statement over the loans (the multi-lending counts,
+set-wise in SQL) and one over the query records; ``sharing.reports.publishing`` makes the tables
+of them.
 """
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from accounts.choices import AuditAction, InstitutionKind
 from accounts.models import AuditEvent, Institution
-from sharing.choices import FlagStatus, JobStatus
-from sharing.models import Flag, Inspection, Upload
+from sharing.choices import LENDING_PURPOSES, FlagStatus, IdType, JobStatus
+from sharing.models import Flag, Inspection, Loan, LoanToken, QueryRecord, Upload
 
 ALL = "all"
 UNSPECIFIED = "unspecified"  # the sector of a member that has none recorded
 # How long after the event a flag was filed, in days: (label, most days or None for no bound).
 DELAYS = (("0-30", 30), ("31-90", 90), ("91-180", 180), ("181-365", 365), ("366+", None))
 FLAG_CHANGES = ("new", "resolved", "expired", "withdrawn")
+# Which of a loan's identifiers names its borrower in the reports, the first it carries of these
+# (docs/reports.md, "Who is a borrower"): the identifier least often shared or reassigned first.
+BORROWER_KEY_PRECEDENCE = ("cnid", "passport", "uscc", "mobile")
+assert sorted(BORROWER_KEY_PRECEDENCE) == sorted(IdType.values)
+# A borrower's distinct lenders with a loan open at a month's end, counted in these exclusive bands:
+# (label, fewest lenders). The tables publish them summed from the top (3+, 5+, 10+).
+LENDER_BANDS = (("3-4", 3), ("5-9", 5), ("10+", 10))
+FEWEST_LENDERS = LENDER_BANDS[0][1]
 
 
 @dataclass(frozen=True)
@@ -36,11 +48,30 @@ class Period:
         last = today.replace(day=1) - timedelta(days=1)
         return cls(last.replace(day=1), last)
 
+    def months(self) -> list["Month"]:
+        """The calendar months that the period touches, each cut to the period."""
+        months, first = [], self.starts_on
+        while first <= self.ends_on:
+            end_of_month = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+            months.append(Month(f"{first:%Y-%m}", first, min(end_of_month, self.ends_on)))
+            first = end_of_month + timedelta(days=1)
+        return months
+
     def bounds(self) -> tuple[datetime, datetime]:
         """The first instant of the period and the first instant after it."""
         zone = timezone.get_current_timezone()
         start = datetime.combine(self.starts_on, time.min, tzinfo=zone)
         return start, datetime.combine(self.ends_on + timedelta(days=1), time.min, tzinfo=zone)
+
+
+@dataclass(frozen=True)
+class Month:
+    """A month of a period, as the multi-lending tables count it: ``code`` is YYYY-MM; ``last`` is
+    the month's last day, or the period's if the period ends within the month (its "end")."""
+
+    code: str
+    first: date
+    last: date
 
 
 @dataclass
@@ -51,6 +82,10 @@ class Counts:
     queries: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)  # requests, subjects, hits
     inspections: dict[int, dict[str, int]] = field(default_factory=dict)  # inspections, subjects, hits
     uploads: dict[int, dict[str, int]] = field(default_factory=dict)  # uploads, rows, rejected
+    # By (month code, sector or ALL): borrowers by LENDER_BANDS label; loans opened and their borrowers.
+    multi_lending: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    loans_opened: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # loans, borrowers
+    lending_queries: dict[tuple[str, int], int] = field(default_factory=dict)  # (month, institution id): records
 
 
 def gather(period: Period) -> Counts:
@@ -100,7 +135,11 @@ def gather(period: Period) -> Counts:
         .values("institution_id")
         .annotate(uploads=Count("id"), rows=Sum("rows_done"), rejected=Sum("rejected_count"))
     )
+    multi_lending, loans_opened = gather_loans(period)
     return Counts(
+        multi_lending=multi_lending,
+        loans_opened=loans_opened,
+        lending_queries=gather_lending_queries(period),
         flags={(row["institution_id"], row["category"]): _whole(row, *measures) for row in flags.order_by()},
         queries={
             (row["institution_id"], row["purpose"]): _whole(row, "requests", "subjects", "hits")
@@ -112,6 +151,112 @@ def gather(period: Period) -> Counts:
         },
         uploads={row["institution_id"]: _whole(row, "uploads", "rows", "rejected") for row in uploads.order_by()},
     )
+
+
+# One statement over the loans, the same SQL on PostgreSQL and SQLite. ``keyed``: each loan that
+# the period may count, with its sector and its borrower's key (its identifier first in
+# BORROWER_KEY_PRECEDENCE); ``multi``: the borrowers with loans of FEWEST_LENDERS or more members at
+# all in the period, so that only they are followed month by month; ``open_at_end``: their loans
+# open at each month's end. Every count is a GROUP BY: no borrower passes through Python.
+_LOANS_SQL = """
+WITH months (code, first_day, last_day) AS (VALUES {months}),
+lenders AS (
+    SELECT id, CASE WHEN sector = '' THEN %s ELSE sector END AS sector FROM {institution} WHERE kind = %s
+),
+ranked AS (
+    SELECT t.loan_id, t.id_type, t.token,
+           ROW_NUMBER() OVER (PARTITION BY t.loan_id ORDER BY CASE t.id_type {precedence} END) AS n
+    FROM {token} t JOIN {loan} l ON l.id = t.loan_id
+    WHERE l.opened_on <= %s AND (l.closed_on IS NULL OR l.closed_on > %s OR l.opened_on >= %s)
+),
+keyed AS (
+    SELECT l.id, l.institution_id, s.sector, l.opened_on, l.closed_on, r.id_type, r.token
+    FROM {loan} l JOIN lenders s ON s.id = l.institution_id JOIN ranked r ON r.loan_id = l.id AND r.n = 1
+),
+multi AS (
+    SELECT id_type, token FROM keyed
+    WHERE opened_on <= %s AND (closed_on IS NULL OR closed_on > %s)
+    GROUP BY id_type, token HAVING COUNT(DISTINCT institution_id) >= %s
+),
+open_at_end AS (
+    SELECT m.code AS month, k.sector, k.institution_id, k.id_type, k.token
+    FROM keyed k
+    JOIN multi b ON b.id_type = k.id_type AND b.token = k.token
+    JOIN months m ON k.opened_on <= m.last_day AND (k.closed_on IS NULL OR k.closed_on > m.last_day)
+),
+borrowers AS (
+    SELECT month, id_type, token, CASE {bands} END AS band
+    FROM open_at_end GROUP BY month, id_type, token HAVING COUNT(DISTINCT institution_id) >= %s
+),
+in_sector AS (SELECT DISTINCT month, sector, id_type, token FROM open_at_end),
+opened AS (
+    SELECT m.code AS month, k.sector, k.id_type, k.token
+    FROM keyed k JOIN months m ON k.opened_on >= m.first_day AND k.opened_on <= m.last_day
+)
+SELECT 'multi', b.month, s.sector, b.band, COUNT(*)
+FROM borrowers b JOIN in_sector s ON s.month = b.month AND s.id_type = b.id_type AND s.token = b.token
+GROUP BY b.month, s.sector, b.band
+UNION ALL
+SELECT 'multi', month, %s, band, COUNT(*) FROM borrowers GROUP BY month, band
+UNION ALL
+SELECT 'opened', month, sector, 'loans', COUNT(*) FROM opened GROUP BY month, sector
+UNION ALL
+SELECT 'opened', month, sector, 'borrowers', COUNT(*)
+FROM (SELECT DISTINCT month, sector, id_type, token FROM opened) o GROUP BY month, sector
+UNION ALL
+SELECT 'opened', month, %s, 'borrowers', COUNT(*)
+FROM (SELECT DISTINCT month, id_type, token FROM opened) o GROUP BY month
+"""
+
+
+def gather_loans(
+    period: Period,
+) -> tuple[dict[tuple[str, str], dict[str, int]], dict[tuple[str, str], dict[str, int]]]:
+    """Borrowers by distinct lenders at each month's end, and loans opened in each month with their
+    borrowers, by sector (ALL: every sector at once); only what is not zero (docs/reports.md).
+
+    A loan erased by retention has no tokens left, hence no borrower, and is not counted.
+    """
+    months = period.months()
+    first_end = months[0].last
+    precedence = " ".join(f"WHEN '{id_type}' THEN {n}" for n, id_type in enumerate(BORROWER_KEY_PRECEDENCE))
+    bands = " ".join(
+        f"WHEN COUNT(DISTINCT institution_id) >= {fewest} THEN '{band}'" for band, fewest in reversed(LENDER_BANDS)
+    )
+    sql = _LOANS_SQL.format(
+        months=", ".join(["(%s, %s, %s)"] * len(months)),
+        institution=Institution._meta.db_table,
+        loan=Loan._meta.db_table,
+        token=LoanToken._meta.db_table,
+        precedence=precedence,
+        bands=bands,
+    )
+    params: list[Any] = [value for month in months for value in (month.code, month.first, month.last)]
+    params += [UNSPECIFIED, InstitutionKind.MEMBER]
+    params += [period.ends_on, first_end, period.starts_on]  # ranked: loans open at a month's end, or opened
+    params += [period.ends_on, first_end, FEWEST_LENDERS]  # multi
+    params += [FEWEST_LENDERS, ALL, ALL]
+    multi: dict[tuple[str, str], dict[str, int]] = {}
+    opened: dict[tuple[str, str], dict[str, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for table, month, sector, measure, value in cursor.fetchall():
+            (multi if table == "multi" else opened).setdefault((month, sector), {})[measure] = int(value)
+    return multi, opened
+
+
+def gather_lending_queries(period: Period) -> dict[tuple[str, int], int]:
+    """Query records of lending purposes made in the period, by month (YYYY-MM) and institution."""
+    records = (
+        QueryRecord.objects.filter(
+            day__gte=period.starts_on, day__lte=period.ends_on, purpose__in=list(LENDING_PURPOSES)
+        )
+        .annotate(month=TruncMonth("day"))
+        .values("month", "institution_id")
+        .annotate(records=Count("id"))
+        .order_by()
+    )
+    return {(f"{row['month']:%Y-%m}", row["institution_id"]): row["records"] for row in records}
 
 
 def _whole(row: Any, *names: str, **renamed: str) -> dict[str, int]:

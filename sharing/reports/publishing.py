@@ -8,7 +8,7 @@ a published report.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,27 +16,14 @@ from accounts.choices import Sector
 from accounts.models import Institution
 from sharing.choices import Category, QueryPurpose
 from sharing.reports.gathering import ALL, DELAYS, FLAG_CHANGES, UNSPECIFIED, Counts, Period
-from sharing.reports.suppression import Line, suppress
+from sharing.reports.lending import Plain, lending_cells, lending_grids
+from sharing.reports.suppression import Cells, suppress
 
 NOTES = (
     "disputes: the platform records no disputes yet, so the report has no figures on them.",
     "suppressed: a cell counting 1 to 10 borrowers is suppressed, and so is any cell from which a "
     "suppressed one could be worked out (docs/reports.md). Suppressed values are null.",
 )
-
-
-class Cells:
-    """Published counts of borrowers, by key, and the additive relations between them."""
-
-    def __init__(self) -> None:
-        self.values: dict[Hashable, int] = {}
-        self.lines: list[Line] = []
-
-    def add(self, key: Hashable, value: int) -> None:
-        self.values[key] = value
-
-    def relate(self, total: Hashable, parts: Iterable[Hashable]) -> None:
-        self.lines.append(Line(total, tuple(parts)))
 
 
 @dataclass
@@ -69,12 +56,15 @@ def publish(period: Period, counts: Counts, institutions: list[Institution]) -> 
     sectors = [value for value in Sector.values if value in sector_of.values()]
     sectors += [UNSPECIFIED] if UNSPECIFIED in sector_of.values() else []
     categories, purposes = list(Category.values), list(QueryPurpose.values)
+    sector_by_pk = {pk: sector_of[code] for pk, code in codes.items()}
+    months = period.months()
 
     cells = Cells()
     _flag_cells(cells, counts, codes, sector_of, sectors, categories)
     _query_cells(cells, counts, codes, purposes)
     _job_cells(cells, counts.inspections, codes, ("inspected", "inspection_hits"), ("subjects", "hits"))
     _job_cells(cells, counts.uploads, codes, ("rows", "rejected"), ("rows", "rejected"))
+    lending_cells(cells, counts, months, sectors, sector_by_pk)
     hidden = suppress(cells.values, cells.lines)
 
     def count(key: Hashable) -> Cell:
@@ -88,6 +78,13 @@ def publish(period: Period, counts: Counts, institutions: list[Institution]) -> 
 
     def plain(value: int) -> Cell:  # counts of requests or jobs, not of borrowers
         return value, False
+
+    def lending_table(name: str, rows: list[str], columns: list[str], show: Callable[[str, str], Hashable]) -> Table:
+        def shown(row: str, column: str) -> Cell:
+            key = show(row, column)
+            return plain(key.value) if isinstance(key, Plain) else count(key)
+
+        return _grid(name, rows, columns, shown)
 
     requests = _jobs_by(counts.queries, codes, "requests", by_purpose=False)
     by_purpose = _jobs_by(counts.queries, codes, "requests", by_purpose=True)
@@ -166,6 +163,7 @@ def publish(period: Period, counts: Counts, institutions: list[Institution]) -> 
             },
             by_institution=True,
         ),
+        *(lending_table(*grid) for grid in lending_grids(counts, months, sectors, sector_by_pk)),
     ]
     return {
         "period": {"starts_on": period.starts_on.isoformat(), "ends_on": period.ends_on.isoformat()},

@@ -45,6 +45,20 @@ class Line:
         return (self.total, *self.parts)
 
 
+class Cells:
+    """Published counts of borrowers, by key, and the additive relations between them."""
+
+    def __init__(self) -> None:
+        self.values: dict[Hashable, int] = {}
+        self.lines: list[Line] = []
+
+    def add(self, key: Hashable, value: int) -> None:
+        self.values[key] = value
+
+    def relate(self, total: Hashable, parts: Iterable[Hashable]) -> None:
+        self.lines.append(Line(total, tuple(parts)))
+
+
 def is_small(value: int) -> bool:
     return 0 < value < SMALLEST_PUBLISHED
 
