@@ -30,20 +30,23 @@ from accounts.choices import AuditAction, AuditOutcome
 from memberkit import labels
 from memberkit.labels import holds_identifier
 from memberkit.text import has_control, unstorable
-from sharing.choices import CORRELATION_MAX, FlagStatus, IdType, JobStatus
+from sharing.choices import CORRELATION_MAX, FlagStatus, JobStatus
 from sharing.flags.checking import UNPROCESSABLE
+from sharing.flags.identifiers import NUMBERED_FIELDS, keyed, member_identifiers
 from sharing.flags.reading import FileRefused, Layout, Record, records, survey
 from sharing.jobs import log_failure
-from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers, peppers
+from sharing.keys.tokens import Keyer, Peppers, peppers
+from sharing.matching import inspection_lending as figured
+from sharing.matching.inspection_lending import Probe  # (row, correlation id, token): one per identifier of a row
 from sharing.matching.queries import SHARED_STATUSES
 from sharing.messages import FieldError, english
-from sharing.models import Flag, Inspection, InspectionError, InspectionHit, InspectionPart
+from sharing.models import FlagToken, Inspection, InspectionError, InspectionHit, InspectionLending, InspectionPart
 
 logger = logging.getLogger(__name__)
-INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"))
+# A CSV portfolio names a subject's first identifier in id_type and token, any others in id_type_2 and token_2 up
+# to id_type_5 and token_5; JSON Lines also take the list form (sharing.flags.identifiers).
+INSPECTION_FILE = Layout("portfolio file", ("correlation_id", "id_type", "token"), NUMBERED_FIELDS)
 MAX_ATTEMPTS = 5
-_ID_TYPES = frozenset(IdType.values)
-Probe = tuple[int, str, bytes]  # row, correlation id, platform token
 
 
 def start(inspection_id: int) -> list[int]:
@@ -112,8 +115,11 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
         visible = inspection.visible_categories
         if connection.vendor == "postgresql":
             _match_set_wise(inspection, probes, visible)
+            figures = figured.set_wise(inspection, STAGING) if not inspection.lending_note else []
         else:
             _match_portable(inspection, probes, visible)
+            figures = figured.portable(inspection, probes) if not inspection.lending_note else []
+        figured.store(inspection, figures, {row: correlation_id for row, correlation_id, _token in probes})
         part.done = True
         part.save(update_fields=["done"])
         Inspection.objects.filter(pk=inspection_id).update(
@@ -128,7 +134,8 @@ def match_part(inspection_id: int, number: int, on_last: Callable[[], None]) -> 
 
 
 def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], list[tuple[int, FieldError]], int]:
-    """Valid (row, correlation id, platform token) probes, the refusals of the other rows, and rows read."""
+    """Valid (row, correlation id, platform token) probes, one per identifier of each valid row, the
+    refusals of the other rows, and rows read."""
     keyer = Keyer(peppers)
     probes: list[Probe] = []
     refusals: list[tuple[int, FieldError]] = []
@@ -141,25 +148,15 @@ def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], li
             refusals.append((line, unreadable))
             continue
         try:
-            correlation_id, id_type, member_token = (
-                fields.get("correlation_id"),
-                fields.get("id_type"),
-                fields.get("token"),
-            )
-            if (
-                type(correlation_id) is not str
-                or not 0 < len(correlation_id) <= CORRELATION_MAX
-                or unstorable(correlation_id)  # the COPY would fail on it, and the whole part with it
-                or has_control(correlation_id)
-                or holds_identifier(correlation_id)
-                or type(id_type) is not str  # a list or an object from a JSON line cannot even be looked up
-                or id_type not in _ID_TYPES
-                or type(member_token) is not str
-                or not MEMBER_TOKEN.fullmatch(member_token)
-            ):
-                refusals.extend((line, error) for error in _refusals(correlation_id, id_type, member_token))
+            correlation_id = fields.get("correlation_id")
+            refused = _correlation_refusal(correlation_id)
+            # The one check of a record's identifiers: 1 to 5, one per type, in either form (sharing.flags.identifiers).
+            identifiers, errors = member_identifiers(fields)
+            if refused is not None or errors:
+                refusals.extend((line, error) for error in ([refused] if refused else []) + errors)
                 continue
-            probes.append((line, correlation_id, keyer(member_token)))
+            assert isinstance(correlation_id, str)
+            probes.extend((line, correlation_id, token) for _id_type, token in keyed(identifiers, keyer))
         except Exception as error:  # whatever the row holds, it costs the row, never the part (as in uploads)
             if not logged:  # once a part: a file of such rows must not flood the log
                 log_failure(logger, f"the row on line {line} was refused", error)
@@ -168,28 +165,19 @@ def _probes(source: Iterable[Record], peppers: Peppers) -> tuple[list[Probe], li
     return probes, refusals, rows
 
 
-def _refusals(correlation_id: object, id_type: object, member_token: object) -> list[FieldError]:
-    """Why a row cannot be matched, field by field, never quoting a value (a token, or a raw identifier)."""
-    errors = []
+def _correlation_refusal(correlation_id: object) -> FieldError | None:
+    """Why a row's correlation id cannot be kept, if it cannot; never quoting it (it might hold an identifier)."""
     if correlation_id is None or correlation_id == "":
-        errors.append(_refusal("correlation_id", "required"))
-    elif type(correlation_id) is not str or len(correlation_id) > CORRELATION_MAX:
-        errors.append(_refusal("correlation_id", "bad_correlation_id"))
-    elif unstorable(correlation_id):
-        errors.append(_refusal("correlation_id", "unstorable_text"))
-    elif has_control(correlation_id):
-        errors.append(_refusal("correlation_id", labels.CONTROL_REASON))
-    elif holds_identifier(correlation_id):
-        errors.append(_refusal("correlation_id", labels.REASON))
-    if id_type is None or id_type == "":
-        errors.append(_refusal("id_type", "required"))
-    elif type(id_type) is not str or id_type not in _ID_TYPES:
-        errors.append(_refusal("id_type", "unknown_id_type"))
-    if member_token is None or member_token == "":
-        errors.append(_refusal("token", "required"))
-    elif type(member_token) is not str or not MEMBER_TOKEN.fullmatch(member_token):
-        errors.append(_refusal("token", "bad_token"))
-    return errors
+        return _refusal("correlation_id", "required")
+    if type(correlation_id) is not str or len(correlation_id) > CORRELATION_MAX:
+        return _refusal("correlation_id", "bad_correlation_id")
+    if unstorable(correlation_id):  # the COPY would fail on it, and the whole part with it
+        return _refusal("correlation_id", "unstorable_text")
+    if has_control(correlation_id):
+        return _refusal("correlation_id", labels.CONTROL_REASON)
+    if holds_identifier(correlation_id):
+        return _refusal("correlation_id", labels.REASON)
+    return None
 
 
 def _refusal(field: str, code: str) -> FieldError:
@@ -202,12 +190,15 @@ MATCH = (
     " latest_event_date, disputed, resolved, new)"
     " SELECT %(inspection)s, s.row, s.correlation_id, f.category, count(DISTINCT f.institution_id),"
     " max(f.event_date), bool_or(f.disputed), bool_or(f.status = %(resolved)s), false"
-    # One probe of the token index per staged token, by construction: the flags are looked up in a LATERAL
-    # subquery on the staged row, which OFFSET 0 keeps the planner from flattening into a join it could
-    # turn round (with statistics that say few flags match, it read the staging table once per flag) or
-    # hash (every flag of the consortium read once per part).
-    " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT category, institution_id, event_date, disputed, status"
-    " FROM sharing_flag WHERE token = s.token AND status = ANY(%(statuses)s)"
+    # One probe of the token index per staged token, then one of the flags' primary key per token found, by
+    # construction: each look-up is a LATERAL subquery on the row before it, which OFFSET 0 keeps the planner
+    # from flattening into a join it could turn round (with statistics that say few flags match, it read the
+    # staging table once per flag) or hash (every flag of the consortium read once per part). A flag that two
+    # tokens of one subject find comes twice into its group, which counts institutions distinctly and keeps
+    # only the latest date and whether any is disputed or resolved: it changes nothing.
+    " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT flag_id FROM sharing_flagtoken WHERE token = s.token"
+    " OFFSET 0) t CROSS JOIN LATERAL (SELECT category, institution_id, event_date, disputed, status"
+    " FROM sharing_flag WHERE id = t.flag_id AND status = ANY(%(statuses)s)"
     " AND institution_id <> %(institution)s AND (%(all)s OR category = ANY(%(visible)s)) OFFSET 0) f"
     " GROUP BY s.row, s.correlation_id, f.category"
 )
@@ -245,15 +236,16 @@ def _match_portable(inspection: Inspection, probes: Sequence[Probe], visible: li
     groups: dict[tuple[int, str, str], dict[str, Any]] = {}
     tokens = list(by_token)
     for start_at in range(0, len(tokens), 500):
-        flags = Flag.objects.filter(token__in=tokens[start_at : start_at + 500], status__in=SHARED_STATUSES).exclude(
-            institution_id=inspection.institution_id
-        )
+        found = FlagToken.objects.filter(
+            token__in=tokens[start_at : start_at + 500],
+            flag__status__in=SHARED_STATUSES,
+        ).exclude(flag__institution_id=inspection.institution_id)
         if visible is not None:
-            flags = flags.filter(category__in=visible)
-        for stored, institution_id, category, event_date, disputed, status in flags.values_list(
-            "token", "institution_id", "category", "event_date", "disputed", "status"
+            found = found.filter(flag__category__in=visible)
+        # A flag that two tokens of a subject find comes twice into its group: as in MATCH, that changes nothing.
+        for stored, institution_id, category, event_date, disputed, status in found.values_list(
+            "token", "flag__institution_id", "flag__category", "flag__event_date", "flag__disputed", "flag__status"
         ):
-            assert stored is not None  # found by its token
             for row, correlation_id in by_token[bytes(stored)]:
                 group = groups.setdefault(
                     (row, correlation_id, category),
@@ -288,6 +280,7 @@ def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspect
         if inspection is None or inspection.is_finished:
             return inspection
         hits = InspectionHit.objects.filter(inspection=inspection)
+        figures = InspectionLending.objects.filter(inspection=inspection)
         if failed is None:
             previous = (
                 Inspection.objects.filter(
@@ -304,9 +297,14 @@ def finish(inspection_id: int, failed: tuple[str, str] | None = None) -> Inspect
                     inspection=previous, correlation_id=OuterRef("correlation_id"), category=OuterRef("category")
                 )
                 hits.exclude(Exists(earlier)).update(new=True)
-                inspection.new_hits_count = hits.filter(new=True).values("correlation_id").distinct().count()
+                figured.mark_risen(inspection, previous)
+                # Subjects new by their flags or by their figures, each once.
+                new = figures.filter(new=True).values("correlation_id")
+                inspection.new_hits_count = hits.filter(new=True).values("correlation_id").union(new).count()
             inspection.previous = previous
             inspection.hits_count = hits.values("correlation_id").distinct().count()
+            if not inspection.lending_note:
+                inspection.lending_count = figured.elsewhere(figures).values("correlation_id").distinct().count()
             inspection.counts_by_category = dict(
                 hits.values("category")
                 .annotate(subjects=Count("correlation_id", distinct=True))
