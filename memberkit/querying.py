@@ -25,13 +25,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple
 
 from memberkit import api
 from memberkit.problems import ApiError
+from memberkit.results import Results
 from memberkit.scanning import check_label
 from memberkit.session import PlatformOptions, Screen, connect, explain
-from memberkit.subjects import JSONL_SUFFIXES, Subject, check_row, read_rows
+from memberkit.subjects import Subject, check_row, read_rows
 from memberkit.text import has_control
 from memberkit.vocabulary import (
     CONSENT_MAX,
@@ -47,8 +48,6 @@ QUERIES_PATH = "/api/v1/queries"
 BATCH_SIZE = SUBJECTS_MAX  # the most the platform answers in one request
 # The per-minute rate asks for a minute at most; a longer Retry-After is waited in steps of this, then retried.
 RATE_WAIT_CAP_SECONDS = 120.0
-CSV_COLUMNS = ("correlation_id", "hit", "categories", "latest_event_month", "disputed", "resolved", "own")
-TAIL_BYTES = 64 * 1024
 NOTES = {
     "quota_exceeded": "The daily quota is used up: run the same command again tomorrow to carry on.",
     "rate_exceeded": "The per-minute rate stayed exceeded: another program may be querying with your institution's "
@@ -115,6 +114,7 @@ class Outcome:
     hits: int = 0
     refused: int = 0
     skipped: int = 0  # answered by an earlier run
+    note: str | None = None  # why the answers have no multi-lender figures, once the platform said it
 
 
 class JsonBody:
@@ -130,8 +130,15 @@ class JsonBody:
         yield self.data
 
 
-def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> list[dict[str, Any]]:
-    """One query of up to ``BATCH_SIZE`` subjects: their answers, in the batch's order.
+class Answers(NamedTuple):
+    """A query's answers, and why they have no multi-lender figures (``lending_note``, as words), if they have none."""
+
+    subjects: list[dict[str, Any]]
+    note: str | None
+
+
+def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> Answers:
+    """One query of up to ``BATCH_SIZE`` subjects: their answers, in the batch's order, and the answer's note.
 
     A query only reads (and is audited), so it is retried on transient errors
     although it carries no Idempotency-Key: an answer lost on its way back is
@@ -140,10 +147,7 @@ def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> list[
     document: dict[str, Any] = {"purpose": options.purpose}
     if consent := (options.consent_reference or "").strip():
         document["consent_reference"] = consent
-    document["subjects"] = [
-        {"correlation_id": subject.correlation_id, "id_type": subject.id_type, "token": subject.token}
-        for subject in batch
-    ]
+    document["subjects"] = [subject.fields() for subject in batch]
     try:
         answer = client.send("POST", client.url(QUERIES_PATH), body=JsonBody(document), retry=True)
     except ApiError as error:
@@ -153,114 +157,27 @@ def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> list[
                 subject = batch[place]
                 error.add_note(f"subjects[{place}] is row {subject.row} (correlation id {subject.correlation_id})")
         raise
-    subjects = answer.json().get("subjects")
+    data = answer.json()
+    subjects = data.get("subjects")
     if not isinstance(subjects, list) or [
         subject.get("correlation_id") if isinstance(subject, dict) else None for subject in subjects
     ] != [subject.correlation_id for subject in batch]:
         raise ApiError("the platform's answer does not list the subjects asked for; is --url the platform?")
-    return subjects
+    return Answers(subjects, _note(data.get("lending_note")))
+
+
+def _note(note: object) -> str | None:
+    """``lending_note`` as a person reads it: its message and code; None when the platform sent none."""
+    if not isinstance(note, dict):
+        return None
+    code, message = str(note.get("code") or ""), str(note.get("message") or "")
+    return f"{message} ({code})" if code else message or None
 
 
 def _place(name: str | None) -> int | None:
     """The index in ``subjects[3].token``, the form the platform names a subject's field in."""
     found = re.match(r"subjects\[(\d+)\]", name or "")
     return int(found.group(1)) if found else None
-
-
-def result_row(answer: Mapping[str, Any]) -> list[str]:
-    """A subject's answer as one CSV line: categories as ``category:institutions`` pairs, own flags likewise."""
-    categories: list[dict[str, Any]] = answer["categories"]
-    own: list[dict[str, Any]] = answer["own"]
-    return [
-        str(answer["correlation_id"]),
-        _boolean(answer["hit"]),
-        ";".join(f"{group['category']}:{group['institutions']}" for group in categories),
-        max((str(group["latest_event_month"]) for group in categories), default=""),
-        _boolean(any(group["disputed"] for group in categories)),
-        _boolean(any(group["resolved"] for group in categories)),
-        ";".join(f"{group['category']}:{group['flags']}" for group in own),
-    ]
-
-
-def _boolean(value: object) -> str:
-    return "true" if value is True else "false"
-
-
-class Results:
-    """The output file: the correlation ids it holds already, and answers appended a batch at a time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.jsonl = path.suffix.lower() in JSONL_SUFFIXES
-
-    def answered(self) -> set[str]:
-        """The correlation ids of an earlier run's answers (empty for a new file).
-
-        Memory grows with the answers already given, not with the file being
-        queried: a fresh run holds none.
-        """
-        if not self.path.exists():
-            return set()
-        self._drop_partial_line()
-        ids: set[str] = set()
-        foreign = ValueError(
-            f"{self.path} exists and is not a results file of this command: name another --output, or remove it"
-        )
-        with self.path.open(encoding="utf-8", newline="") as file:
-            if self.jsonl:
-                for line in file:
-                    if not line.strip():
-                        continue
-                    try:
-                        answer = json.loads(line)
-                    except ValueError:
-                        raise foreign from None
-                    if not isinstance(answer, dict) or not isinstance(answer.get("correlation_id"), str):
-                        raise foreign
-                    ids.add(answer["correlation_id"])
-                return ids
-            reader = csv.reader(file)
-            header = next(reader, None)
-            if header is not None and tuple(header) != CSV_COLUMNS:
-                raise foreign
-            ids.update(row[0] for row in reader if row)
-        return ids
-
-    def _drop_partial_line(self) -> None:
-        """Cut a line that a run killed mid-write left half written: it could read as another, shorter id."""
-        with self.path.open("r+b") as file:
-            end = position = file.seek(0, os.SEEK_END)
-            keep = 0
-            while position > 0:
-                start = max(position - TAIL_BYTES, 0)
-                file.seek(start)
-                newline = file.read(position - start).rfind(b"\n")
-                if newline != -1:
-                    keep = start + newline + 1
-                    break
-                position = start
-            if keep < end:
-                file.truncate(keep)
-
-    def open(self) -> TextIO:
-        out = self.path.open("a", encoding="utf-8", newline="")
-        if not self.jsonl and out.tell() == 0:
-            csv.writer(out).writerow(CSV_COLUMNS)
-            out.flush()
-        return out
-
-    def write(self, out: TextIO, answers: Sequence[Mapping[str, Any]]) -> None:
-        """Append a batch in one write, flushed: once ``ask`` returns, its answers must survive an interruption."""
-        buffer = io.StringIO()
-        try:
-            if self.jsonl:
-                buffer.writelines(json.dumps(answer, ensure_ascii=False) + "\n" for answer in answers)
-            else:
-                csv.writer(buffer).writerows(result_row(answer) for answer in answers)
-        except (KeyError, TypeError, AttributeError):
-            raise ApiError("the platform's answer is not a query answer; is --url the platform?") from None
-        out.write(buffer.getvalue())
-        out.flush()
 
 
 def query(client: api.Client, options: Options, screen: Screen, outcome: Outcome) -> None:
@@ -286,7 +203,10 @@ def query(client: api.Client, options: Options, screen: Screen, outcome: Outcome
             bar.draw(done, total, caption, final=final)
 
         def send(batch: list[Subject]) -> None:
-            answers = ask(client, options, batch)
+            answers, note = ask(client, options, batch)
+            if note and not outcome.note:
+                outcome.note = note
+                screen.note(f"note: no multi-lender figures: {note}")
             results.write(out, answers)
             outcome.answered += len(answers)
             outcome.hits += sum(answer.get("hit") is True for answer in answers)

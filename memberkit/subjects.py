@@ -1,9 +1,11 @@
 """The rows of a tokenized file of subjects, read and checked as the platform would check them.
 
 ``query`` streams a file of borrowers (CSV or JSON Lines: a correlation id, an identifier type
-and a member token a row) and sends them in batches. Rows the platform would refuse (no
-correlation id, a token that is not one, an unknown identifier type) are refused here first and
-reported by row number, without their values: one bad row must not cost a whole batch a 400.
+and a member token a row, and up to four more of the borrower's identifiers in ``id_type_2`` and
+``token_2`` ... ``id_type_5`` and ``token_5``) and sends them in batches. Rows the platform would
+refuse (no correlation id, a token that is not one, an unknown identifier type, two identifiers
+of one type) are refused here first and reported by row number, without their values: one bad
+row must not cost a whole batch a 400.
 """
 
 import csv
@@ -11,12 +13,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from memberkit.labels import REASON, holds_identifier
 from memberkit.text import has_control
-from memberkit.vocabulary import CORRELATION_MAX, FILE_SUFFIXES, ID_TYPES
+from memberkit.vocabulary import CORRELATION_MAX, FILE_SUFFIXES, ID_TYPES, NUMBERED_COLUMNS
 
 MEMBER_TOKEN = re.compile(r"[0-9a-f]{64}")
 JSONL_SUFFIXES = tuple(suffix for suffix, file_format in FILE_SUFFIXES.items() if file_format == "jsonl")
@@ -37,12 +40,22 @@ class Columns(Protocol):
 
 @dataclass(frozen=True)
 class Subject:
-    """One row that may be sent. The token is left out of ``repr``: it must reach no log or traceback."""
+    """One row that may be sent. Tokens are left out of ``repr``: they must reach no log or traceback."""
 
     row: int
     correlation_id: str
     id_type: str
     token: str = field(repr=False)
+    # The borrower's other identifiers, (type, token) as numbered in the file: id_type_2/token_2 ...
+    more: tuple[tuple[str, str, str, str], ...] = field(default=(), repr=False)
+
+    def fields(self) -> dict[str, str]:
+        """The subject as the platform's flat form names it: id_type and token, then id_type_2 and token_2 ..."""
+        fields = {"correlation_id": self.correlation_id, "id_type": self.id_type, "token": self.token}
+        for type_column, token_column, id_type, token in self.more:
+            fields[type_column] = id_type
+            fields[token_column] = token
+        return fields
 
 
 Refusal = tuple[int, str, str]  # row, field, reason: never the value
@@ -95,9 +108,28 @@ def check_row(number: int, values: Mapping[str, object], options: Columns) -> Su
     elif not MEMBER_TOKEN.fullmatch(token):
         refusals.append((number, options.token_column, "bad_token"))
 
+    more = []
+    seen = {id_type}
+    for type_column, token_column in NUMBERED_COLUMNS:
+        other_type, other_token = text(type_column), text(token_column)
+        if not other_type and not other_token:
+            continue  # a pair the row does not use
+        if not other_type:
+            refusals.append((number, type_column, "required"))
+        elif other_type not in ID_TYPES:
+            refusals.append((number, type_column, "unknown_id_type"))
+        elif other_type in seen:
+            refusals.append((number, type_column, "duplicate_id_type"))
+        seen.add(other_type)
+        if not other_token:
+            refusals.append((number, token_column, "required"))
+        elif not MEMBER_TOKEN.fullmatch(other_token):
+            refusals.append((number, token_column, "bad_token"))
+        more.append((type_column, token_column, other_type, other_token))
+
     if refusals:
         return refusals
-    return Subject(number, correlation_id, id_type, token)
+    return Subject(number, correlation_id, id_type, token, tuple(more))
 
 
 def read_rows(path: Path, text: TextIO, options: Columns) -> Iterator[tuple[int, Mapping[str, object]]]:
@@ -107,14 +139,14 @@ def read_rows(path: Path, text: TextIO, options: Columns) -> Iterator[tuple[int,
     them is refused before its first row; a JSON line that is not an object
     comes out empty, so that it is refused as a row rather than ending the run.
     """
-    wanted = [options.correlation_column, options.token_column, "id_type"]
+    wanted = [options.correlation_column, options.token_column, "id_type", *chain.from_iterable(NUMBERED_COLUMNS)]
     if path.suffix.lower() in JSONL_SUFFIXES:
         yield from _json_rows(path, text, wanted)
         return
     reader = csv.reader(text)
     try:
         header = next(reader, [])
-        required = wanted if options.id_type is None else wanted[:2]
+        required = wanted[:3] if options.id_type is None else wanted[:2]
         missing = [column for column in required if column not in header]
         if missing:
             advice = " (or give every row one type with --id-type)" if "id_type" in missing else ""

@@ -40,6 +40,23 @@ FLAGGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
     token(1): ([{**OTHERS_90, "resolved": True}, {**THEFT, "resolved": False}], []),
     token(2): ([], [OWN_90]),
 }
+# The multi-lender figures of a subject by its first token; every other subject's are zeros.
+NONE = dict.fromkeys(vocabulary.LENDING_FIGURES, 0) | {"open_amount_band": ""}
+BORROWING = NONE | {
+    "institutions_queried_7d": 2,
+    "institutions_queried_30d": 3,
+    "institutions_queried_90d": 4,
+    "institutions_with_open_loans": 2,
+    "loans_opened_90d": 1,
+    "loans_opened_180d": 2,
+    "open_amount_band": "50k_200k",
+    "own_open_loans": 1,
+}
+LENDING = {token(3): BORROWING}
+NO_LOANS_NOTE = {
+    "code": "no_loan_contributions",
+    "message": "Your institution has reported no loans in the last 90 days: multi-lender figures need them.",
+}
 
 
 @dataclass
@@ -66,6 +83,7 @@ class FakePlatform:
 
     url: str = ""
     quota: int | None = None  # subjects a day; the query that passes it is refused whole
+    reported_loans: bool = True  # otherwise answers have no figures, and say why (lending_note)
     requests: list[Seen] = field(default_factory=list)
     script: list[Scripted] = field(default_factory=list)
     answered: list[dict[str, Any]] = field(default_factory=list)  # the bodies of the queries answered
@@ -87,6 +105,14 @@ class FakePlatform:
                 errors.append((f"subjects[{n}].id_type", "invalid_choice"))
             if not TOKEN.fullmatch(str(subject.get("token"))):
                 errors.append((f"subjects[{n}].token", "bad_token"))
+            types = [subject.get("id_type")]
+            for type_field, token_field in vocabulary.NUMBERED_COLUMNS:
+                if type_field in subject or token_field in subject:
+                    if subject.get(type_field) not in TYPES or subject.get(type_field) in types:
+                        errors.append((f"subjects[{n}].{type_field}", "invalid"))
+                    if not TOKEN.fullmatch(str(subject.get(token_field))):
+                        errors.append((f"subjects[{n}].{token_field}", "bad_token"))
+                    types.append(subject.get(type_field))
         if errors:
             return problem(400, "validation_error", "Invalid request.", [(f, c, "Invalid.") for f, c in errors])
         consent = str(body.get("consent_reference", "")).strip()
@@ -106,9 +132,11 @@ class FakePlatform:
                     "hit": bool(categories),
                     "categories": categories,
                     "own": own,
+                    "lending": LENDING.get(subject["token"], NONE) if self.reported_loans else None,
                 }
             )
-        return 200, {"purpose": body["purpose"], "subjects": answers, "hits": sum(a["hit"] for a in answers)}, {}
+        answer = {"purpose": body["purpose"], "subjects": answers, "hits": sum(a["hit"] for a in answers)}
+        return 200, answer | {"lending_note": None if self.reported_loans else NO_LOANS_NOTE}, {}
 
 
 def handler_for(platform: FakePlatform) -> type[JsonHandler]:
@@ -194,12 +222,16 @@ def test_the_results_csv_has_one_line_per_subject_in_the_files_order(platform, t
 
     assert query(platform, file, "--output", str(tmp_path / "answers.csv")) == 0
 
+    zeros = ["0"] * 6 + [""] + ["0"] * 3
     assert read_csv(tmp_path / "answers.csv") == [
-        ["correlation_id", "hit", "categories", "latest_event_month", "disputed", "resolved", "own"],
-        ["C-0", "false", "", "", "false", "false", ""],
-        ["C-1", "true", "overdue_90:2;identity_theft:1", "2026-04", "true", "true", ""],
-        ["C-2", "false", "", "", "false", "false", "overdue_90:1"],
-        ["C-3", "false", "", "", "false", "false", ""],
+        [
+            *["correlation_id", "hit", "categories", "latest_event_month", "disputed", "resolved", "own"],
+            *vocabulary.LENDING_FIGURES,
+        ],
+        ["C-0", "false", "", "", "false", "false", "", *zeros],
+        ["C-1", "true", "overdue_90:2;identity_theft:1", "2026-04", "true", "true", "", *zeros],
+        ["C-2", "false", "", "", "false", "false", "overdue_90:1", *zeros],
+        ["C-3", "false", "", "", "false", "false", "", "2", "3", "4", "2", "1", "2", "50k_200k", "0", "1", "0"],
     ]
 
 
@@ -211,9 +243,9 @@ def test_jsonl_output_holds_each_answer_as_the_platform_gave_it(platform, tmp_pa
 
     lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert lines == [
-        {"correlation_id": "C-0", "hit": False, "categories": [], "own": []},
-        {"correlation_id": "C-1", "hit": True, "categories": FLAGGED[token(1)][0], "own": []},
-        {"correlation_id": "C-2", "hit": False, "categories": [], "own": [OWN_90]},
+        {"correlation_id": "C-0", "hit": False, "categories": [], "own": [], "lending": NONE},
+        {"correlation_id": "C-1", "hit": True, "categories": FLAGGED[token(1)][0], "own": [], "lending": NONE},
+        {"correlation_id": "C-2", "hit": False, "categories": [], "own": [OWN_90], "lending": NONE},
     ]
 
 
@@ -347,8 +379,9 @@ def test_a_line_half_written_when_a_run_died_is_asked_again(platform, tmp_path, 
     results = tmp_path / "portfolio.csv.results.csv"
     # C-1 was written whole; "C-2" lost the end of its line ("C-2" would read as an answered id otherwise).
     results.write_text(
-        "correlation_id,hit,categories,latest_event_month,disputed,resolved,own\r\n"
-        "C-1,true,overdue_90:2;identity_theft:1,2026-04,true,true,\r\nC-2,fal",
+        "correlation_id,hit,categories,latest_event_month,disputed,resolved,own,"
+        + ",".join(vocabulary.LENDING_FIGURES)
+        + "\r\nC-1,true,overdue_90:2;identity_theft:1,2026-04,true,true,,0,0,0,0,0,0,,0,0,0\r\nC-2,fal",
         encoding="utf-8",
     )
 
@@ -444,3 +477,77 @@ def test_the_client_imports_nothing_from_django():
     result = without_django("import memberkit.cli, memberkit.querying")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_several_identifiers_of_a_row_are_sent_with_it_in_the_flat_form(platform, tmp_path, naps):
+    file = tmp_path / "portfolio.csv"
+    with file.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["correlation_id", "id_type", "token", "id_type_2", "token_2", "id_type_3", "token_3"])
+        writer.writerow(["C-1", "cnid", token(1), "mobile", token(11), "", ""])
+        writer.writerow(["C-2", "cnid", token(2), "", "", "passport", token(12)])  # a gap: the pair's own columns
+        writer.writerow(["C-3", "cnid", token(3), "", "", "", ""])
+
+    assert query(platform, file) == 0
+
+    assert platform.requests[0].body["subjects"] == [
+        {**subject(1), "id_type_2": "mobile", "token_2": token(11)},
+        {**subject(2), "id_type_3": "passport", "token_3": token(12)},
+        subject(3),
+    ]
+
+
+def test_a_numbered_identifier_the_platform_would_refuse_refuses_its_row_by_field(platform, tmp_path, naps):
+    file = tmp_path / "portfolio.jsonl"
+    rows = [
+        {"correlation_id": "C-1", "id_type": "cnid", "token": token(1), "id_type_2": "cnid", "token_2": token(11)},
+        {"correlation_id": "C-2", "id_type": "cnid", "token": token(2), "token_2": token(12)},
+        {
+            "correlation_id": "C-3",
+            "id_type": "cnid",
+            "token": token(3),
+            "id_type_4": "mobile",
+            "token_4": "13800138000",
+        },
+        {"correlation_id": "C-4", "id_type": "cnid", "token": token(4), "id_type_5": "email", "token_5": ""},
+        {"correlation_id": "C-5", "id_type": "cnid", "token": token(5), "id_type_2": "mobile", "token_2": token(15)},
+    ]
+    file.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+    assert query(platform, file) == 1
+
+    assert read_csv(tmp_path / "portfolio.jsonl.results.csv.errors.csv") == [
+        ["row", "field", "reason"],
+        ["1", "id_type_2", "duplicate_id_type"],
+        ["2", "id_type_2", "required"],
+        ["3", "token_4", "bad_token"],
+        ["4", "id_type_5", "unknown_id_type"],
+        ["4", "token_5", "required"],
+    ]
+    assert [s["correlation_id"] for s in platform.requests[0].body["subjects"]] == ["C-5"]
+    assert "13800138000" not in (tmp_path / "portfolio.jsonl.results.csv.errors.csv").read_text()
+
+
+def test_answers_without_loan_figures_leave_the_columns_empty_and_say_why_once(platform, tmp_path, naps, capsys):
+    platform.reported_loans = False
+    file = write_subjects(tmp_path / "portfolio.csv", 250)  # three requests, three notes from the platform
+
+    assert query(platform, file) == 0
+
+    err = capsys.readouterr().err
+    assert err.count("no_loan_contributions") == 1
+    assert "note: no multi-lender figures: " + NO_LOANS_NOTE["message"] + " (no_loan_contributions)" in err
+    rows = read_csv(tmp_path / "portfolio.csv.results.csv")
+    assert {tuple(row[7:]) for row in rows[1:]} == {("",) * len(vocabulary.LENDING_FIGURES)}
+    assert rows[2][:3] == ["C-1", "true", "overdue_90:2;identity_theft:1"]
+
+
+def test_a_results_file_of_the_earlier_layout_is_not_continued(platform, tmp_path, naps, capsys):
+    file = write_subjects(tmp_path / "portfolio.csv", 2)
+    results = tmp_path / "portfolio.csv.results.csv"
+    results.write_text("correlation_id,hit,categories,latest_event_month,disputed,resolved,own\r\n", encoding="utf-8")
+
+    assert query(platform, file) == 2
+
+    assert "written by an earlier version of this command, without the multi-lender figures" in capsys.readouterr().err
+    assert platform.requests == []
