@@ -29,10 +29,29 @@ class Allow:
     scope: str | None = None
     any_key: bool = False
     any_person: bool = False
+    # Further scopes, any of which admits a key: a rule that serves two kinds of record (``either``).
+    other_scopes: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def people(cls, *roles: str, scope: str | None = None) -> "Allow":
         return cls(roles=frozenset(roles), scope=scope)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The scopes any of which admits a key."""
+        return self.other_scopes | ({self.scope} if self.scope is not None else set())
+
+
+def either(first: Allow, *others: Allow) -> Allow:
+    """Whoever any of the rules admits: their roles, and keys carrying any of their scopes."""
+    rules = (first, *others)
+    return Allow(
+        roles=frozenset().union(*(rule.roles for rule in rules)),
+        scope=first.scope,
+        any_key=any(rule.any_key for rule in rules),
+        any_person=any(rule.any_person for rule in rules),
+        other_scopes=frozenset().union(*(rule.scopes for rule in others)) - {first.scope},
+    )
 
 
 EVERYONE = Allow(any_person=True, any_key=True)
@@ -47,6 +66,10 @@ FLAG_READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.FLAGS_WR
 # Loans (positive information): reported by contributors and their keys; read back only by the member's own.
 LOAN_WRITERS = Allow.people(Role.CONTRIBUTOR, scope=Scope.LOANS_WRITE)
 LOAN_READERS = Allow.people(Role.CONTRIBUTOR, Role.AUDITOR, scope=Scope.LOANS_WRITE)
+# Files of flags or of loans go through one endpoint (``kind``): whoever writes or reads either may send or
+# follow a file job, and sending one checks the rule of its kind (FLAG_WRITERS, LOAN_WRITERS) once it is read.
+UPLOAD_SENDERS = either(FLAG_WRITERS, LOAN_WRITERS)
+UPLOAD_READERS = either(FLAG_READERS, LOAN_READERS)
 MATCHERS = Allow.people(Role.ANALYST, scope=Scope.MATCH)
 INSPECTORS = Allow.people(Role.ANALYST, scope=Scope.INSPECTIONS)
 # Who sees the institution's query activity on the dashboard: those who query, and its auditors.
@@ -107,11 +130,13 @@ def check(caller: Any, rule: Allow | None) -> None:
     if rule is None:
         raise exceptions.PermissionDenied("Nobody may do this here.", code="not_allowed")
     if caller.is_api_key:
-        if rule.any_key or (rule.scope is not None and rule.scope in caller.scopes):
+        scopes = rule.scopes
+        if rule.any_key or not scopes.isdisjoint(caller.scopes):
             return
-        if rule.scope is None:
+        if not scopes:
             raise exceptions.PermissionDenied("API keys cannot do this; a person must.", code="people_only")
-        raise exceptions.PermissionDenied(f"The API key lacks the scope '{rule.scope}'.", code="missing_scope")
+        named = " or ".join(f"'{scope}'" for scope in sorted(scopes))
+        raise exceptions.PermissionDenied(f"The API key lacks the scope {named}.", code="missing_scope")
     if rule.any_person or caller.role_set & rule.roles:
         return
     needed = ", ".join(sorted(rule.roles)) or "none"

@@ -22,6 +22,8 @@ from sharing import heartbeat  # noqa: F401  (connects the workers' heartbeat to
 from sharing.choices import JobStatus, ReportTrigger, UploadKind
 from sharing.flags import idempotency, services, uploads
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
+from sharing.loans import services as loans
+from sharing.loans.uploads import LOANS
 from sharing.matching import inspections, quotas
 from sharing.messages import stopped_after
 from sharing.models import Inspection, Report, Upload
@@ -33,6 +35,7 @@ Result = TypeVar("Result")
 # What each kind of upload holds (sharing.flags.uploads.Contribution), by Upload.kind.
 CONTRIBUTIONS: dict[str, uploads.Contribution] = {
     UploadKind.FLAGS: uploads.FLAGS,
+    UploadKind.LOANS: LOANS,
 }
 
 
@@ -77,8 +80,11 @@ def resume_stalled_uploads() -> int:
 @shared_task(time_limit=3 * 3600, soft_time_limit=3 * 3600 - 10)
 def apply_retention() -> tuple[int, int, int]:
     """Expire flags five years after their event ended, destroy the details of expired and withdrawn
-    ones, and erase what tied expired ones to a borrower (``services.apply_retention``)."""
-    return services.apply_retention()
+    ones, and erase what tied expired ones to a borrower (``services.apply_retention``); erase loans five
+    years after they closed (``sharing.loans.services.apply_retention``). Returns the flags' counts."""
+    retention = services.apply_retention()
+    loans.apply_retention()
+    return retention
 
 
 @shared_task(time_limit=600, soft_time_limit=590)

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.choices import AuditAction
-from accounts.permissions import FLAG_READERS, FLAG_WRITERS
+from accounts.permissions import FLAG_WRITERS, LOAN_WRITERS, UPLOAD_READERS, UPLOAD_SENDERS, check
 from sharing import tasks
 from sharing.api.base import IDEMPOTENCY_HEADER, FileJobViewSet
 from sharing.api.serializers.uploads import UploadCreateSerializer, UploadSerializer, UploadSummarySerializer
@@ -16,6 +16,9 @@ from sharing.choices import UploadKind
 from sharing.filters import UploadFilter
 from sharing.flags import reading, selectors, uploads
 from sharing.models import Flag, Upload, UploadError
+
+# Who may send a file of each kind: those who may contribute its records over REST.
+KIND_WRITERS = {UploadKind.FLAGS: FLAG_WRITERS, UploadKind.LOANS: LOAN_WRITERS}
 
 
 @extend_schema_view(
@@ -29,11 +32,11 @@ class UploadViewSet(FileJobViewSet):
     queryset = Upload.objects.order_by("-id")
     serializer_class = UploadSerializer
     allow = {
-        "list": FLAG_READERS,
-        "retrieve": FLAG_READERS,
-        "summary": FLAG_READERS,
-        "create": FLAG_WRITERS,
-        "errors": FLAG_READERS,
+        "list": UPLOAD_READERS,
+        "retrieve": UPLOAD_READERS,
+        "summary": UPLOAD_READERS,
+        "create": UPLOAD_SENDERS,  # and the rule of the file's kind, once the form is read (KIND_WRITERS)
+        "errors": UPLOAD_READERS,
     }
     audit_actions = {
         "list": AuditAction.UPLOAD_LIST,
@@ -59,6 +62,7 @@ class UploadViewSet(FileJobViewSet):
         stores them in chunks."""
         data = self.accepted_file(request, UploadCreateSerializer)
         kind = data["kind"]
+        check(request.user, KIND_WRITERS[kind])
         # The same bytes sent as another kind are another request; a file of flags keys as it always has.
         asked = "" if kind == UploadKind.FLAGS else kind
         return self.accept_once(data, lambda sent: Upload.objects.create(**sent, kind=kind), asked)
