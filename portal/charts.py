@@ -25,6 +25,11 @@ TITLES = {
     "queries_by_institution": _("Queries and contributions by institution"),
     "inspections_by_institution": _("Inspections by institution"),
     "data_quality_by_institution": _("Data quality: rows rejected by institution"),
+    "multi_lending_by_sector_and_month": _(
+        "Multi-lending: borrowers with loans open at several lenders at the month's end, by sector"
+    ),
+    "loans_opened_by_sector_and_month": _("Loans opened, by sector and month"),
+    "lending_queries_by_sector_and_month": _("Lending queries, by sector and month"),
 }
 WORDS = {
     ALL: _("Total"),
@@ -49,6 +54,13 @@ WORDS = {
     "91-180": _("91-180 days"),
     "181-365": _("181-365 days"),
     "366+": _("Over a year"),
+    "3+": pgettext_lazy("report column", "3 or more lenders"),
+    "5+": pgettext_lazy("report column", "5 or more lenders"),
+    "10+": pgettext_lazy("report column", "10 or more lenders"),
+    "loans": pgettext_lazy("report column", "Loans"),
+    "borrowers": pgettext_lazy("report column", "Borrowers"),
+    "records": pgettext_lazy("report column", "Query records"),
+    "institutions": pgettext_lazy("report column", "Institutions"),
     **dict(Category.choices),
     **dict(Sector.choices),
     **dict(QueryPurpose.choices),
@@ -92,7 +104,11 @@ class Bar:
 
 
 def label(code: str, names: dict[str, str]) -> str:
-    """A row or column code in words: an institution's name, a category, a sector, a measure."""
+    """A row or column code in words: an institution's name, a category, a sector, a measure; a month
+    and a sector (``2026-10/bank``) as the month and the sector in words."""
+    month, _slash, sector = code.partition("/")
+    if sector:
+        return f"{month} {label(sector, names)}"
     return names.get(code) or str(WORDS.get(code, code))
 
 

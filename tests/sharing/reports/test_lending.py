@@ -455,5 +455,5 @@ def test_the_portal_shows_the_new_tables_in_words(built, cast, client):
     assert f'id="{MULTI_LENDING}"' in chinese
     assert "多头借贷" in chinese
     assert "2026-10 银行" in chinese
-    assert "Borrowers with loans open at several lenders" in english
+    assert "Multi-lending: borrowers with loans open at several lenders" in english
     assert "2026-10 Bank" in english
