@@ -99,6 +99,7 @@ class AuditAction(models.TextChoices):
     UPLOAD_ERRORS = "upload.errors", _("Downloaded an upload's error report")
     UPLOAD_PROCESS = "upload.process", _("Processed an upload")
     QUERY = "match.query", _("Queried borrowers")
+    QUERY_RECORD_DELETE = "query_record.delete", _("Deleted query records past retention")
     INSPECTION_CREATE = "inspection.create", _("Started a portfolio inspection")
     INSPECTION_LIST = "inspection.list", _("Listed inspections")
     INSPECTION_VIEW = "inspection.view", _("Viewed an inspection")

@@ -24,7 +24,7 @@ from sharing.flags import idempotency, services, uploads
 from sharing.jobs import INTERNAL_ERROR, TRANSIENT, log_failure
 from sharing.loans import services as loans
 from sharing.loans.uploads import LOANS
-from sharing.matching import inspections, quotas
+from sharing.matching import inspections, quotas, records
 from sharing.messages import stopped_after
 from sharing.models import Inspection, Report, Upload
 from sharing.reports import jobs as reports
@@ -81,9 +81,11 @@ def resume_stalled_uploads() -> int:
 def apply_retention() -> tuple[int, int, int]:
     """Expire flags five years after their event ended, destroy the details of expired and withdrawn
     ones, and erase what tied expired ones to a borrower (``services.apply_retention``); erase loans five
-    years after they closed (``sharing.loans.services.apply_retention``). Returns the flags' counts."""
+    years after they closed (``sharing.loans.services.apply_retention``); delete query records two years
+    old (``sharing.matching.records.apply_retention``). Returns the flags' counts."""
     retention = services.apply_retention()
     loans.apply_retention()
+    records.apply_retention()
     return retention
 
 

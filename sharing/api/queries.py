@@ -1,4 +1,4 @@
-"""Real-time queries: have other members flagged these borrowers?"""
+"""Real-time queries: have other members flagged these borrowers, and how many lenders look at or lend to them?"""
 
 from typing import Any
 
@@ -16,6 +16,7 @@ from accounts.authentication import caller_institution
 from accounts.choices import AuditAction
 from accounts.permissions import MATCHERS, ActionAllowed
 from sharing.api.serializers.queries import QueryAnswerSerializer, QueryRequestSerializer, plain_query
+from sharing.flags.identifiers import keyed
 from sharing.keys.tokens import Keyer, peppers
 from sharing.matching import queries as matching
 from sharing.matching import quotas
@@ -31,20 +32,21 @@ class NotReciprocalError(exceptions.PermissionDenied):
 
 
 class QueryView(AuditedMixin, APIView):
-    """Real-time query: have other members flagged these borrowers? Up to 100 subjects.
+    """Real-time query: have other members flagged these borrowers? Up to 100 subjects, each of 1 to 5 identifiers.
 
-    The answer says, per subject and category, how many other members flagged it, never which.
+    The answer says, per subject and category, how many other members flagged it, never which, and
+    the subject's multi-lender figures (other institutions counted, never named; the caller's own apart).
     """
 
     permission_classes = [ActionAllowed]
     allow = {"post": MATCHERS}
     audit_actions = {"post": AuditAction.QUERY}
-    reads_only = True  # it changes nothing but the usage counters and its own event
+    reads_only = True  # it changes nothing but the usage counters, its query records and its own event
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
-        # No transaction around the request: its two writes are each one statement, the counters
-        # (with the lookup, counted only if within the limits) and then the event, which must be
+        # No transaction around the request: its two writes are each one statement, the counters and
+        # query records (with the lookup, written only if within the limits) and then the event, which must be
         # written before the answer leaves. Two round trips fewer (BEGIN, COMMIT); see architecture.md.
         return transaction.non_atomic_requests(super().as_view(**initkwargs))
 
@@ -62,16 +64,32 @@ class QueryView(AuditedMixin, APIView):
             form.is_valid(raise_exception=True)
             data = form.validated_data
         institution = caller_institution(request)
-        keyer = Keyer(peppers())  # the serializer has checked every token
-        subjects = [(subject["correlation_id"], keyer(subject["token"])) for subject in data["subjects"]]
+        chain = peppers()
+        keyer = Keyer(chain)  # the serializer has checked every token
+        subjects = [
+            (subject["correlation_id"], [token for _, token in keyed(subject["identifiers"], keyer)])
+            for subject in data["subjects"]
+        ]
         now = timezone.now()
         try:
-            answers, hits = matching.query(
-                institution, subjects, now, quotas.Charge.of(institution, len(subjects), now)
+            answered = matching.query(
+                institution,
+                subjects,
+                now,
+                quotas.Charge.of(institution, len(subjects), now),
+                purpose=data["purpose"],
+                pepper_version=chain.version,
             )
         except matching.NotReciprocal:
             raise NotReciprocalError.to("query") from None
         consent = data.get("consent_reference", "").strip()
         self.audit_subjects = len(subjects)
-        self.audit_details = {"purpose": data["purpose"], "consent_reference": consent, "hits": hits}
-        return Response({"purpose": data["purpose"], "subjects": answers, "hits": hits})
+        self.audit_details = {"purpose": data["purpose"], "consent_reference": consent, "hits": answered.hits}
+        return Response(
+            {
+                "purpose": data["purpose"],
+                "subjects": answered.subjects,
+                "hits": answered.hits,
+                "lending_note": answered.lending_note,
+            }
+        )

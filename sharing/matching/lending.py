@@ -83,7 +83,7 @@ def figures_sql(subjects: str) -> str:
 
     ``subjects`` is a FROM item with the columns ``row`` (int) and ``token`` (a platform token,
     bytea): a table, a CTE's name, or ``unnest(...) AS v(row, token)``; a row may have several
-    tokens. Its columns: ``row``, then ``LENDING_FIGURES`` in order. Parameters: ``params(...)``.
+    tokens. Its columns: ``row``, then ``LENDING_FIGURES`` in order and by name. Parameters: ``params(...)``.
 
     Each token probes the query records' unique index (token, day, ...) and the loans' token index
     in a LATERAL subquery that OFFSET 0 keeps the planner from flattening into a join, so the plan
@@ -142,12 +142,15 @@ def figures_sql(subjects: str) -> str:
             "own_opened",
         )
     )
-    counts = (
-        "f.queried_7d, f.queried_30d, f.queried_90d, f.open_institutions, f.opened_90d, f.opened_180d",
-        "f.own_queries, f.own_open, f.own_opened",
+    named = (
+        "f.queried_7d AS institutions_queried_7d, f.queried_30d AS institutions_queried_30d,"
+        " f.queried_90d AS institutions_queried_90d, f.open_institutions AS institutions_with_open_loans,"
+        " f.opened_90d AS loans_opened_90d, f.opened_180d AS loans_opened_180d,"
+        f" {_band('f.open_worth', 'f.open_loans')} AS open_amount_band,"
+        " f.own_queries AS own_queries_90d, f.own_open AS own_open_loans, f.own_opened AS own_loans_opened_180d"
     )
     return (
-        f"SELECT f.row, {counts[0]}, {_band('f.open_worth', 'f.open_loans')}, {counts[1]}"  # noqa: S608
+        f"SELECT f.row, {named}"  # noqa: S608
         f" FROM (SELECT g.row, {sums} FROM ({q} UNION ALL {loans}) g GROUP BY g.row) f"
         " WHERE f.queried_90d + f.open_institutions + f.opened_180d + f.own_queries + f.own_open + f.own_opened > 0"
     )

@@ -30,26 +30,29 @@ from sharing.models import UsageCounter
 
 SHARDS = 64
 TABLE = UsageCounter._meta.db_table
+# The SQL condition, beside ``counted``, that the charge is within both windows' limits (so it is counted).
+WITHIN = "NOT EXISTS (SELECT FROM counted WHERE subjects > most)"
 
 
 def counted(requires: str = "TRUE") -> str:
     """Common table expressions: the windows' totals with this charge's subjects (``counted``: period,
     subjects), and the subjects added to this process's shard of both windows if no total is over
-    its window's limit and the SQL condition ``requires`` holds. Parameters: ``Charge.params()``.
+    its window's limit and the SQL condition ``requires`` holds. Parameters: ``Charge.params()``, named.
 
     The count commits without waiting for the log flush: a count lost to a database crash is
     harmless. On PostgreSQL the query's flags lookup takes these in (sharing.matching.queries): one round trip.
     """
     # The table's name and the caller's fixed condition go into the text; values are parameters.
     return (
-        "windows (period, starts_at, most) AS (SELECT * FROM (VALUES ('minute', %s::timestamptz, %s::bigint),"  # noqa: S608
-        " ('day', %s::timestamptz, %s::bigint)) AS w WHERE set_config('synchronous_commit', 'off', true) = 'off'),"
-        " counted AS (SELECT windows.period, windows.starts_at, windows.most, %s::bigint + COALESCE("
-        f"(SELECT SUM(other.subjects) FROM {TABLE} other WHERE other.institution_id = %s"
+        "windows (period, starts_at, most) AS (SELECT * FROM (VALUES ('minute', %(quota_minute)s::timestamptz,"  # noqa: S608
+        " %(quota_rate)s::bigint), ('day', %(quota_day)s::timestamptz, %(quota_daily)s::bigint)) AS w"
+        " WHERE set_config('synchronous_commit', 'off', true) = 'off'),"
+        " counted AS (SELECT windows.period, windows.starts_at, windows.most, %(quota_subjects)s::bigint + COALESCE("
+        f"(SELECT SUM(other.subjects) FROM {TABLE} other WHERE other.institution_id = %(quota_institution)s"
         " AND other.period = windows.period AND other.starts_at = windows.starts_at), 0) AS subjects FROM windows),"
         f" mine AS (INSERT INTO {TABLE} (institution_id, period, starts_at, shard, subjects)"
-        " SELECT %s, period, starts_at, %s, %s FROM counted"
-        f" WHERE NOT EXISTS (SELECT FROM counted WHERE subjects > most) AND {requires}"
+        " SELECT %(quota_institution)s, period, starts_at, %(quota_shard)s, %(quota_subjects)s FROM counted"
+        f" WHERE {WITHIN} AND {requires}"
         " ON CONFLICT (institution_id, period, starts_at, shard)"
         f" DO UPDATE SET subjects = {TABLE}.subjects + EXCLUDED.subjects)"
     )
@@ -98,12 +101,18 @@ class Charge:
     def day(self) -> datetime:
         return self.now.replace(hour=0, minute=0, second=0, microsecond=0)
 
-    def params(self) -> list[Any]:
-        """The parameters of ``counted``'s expressions, in their order."""
+    def params(self) -> dict[str, Any]:
+        """The named parameters of ``counted``'s expressions."""
         minute, day = self.windows()
-        rate, quota = settings.MATCH_RATE_PER_MINUTE, settings.MATCH_DAILY_QUOTA
-        pk, subjects = self.institution_id, self.subjects
-        return [minute, rate, day, quota, subjects, pk, pk, self.shard, subjects]
+        return {
+            "quota_minute": minute,
+            "quota_rate": settings.MATCH_RATE_PER_MINUTE,
+            "quota_day": day,
+            "quota_daily": settings.MATCH_DAILY_QUOTA,
+            "quota_subjects": self.subjects,
+            "quota_institution": self.institution_id,
+            "quota_shard": self.shard,
+        }
 
     def windows(self) -> tuple[Any, Any]:
         """The starts of its minute and of its day, as the database takes them."""
