@@ -2,8 +2,10 @@
 each institution counts once, and a row whose identifiers the standard refuses is refused alone."""
 
 import csv
+import hashlib
 import io
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -14,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Institution
 from sharing.keys.tokens import peppers, platform_token
-from sharing.matching import inspections
+from sharing.matching import inspections, lending
 from sharing.models import ContributedCategory, Flag, FlagToken, Inspection, InspectionError, InspectionHit
 from tests.factories import InstitutionFactory
 
@@ -197,3 +199,69 @@ def test_the_set_based_and_portable_paths_agree_on_several_identifiers(analyst, 
             ("L-3", "overdue_90", 1),
         ]
     )
+
+
+INSERT_FLAGS = """
+WITH flags AS (
+  INSERT INTO sharing_flag (institution_id, reference, category, event_date, amount_band, status, disputed,
+    notice_channel, withdrawal_reason, expires_on, created_at, updated_at)
+  SELECT %(institution)s, 'R-' || n, 'overdue_90', date '2026-03-01', '', 'active', false, 'sms', '',
+    date '2031-03-01', now(), now()
+  FROM generate_series(1, %(flags)s) AS n RETURNING id, reference)
+INSERT INTO sharing_flagtoken (flag_id, id_type, token, pepper_version)
+SELECT id, t.id_type, sha256(convert_to(reference || t.id_type, 'UTF8')), 1
+FROM flags CROSS JOIN (VALUES ('cnid'), ('mobile')) AS t(id_type)
+"""
+
+
+def plan_of(statement: str, parameters: dict[str, Any]) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + statement, parameters)
+        return "\n".join(line for (line,) in cursor.fetchall())
+
+
+def analyze() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE sharing_flag, sharing_flagtoken")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the staged, set-based statements are PostgreSQL's")
+@pytest.mark.parametrize("analyzed", ["before the flags", "after the flags", "never"])
+def test_a_part_probes_the_token_index_once_per_staged_token_whatever_the_statistics(others, analyzed):
+    """Autovacuum may be off and ANALYZE long past: the plan must not turn on statistics (see test_merge_plan)."""
+    inspector = others[1]
+    if analyzed == "before the flags":
+        analyze()
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_FLAGS, {"institution": others[0].pk, "flags": 3000})
+    if analyzed == "after the flags":
+        analyze()
+    inspection = Inspection.objects.create(
+        institution=inspector, file_name="p.csv", file_format="csv", size_bytes=1, portfolio="b", purpose="collection"
+    )
+    # A part of 3,000 subjects with two tokens each, a fifth of them flagged.
+    probes = [
+        (row, f"C-{row}", hashlib.sha256(f"R-{row * 5 if id_type == 'cnid' else -row}{id_type}".encode()).digest())
+        for row in range(1, 3001)
+        for id_type in ("cnid", "mobile")
+    ]
+    inspections._match_set_wise(inspection, probes, None)  # stages the part, and matches it
+    parameters = {
+        "inspection": inspection.pk,
+        "resolved": "resolved",
+        "statuses": ["active", "resolved"],
+        "institution": inspector.pk,
+        "all": True,
+        "visible": [],
+    }
+
+    plan = plan_of(inspections.MATCH, parameters)
+
+    assert f"Seq Scan on {inspections.STAGING}" in plan, plan
+    assert re.search(r"Index Scan (using|on) flagtoken_token", plan), plan  # a plain or a bitmap probe
+    assert "Index Scan using sharing_flag_pkey on sharing_flag" in plan, plan
+    assert "Seq Scan on sharing_flag" not in plan, plan  # neither the flags nor their tokens read whole
+    assert "Hash" not in plan, plan
+    assert InspectionHit.objects.filter(inspection=inspection).count() == 600
+    figures = plan_of(lending.figures_sql(inspections.STAGING), lending.params(inspector.pk, date(2026, 12, 3)))
+    assert "Seq Scan on sharing_" not in figures, figures  # loans, their tokens and query records: probed
