@@ -52,13 +52,13 @@ def members(db):
     return [InstitutionFactory.create(kind=InstitutionKind.MEMBER) for _ in range(4)]
 
 
-def generate(members, seed):
+def generate(members, seed, today=TODAY):
     """Random query records over 120 days and loans over 400 days, on a small pool of tokens, so that
     subjects share tokens with each other and a loan often carries several of one subject's tokens."""
     rng = random.Random(seed)
     pool = [rng.randbytes(32) for _ in range(10)]
     records = {
-        (rng.choice(pool), TODAY - timedelta(days=rng.randint(0, 120)), rng.choice(members), rng.choice(PURPOSES))
+        (rng.choice(pool), today - timedelta(days=rng.randint(0, 120)), rng.choice(members), rng.choice(PURPOSES))
         for _ in range(200)
     }
     QueryRecord.objects.bulk_create(
@@ -69,8 +69,8 @@ def generate(members, seed):
     )
     loans = []
     for n in range(60):
-        opened = TODAY - timedelta(days=rng.randint(0, 400))
-        closed = None if rng.random() < 0.5 else min(TODAY, opened + timedelta(days=rng.randint(0, 300)))
+        opened = today - timedelta(days=rng.randint(0, 400))
+        closed = None if rng.random() < 0.5 else min(today, opened + timedelta(days=rng.randint(0, 300)))
         tokens = rng.sample(pool, rng.randint(1, 3))
         reference = None if rng.random() < 0.1 else f"L-{n}"  # erased by retention (its tokens kept here)
         band = rng.choice(AMOUNT_BANDS)
@@ -79,7 +79,7 @@ def generate(members, seed):
     return records, loans, subjects
 
 
-def expected(caller, records, loans, subjects):
+def expected(caller, records, loans, subjects, today=TODAY):
     """The figures, computed here from the definitions in docs/matching.md."""
     answers = {}
     for row in {row for row, _ in subjects}:
@@ -95,21 +95,21 @@ def expected(caller, records, loans, subjects):
         open_elsewhere = [loan for loan in others if loan.closed_on is None and loan.reference is not None]
 
         def queried(days, lending_records=lending_records):
-            return len({i for i, day in lending_records if i != caller.pk and day > TODAY - timedelta(days=days)})
+            return len({i for i, day in lending_records if i != caller.pk and day > today - timedelta(days=days)})
 
         figures = {
             "institutions_queried_7d": queried(7),
             "institutions_queried_30d": queried(30),
             "institutions_queried_90d": queried(90),
             "institutions_with_open_loans": len({loan.institution_id for loan in open_elsewhere}),
-            "loans_opened_90d": sum(1 for loan in others if loan.opened_on > TODAY - timedelta(days=90)),
-            "loans_opened_180d": sum(1 for loan in others if loan.opened_on > TODAY - timedelta(days=180)),
+            "loans_opened_90d": sum(1 for loan in others if loan.opened_on > today - timedelta(days=90)),
+            "loans_opened_180d": sum(1 for loan in others if loan.opened_on > today - timedelta(days=180)),
             "open_amount_band": band_of_total([loan.amount_band for loan in open_elsewhere]),
             "own_queries_90d": len(
-                {day for i, day in lending_records if i == caller.pk and day > TODAY - timedelta(days=90)}
+                {day for i, day in lending_records if i == caller.pk and day > today - timedelta(days=90)}
             ),
             "own_open_loans": sum(1 for loan in own if loan.closed_on is None and loan.reference is not None),
-            "own_loans_opened_180d": sum(1 for loan in own if loan.opened_on > TODAY - timedelta(days=180)),
+            "own_loans_opened_180d": sum(1 for loan in own if loan.opened_on > today - timedelta(days=180)),
         }
         if any(value for name, value in figures.items() if name != "open_amount_band"):
             answers[row] = figures
