@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from memberkit import hashing, inspecting, querying, session, uploading, verifying
-from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, PURPOSES, UPLOAD_KINDS
+from memberkit.vocabulary import FILE_FORMATS, ID_TYPES, LENDING_THRESHOLD_FIGURES, PURPOSES, UPLOAD_KINDS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -
         "inspect", help="inspect a tokenized portfolio against other members' flags and download the results"
     )
     inspect_parser.add_argument(
-        "file", type=Path, help="the portfolio, tokenized: correlation_id, id_type, token (.csv or .jsonl)"
+        "file",
+        type=Path,
+        help="the portfolio, tokenized: correlation_id, id_type, token (and id_type_2, token_2 ...) (.csv or .jsonl)",
     )
     _platform_arguments(inspect_parser)
     inspect_parser.add_argument(
@@ -120,6 +122,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m memberkit") -
         type=Path,
         metavar="PATH",
         help="the rows that could not be matched, if any (default: OUTPUT.errors.csv)",
+    )
+    inspect_parser.add_argument(
+        "--lending-threshold",
+        action="append",
+        default=[],
+        metavar="FIGURE=N",
+        help="a subject is new when FIGURE rose by at least N since the portfolio's previous inspection; "
+        f"repeat for several: {', '.join(LENDING_THRESHOLD_FIGURES)}",
     )
     _format_arguments(inspect_parser)
     verify_parser = commands.add_parser(

@@ -1,9 +1,10 @@
 """``python -m memberkit inspect``: a post-loan self-inspection of a whole portfolio, from file to results.
 
-The tokenized portfolio (``correlation_id``, ``id_type``, ``token``: what ``hash``
-writes) is sent once, workers on the platform match it in parts, and the command
-follows the job to its end and downloads the results and, if some rows could not
-be matched, their error report.
+The tokenized portfolio (``correlation_id``, ``id_type``, ``token``, and up to four more
+identifiers of a borrower in ``id_type_2``/``token_2`` ... ``id_type_5``/``token_5``: what
+``hash`` writes) is sent once, workers on the platform match it in parts, and the command
+follows the job to its end and downloads the results (flags and multi-lender figures) and,
+if some rows could not be matched, their error report.
 
 Running the same command twice never makes two inspections. The
 ``Idempotency-Key`` is derived from the file's SHA-256 and from what is asked
@@ -14,19 +15,20 @@ day (the platform keeps keys for a day).
 """
 
 import hashlib
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from memberkit import api
 from memberkit.jobs import FileJob, JobOptions, accepted, follow, format_of, send_job
 from memberkit.problems import ApiError
-from memberkit.querying import check_purpose
+from memberkit.querying import check_purpose, note_words
 from memberkit.scanning import check_label, refuse_file
 from memberkit.session import Screen, connect, explain
 from memberkit.subjects import JSONL_SUFFIXES
-from memberkit.vocabulary import PORTFOLIO_MAX
+from memberkit.vocabulary import LENDING_THRESHOLD_FIGURES, PORTFOLIO_MAX
 
 INSPECTIONS_PATH = "/api/v1/inspections"
 NOTES = {
@@ -44,10 +46,27 @@ class Options(JobOptions):
     consent_reference: str | None = None
     output: Path | None = None
     errors: Path | None = None
+    # FIGURE=N: a subject is new when the figure rose by N since the portfolio's previous inspection.
+    lending_threshold: Sequence[str] = ()
 
     @property
     def output_path(self) -> Path:
         return self.output or self.file.with_name(self.file.name + ".inspection.csv")
+
+    @property
+    def thresholds(self) -> dict[str, int]:
+        """``lending_threshold`` read: {figure: at least}; a figure, or a number that is not one, is refused."""
+        thresholds = {}
+        for given in self.lending_threshold:
+            figure, equals, text = given.partition("=")
+            if not equals or figure not in LENDING_THRESHOLD_FIGURES:
+                raise ValueError(
+                    f"a threshold is FIGURE=N, FIGURE one of {', '.join(LENDING_THRESHOLD_FIGURES)}: {given!r}"
+                )
+            if not text.isascii() or not text.isdigit() or int(text) < 1:
+                raise ValueError(f"the threshold of {figure} is a whole number from 1: {text!r}")
+            thresholds[figure] = int(text)
+        return thresholds
 
     @property
     def errors_path(self) -> Path:
@@ -63,6 +82,7 @@ class Options(JobOptions):
         if not self.portfolio.strip() or len(self.portfolio) > PORTFOLIO_MAX:
             raise ValueError(f"name the portfolio with 1 to {PORTFOLIO_MAX} characters")
         check_label("the portfolio's name", self.portfolio)
+        self.thresholds  # noqa: B018 - read for its refusal
         if not self.file.is_file():
             raise ValueError(f"no such file: {self.file}")
         if self.file.resolve() in (self.output_path.resolve(), self.errors_path.resolve()):
@@ -73,6 +93,8 @@ class Options(JobOptions):
         fields = {"format": file_format, "portfolio": self.portfolio, "purpose": self.purpose}
         if consent := (self.consent_reference or "").strip():
             fields["consent_reference"] = consent
+        if thresholds := self.thresholds:
+            fields["lending_thresholds"] = json.dumps(thresholds, sort_keys=True, separators=(",", ":"))
         return fields
 
 
@@ -87,6 +109,8 @@ class Inspection(FileJob):
     counts_by_category: dict[str, int]
     previous: int | None
     results_url: str
+    lending_count: int | None = None  # subjects with a multi-lender figure that is not zero
+    lending_note: str | None = None  # why the subjects have no multi-lender figures, in words
 
     @classmethod
     def from_answer(cls, answer: api.Answer) -> "Inspection":
@@ -102,6 +126,8 @@ class Inspection(FileJob):
                 counts_by_category={str(category): int(count) for category, count in counts.items()},
                 previous=None if data.get("previous") is None else int(data["previous"]),
                 results_url=str(data["links"]["results"]),
+                lending_count=None if data.get("lending_count") is None else int(data["lending_count"]),
+                lending_note=note_words(data.get("lending_note")),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             raise ApiError("the platform's answer is not an inspection; is --url the Riskshare platform?") from None
@@ -158,6 +184,11 @@ def summary(job: Inspection, options: Options, report: Path | None) -> str:
     rejected = f", {job.rejected:,} rows rejected (see {report})" if job.rejected else ""
     lines = [f"inspection {job.id} of {options.portfolio}: {rows:,} rows, {subjects} flagged by others{new}{rejected}"]
     lines += [f"  {category}: {count:,}" for category, count in sorted(job.counts_by_category.items())]
+    if job.lending_note:
+        lines.append(f"no multi-lender figures: {job.lending_note}")
+    elif job.lending_count is not None:
+        with_figures = "1 subject" if job.lending_count == 1 else f"{job.lending_count:,} subjects"
+        lines.append(f"{with_figures} with multi-lender figures (other lenders' queries or loans, or your own)")
     lines.append(f"results in {options.output_path}")
     return "\n".join(lines)
 

@@ -163,10 +163,10 @@ def ask(client: api.Client, options: Options, batch: Sequence[Subject]) -> Answe
         subject.get("correlation_id") if isinstance(subject, dict) else None for subject in subjects
     ] != [subject.correlation_id for subject in batch]:
         raise ApiError("the platform's answer does not list the subjects asked for; is --url the platform?")
-    return Answers(subjects, _note(data.get("lending_note")))
+    return Answers(subjects, note_words(data.get("lending_note")))
 
 
-def _note(note: object) -> str | None:
+def note_words(note: object) -> str | None:
     """``lending_note`` as a person reads it: its message and code; None when the platform sent none."""
     if not isinstance(note, dict):
         return None

@@ -8,14 +8,17 @@ however often it is run.
 
 import csv
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.choices import Scope
 from memberkit import cli, inspecting
 from sharing.flags import services
+from sharing.loans import services as loan_services
 from sharing.models import Inspection
 from tests.factories import flag_item, member_token_of
 
@@ -160,4 +163,79 @@ def test_a_purpose_that_needs_consent_is_refused_before_anything_is_sent(platfor
 
     assert code == 2
     assert "--consent-reference" in capsys.readouterr().err
+    assert not Inspection.objects.exists()
+
+
+MOBILE = "13800138000"
+
+
+def days_ago(days: int) -> str:
+    return (timezone.localdate() - timedelta(days=days)).isoformat()
+
+
+def loan_item(reference: str, token: str, id_type: str = "cnid", opened: int = 10) -> dict[str, str]:
+    return {
+        "reference": reference,
+        "id_type": id_type,
+        "token": token,
+        "product": "cash_loan",
+        "opened_on": days_ago(opened),
+        "amount_band": "50k_200k",
+        "consent_reference": "AUTH-2026-0001",
+    }
+
+
+def test_a_portfolio_with_several_identifiers_gets_the_flags_and_figures_of_each(platform, cast, tmp_path, capsys):
+    mobile = member_token_of(MOBILE, "mobile")
+    # Beta knows the borrower by mobile number only; alpha reports loans, so it gets the figures.
+    services.contribute(
+        cast.beta.institution, [flag_item("B-M", id_type="mobile", token=mobile, category="overdue_90")]
+    )
+    loan_services.contribute(cast.beta.institution, [loan_item("B-LN-1", mobile, "mobile")])
+    loan_services.contribute(cast.alpha.institution, [loan_item("A-LN-1", member_token_of("110101198001011232"))])
+    file = tmp_path / "book.csv"
+    with file.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["correlation_id", "id_type", "token", "id_type_2", "token_2"])
+        writer.writerow(["L-1", "cnid", member_token_of(PEOPLE[1]), "mobile", mobile])
+        writer.writerow(["L-2", "cnid", member_token_of(PEOPLE[2]), "", ""])
+
+    code = cli.main(command(platform, file, "--lending-threshold", "institutions_with_open_loans=1"))
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert Inspection.objects.get().lending_thresholds == {"institutions_with_open_loans": 1}
+    with (tmp_path / "book.csv.inspection.csv").open(newline="") as results:
+        rows = {(row["correlation_id"], row["category"]): row for row in csv.DictReader(results)}
+    assert set(rows) == {("L-1", "overdue_90"), ("L-2", "overdue_30")}
+    found = rows["L-1", "overdue_90"]
+    assert (found["institutions"], found["institutions_with_open_loans"], found["loans_opened_90d"]) == ("1", "1", "1")
+    assert (found["open_amount_band"], found["own_open_loans"]) == ("50k_200k", "0")
+    assert rows["L-2", "overdue_30"]["institutions_with_open_loans"] == "0"
+    assert "1 subject with multi-lender figures" in out
+    assert mobile not in out
+
+
+def test_an_inspection_without_loan_contributions_says_why_it_has_no_figures(platform, tmp_path, capsys):
+    code = cli.main(command(platform, book(tmp_path)))
+
+    out = capsys.readouterr().out
+    assert code == 1  # the bad row
+    assert "no multi-lender figures: " in out
+    assert "(no_loan_contributions)" in out
+    with (tmp_path / "book.csv.inspection.csv").open(newline="") as results:
+        assert {row["institutions_queried_30d"] for row in csv.DictReader(results)} == {""}
+
+
+@pytest.mark.parametrize(
+    ("threshold", "message"),
+    [("own_open_loans=2", "a threshold is FIGURE=N"), ("loans_opened_90d=0", "a whole number from 1")],
+)
+def test_a_threshold_the_platform_would_refuse_is_refused_before_anything_is_sent(
+    platform, tmp_path, capsys, threshold, message
+):
+    code = cli.main(command(platform, book(tmp_path), "--lending-threshold", threshold))
+
+    assert code == 2
+    assert message in capsys.readouterr().err
     assert not Inspection.objects.exists()
