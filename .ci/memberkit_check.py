@@ -6,7 +6,8 @@ Run with the platform's interpreter (it signs with ``cryptography`` and builds a
     .venv/bin/python .ci/memberkit_check.py VENV/bin WORKDIR
 
 1. ``riskshare-member hash`` on every test vector of docs/identifiers.md: the documented token,
-   or the documented refusal in the error file;
+   or the documented refusal in the error file; then on rows holding a borrower's identifiers of
+   every type at once, written as the platform's columns id_type/token ... id_type_4/token_4;
 2. ``riskshare-member verify`` on a file signed here, then on the same file changed;
 3. ``python -m memberkit.signatures`` on an audit event's inclusion proof, then on a forged one.
 """
@@ -70,6 +71,51 @@ def check_hash(bin_dir: Path, work: Path) -> int:
     return len(rows)
 
 
+def numbered(name: str, n: int) -> str:
+    """A column of the n-th identifier of a row: ``token``, then ``token_2`` ..."""
+    return name if n == 1 else f"{name}_{n}"
+
+
+def check_pairs(bin_dir: Path, work: Path) -> int:
+    """Rows of typed pairs, one valid vector of each type a row: the documented tokens, in the platform's columns."""
+    valid: dict[str, list[tuple[str, str]]] = {}
+    for id_type, raw, _, _, token in vectors():
+        if token:
+            valid.setdefault(id_type, []).append((raw, token))
+    types = sorted(valid)
+    # Row n holds the n-th valid vector of each type (the shorter lists start again): (type, raw, token) each.
+    rows = [
+        [(id_type, *valid[id_type][n % len(valid[id_type])]) for id_type in types]
+        for n in range(max(map(len, valid.values())))
+    ]
+    positions = range(1, len(types) + 1)
+    source, target = work / "pairs.csv", work / "pairs.tokens.csv"
+    with source.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["row", *(numbered(name, n) for n in positions for name in ("id_type", "identifier"))])
+        writer.writerows(
+            [str(n), *(cell for id_type, raw, _ in row for cell in (id_type, raw))] for n, row in enumerate(rows)
+        )
+    command: list[str | Path] = [
+        bin_dir / "riskshare-member",
+        "hash",
+        source,
+        target,
+        "--key-file",
+        work / "consortium.key",
+    ]
+    run(*command, "--workers", "1", "--quiet", expect=0)
+    wanted = [["row", *(numbered(name, n) for n in positions for name in ("id_type", "token"))]]
+    wanted += [
+        [str(n), *(cell for id_type, _, token in row for cell in (id_type, token))] for n, row in enumerate(rows)
+    ]
+    with target.open(newline="", encoding="utf-8") as file:
+        written = list(csv.reader(file))
+    if written != wanted:
+        sys.exit(f"hash of typed pairs wrote {written}, not {wanted} (docs/identifiers.md)")
+    return len(rows)
+
+
 def check_verify(bin_dir: Path, work: Path) -> None:
     private = Ed25519PrivateKey.generate()
     key = work / "report-key.pem"
@@ -118,6 +164,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     count = check_hash(bin_dir, work)
     print(f"hash: the {count} test vectors of docs/identifiers.md give their tokens and refusals")
+    count = check_pairs(bin_dir, work)
+    print(
+        f"hash: {count} rows holding an identifier of every type give the documented tokens in the platform's columns"
+    )
     check_verify(bin_dir, work)
     print("verify: a signed file verifies, a changed one does not")
     check_proof(bin_dir, work)
