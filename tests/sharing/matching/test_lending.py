@@ -52,11 +52,11 @@ def members(db):
     return [InstitutionFactory.create(kind=InstitutionKind.MEMBER) for _ in range(4)]
 
 
-def generate(members, seed, today=TODAY):
+def generate(members, seed, today=TODAY, pool=None):
     """Random query records over 120 days and loans over 400 days, on a small pool of tokens, so that
     subjects share tokens with each other and a loan often carries several of one subject's tokens."""
     rng = random.Random(seed)
-    pool = [rng.randbytes(32) for _ in range(10)]
+    pool = pool or [rng.randbytes(32) for _ in range(10)]
     records = {
         (rng.choice(pool), today - timedelta(days=rng.randint(0, 120)), rng.choice(members), rng.choice(PURPOSES))
         for _ in range(200)

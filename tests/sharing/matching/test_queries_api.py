@@ -1,23 +1,41 @@
-"""POST /api/v1/queries: other members' flags on a borrower, by category, never by contributor."""
+"""POST /api/v1/queries: other members' flags on a borrower, by category, never by contributor; subjects of
+several identifiers; the multi-lender figures and their note."""
 
 import json
 import os
+import random
 from collections import defaultdict
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.choices import AuditAction, InstitutionKind, Scope
 from accounts.models import AuditEvent
+from memberkit.vocabulary import LENDING_FIGURES
 from sharing.flags import services
-from sharing.models import ContributedCategory, Flag, UsageCounter
-from tests.factories import PEOPLE, InstitutionFactory, contribute_rows, flag_item, member_token_of
+from sharing.flags.identifiers import PAIRS
+from sharing.keys.tokens import Keyer, peppers
+from sharing.matching import lending
+from sharing.models import ContributedCategory, ContributedLoans, Flag, UsageCounter
+from tests.factories import (
+    PEOPLE,
+    InstitutionFactory,
+    contribute_rows,
+    flag_item,
+    member_token_of,
+    more_identifiers,
+)
+from tests.sharing.matching import test_lending as generated
+from tests.sharing.matching.test_lending import ID_TYPES, make_loan
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/queries"
+TOKEN_0, TOKEN_1 = member_token_of(PEOPLE[0]), member_token_of(PEOPLE[1])
 
 
 def token(raw):
@@ -96,6 +114,7 @@ def expected(asker, visible):
                     }
                     for category, rows in sorted(groups["own"].items())
                 ],
+                "lending": None,  # the asker reports no loans
             }
         )
     return answers
@@ -351,3 +370,261 @@ def test_what_a_query_commits_without_a_request_transaction(cast, analyst_client
 
     assert ask(analyst_client, PEOPLE[:1]).status_code == 200
     assert committed() == ([("day", 3), ("minute", 3)], 2)
+
+
+# Several identifiers per subject.
+
+MOBILE = "13800138000"
+
+
+def identified(correlation_id, *identifiers, form="list"):
+    """A subject of (id_type, raw identifier) pairs, in the list form or the flat one."""
+    keyed = [(id_type, member_token_of(raw, id_type)) for id_type, raw in identifiers]
+    if form == "list":
+        return {"correlation_id": correlation_id, "identifiers": [{"id_type": t, "token": k} for t, k in keyed]}
+    subject = {"correlation_id": correlation_id}
+    for (type_field, token_field), (id_type, member) in zip(PAIRS, keyed, strict=False):
+        subject[type_field], subject[token_field] = id_type, member
+    return subject
+
+
+def post(client, subjects, purpose="post_loan_review", **extra):
+    return client.post(URL, {"purpose": purpose, "subjects": subjects, **extra})
+
+
+def by_mobile(reference, raw=MOBILE, **fields):
+    return flag_item(reference, id_type="mobile", token=member_token_of(raw, "mobile"), **fields)
+
+
+@pytest.mark.parametrize("form", ["list", "flat"])
+def test_a_flag_filed_under_a_mobile_number_is_found_by_the_resident_id_and_that_mobile(cast, analyst_client, form):
+    services.contribute(cast.beta.institution, [by_mobile("B-MOBILE")])
+
+    both = post(analyst_client, [identified("C-0", ("cnid", PEOPLE[0]), ("mobile", MOBILE), form=form)])
+    resident_id_only = post(analyst_client, [identified("C-0", ("cnid", PEOPLE[0]), form=form)])
+
+    assert both.status_code == 200, both.json()
+    assert both.json()["subjects"][0]["categories"] == [
+        {
+            "category": "overdue_90",
+            "institutions": 1,
+            "latest_event_month": "2026-03",
+            "disputed": False,
+            "resolved": False,
+        }
+    ]
+    assert both.json()["hits"] == 1
+    assert resident_id_only.json()["subjects"][0]["hit"] is False
+
+
+def test_an_institution_and_a_flag_count_once_however_many_tokens_hit(cast, client_for, gamma):
+    alpha, beta = cast.alpha.institution, cast.beta.institution
+    services.contribute(
+        beta,
+        [
+            flag_item("B-CNID", token=member_token_of(PEOPLE[0])),
+            by_mobile("B-MOBILE"),
+            flag_item("B-BOTH", token=member_token_of(PEOPLE[0]), **more_identifiers(("mobile", MOBILE))),
+        ],
+    )
+    services.contribute(
+        gamma, [flag_item("G-BOTH", token=member_token_of(PEOPLE[0]), **more_identifiers(("mobile", MOBILE)))]
+    )
+    services.contribute(
+        alpha, [flag_item("A-BOTH", token=member_token_of(PEOPLE[0]), **more_identifiers(("mobile", MOBILE)))]
+    )
+
+    answer = post(client_for(cast.alpha["analyst"]), [identified("C-0", ("cnid", PEOPLE[0]), ("mobile", MOBILE))])
+
+    subject = answer.json()["subjects"][0]
+    assert [(group["category"], group["institutions"]) for group in subject["categories"]] == [("overdue_90", 2)]
+    assert [(group["category"], group["flags"]) for group in subject["own"]] == [("overdue_90", 1)]
+
+
+def test_subjects_of_one_query_may_share_a_token(cast, analyst_client):
+    services.contribute(cast.beta.institution, [by_mobile("B-MOBILE")])
+
+    answer = post(
+        analyst_client,
+        [identified("C-0", ("cnid", PEOPLE[0]), ("mobile", MOBILE)), identified("C-1", ("mobile", MOBILE))],
+    )
+
+    assert [subject["hit"] for subject in answer.json()["subjects"]] == [True, True]
+    assert answer.json()["hits"] == 2
+
+
+HOSTILE = [
+    # (subject fields besides correlation_id, field of the error, code)
+    ({"id_type": "cnid", "token": TOKEN_0, "id_type_2": "cnid", "token_2": TOKEN_1}, "id_type_2", "duplicate_id_type"),
+    (
+        {"identifiers": [{"id_type": "cnid", "token": TOKEN_0}, {"id_type": "cnid", "token": TOKEN_1}]},
+        "identifiers[1].id_type",
+        "duplicate_id_type",
+    ),
+    ({"identifiers": [{"id_type": "cnid", "token": TOKEN_0}] * 6}, "identifiers", "too_many_identifiers"),
+    ({"identifiers": [{"id_type": "cnid", "token": "11010519491231002X"}]}, "identifiers[0].token", "bad_token"),
+    ({"identifiers": "cnid"}, "identifiers", "bad_identifiers"),
+    ({"identifiers": {"id_type": "cnid", "token": TOKEN_0}}, "identifiers", "bad_identifiers"),
+    ({"identifiers": 10**400}, "identifiers", "bad_identifiers"),
+    ({"identifiers": []}, "identifiers", "required"),
+    ({"identifiers": ["cnid"]}, "identifiers[0]", "bad_identifiers"),
+    ({"identifiers": [{"id_type": "cnid", "token": TOKEN_0, "raw": "x"}]}, "identifiers[0].raw", "unknown_field"),
+    ({"identifiers": [{"id_type": "cnid", "token": TOKEN_0}], "id_type": "cnid"}, "identifiers", "identifier_forms"),
+    ({"id_type": "cnid", "token": TOKEN_0, "token_2": TOKEN_1}, "id_type_2", "required"),
+    ({"id_type": "cnid", "token": "\x00" * 64}, "token", "unstorable_text"),  # refused as the body is read
+    ({"id_type": "cnid", "token": "\ud800" * 64}, "token", "unstorable_text"),
+    ({"id_type": "cnid", "token": 10**400}, "token", "bad_token"),
+    ({"id_type": ["cnid"], "token": TOKEN_0}, "id_type", "unknown_id_type"),
+    ({"id_type": "ssn", "token": TOKEN_0}, "id_type", "unknown_id_type"),
+    ({}, "id_type", "required"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "code"), HOSTILE)
+def test_a_hostile_subject_is_refused_field_by_field(analyst_client, fields, field, code):
+    response = analyst_client.post(
+        URL,
+        json.dumps({"purpose": "collection", "subjects": [{"correlation_id": "C-0", **fields}]}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert {"field": f"subjects[0].{field}", "code": code} in [
+        {"field": error["field"], "code": error["code"]} for error in response.json()["errors"]
+    ]
+    assert "11010519491231002X" not in response.content.decode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    identifiers=st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=70), st.sampled_from([TOKEN_0, "cnid"])),
+        lambda children: st.one_of(
+            st.lists(children, max_size=7), st.dictionaries(st.sampled_from(["id_type", "token", "x"]), children)
+        ),
+        max_leaves=12,
+    )
+)
+def test_whatever_the_identifiers_hold_the_answer_is_200_or_a_400(analyst_client, identifiers):
+    response = analyst_client.post(
+        URL,
+        json.dumps({"purpose": "collection", "subjects": [{"correlation_id": "C-0", "identifiers": identifiers}]}),
+        content_type="application/json",
+    )
+
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert all(error["field"].startswith("subjects[0].") for error in response.json()["errors"])
+
+
+# The multi-lender figures.
+
+
+def reports_loans(institution, when=None):
+    ContributedLoans.objects.update_or_create(
+        institution=institution, defaults={"last_contributed_at": when or timezone.now()}
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_figures_match_a_generated_dataset_exactly(cast, analyst_client, gamma, seed):
+    """Query records over 120 days and loans over 400, by four institutions, on a pool of tokens."""
+    delta = InstitutionFactory.create(kind=InstitutionKind.MEMBER)
+    members = [cast.alpha.institution, cast.beta.institution, gamma, delta]
+    reports_loans(cast.alpha.institution)
+    rng = random.Random(seed)
+    member_tokens = [rng.randbytes(32).hex() for _ in range(10)]
+    keyer = Keyer(peppers())
+    by_platform = {keyer(member): member for member in member_tokens}
+    today = timezone.localdate()
+    records, loans, pairs = generated.generate(members, seed, today, pool=list(by_platform))
+    rows = sorted({row for row, _ in pairs})
+    subjects = [
+        {
+            "correlation_id": f"C-{row}",
+            "identifiers": [
+                {"id_type": id_type, "token": by_platform[token]}
+                for id_type, token in zip(ID_TYPES, [token for r, token in pairs if r == row], strict=False)
+            ],
+        }
+        for row in rows
+    ]
+    want = generated.expected(cast.alpha.institution, records, loans, pairs, today)
+
+    response = post(analyst_client, subjects)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["lending_note"] is None
+    got = {int(subject["correlation_id"][2:]): subject["lending"] for subject in response.json()["subjects"]}
+    assert got == {row: want.get(row, lending.NONE) for row in rows}
+    assert any(figures["institutions_queried_7d"] for figures in want.values())
+    assert any(figures["institutions_with_open_loans"] for figures in want.values())
+
+
+def test_lending_queries_are_counted_for_others_and_for_the_caller_apart(cast, client_for, analyst_client):
+    alpha, beta = cast.alpha.institution, cast.beta.institution
+    services.contribute(beta, [flag_item("BETA-OWN")])
+    reports_loans(alpha)
+    reports_loans(beta)
+    asked = [identified("C-0", ("cnid", PEOPLE[0]), ("mobile", MOBILE))]
+    beta_client = client_for(cast.beta["analyst"])
+
+    first = post(analyst_client, asked, "loan_application", consent_reference="AUTH-1")
+    seen_by_beta = post(beta_client, [identified("C-0", ("mobile", MOBILE))], "credit_review", consent_reference="A")
+    seen_by_alpha = post(analyst_client, asked, "collection")
+
+    assert first.json()["subjects"][0]["lending"] == lending.NONE, "a query does not count itself"
+    assert seen_by_beta.json()["subjects"][0]["lending"] == {**lending.NONE, **QUERIED_BY_ONE}
+    assert seen_by_alpha.json()["subjects"][0]["lending"] == {**lending.NONE, **QUERIED_BY_ONE, "own_queries_90d": 1}
+
+
+QUERIED_BY_ONE = {"institutions_queried_7d": 1, "institutions_queried_30d": 1, "institutions_queried_90d": 1}
+
+
+def test_the_callers_own_loans_are_shown_apart(cast, analyst_client, gamma):
+    reports_loans(cast.alpha.institution)
+    token = Keyer(peppers())(member_token_of(PEOPLE[0]))
+    today = timezone.localdate()
+    make_loan(cast.alpha.institution, [token], today - timedelta(days=30), band="gte_1m", reference="A-1")
+    make_loan(cast.beta.institution, [token], today - timedelta(days=100), band="10k_50k", reference="B-1")
+    make_loan(gamma, [token], today - timedelta(days=200), today - timedelta(days=10), reference="G-1")
+
+    answer = post(analyst_client, [identified("C-0", ("cnid", PEOPLE[0]))]).json()
+
+    assert answer["subjects"][0]["lending"] == {
+        **lending.NONE,
+        "institutions_with_open_loans": 1,
+        "loans_opened_180d": 1,
+        "open_amount_band": "10k_50k",
+        "own_open_loans": 1,
+        "own_loans_opened_180d": 1,
+    }
+    assert answer["subjects"][0]["hit"] is False, "loans are no flags"
+
+
+def test_a_member_without_loan_contributions_gets_its_flags_and_a_note_instead_of_figures(
+    cast, client_for, dataset, settings
+):
+    reports_loans(cast.alpha.institution, timezone.now() - timedelta(days=settings.MATCH_RECIPROCITY_DAYS + 1))
+    make_loan(cast.beta.institution, [Keyer(peppers())(member_token_of(PEOPLE[0]))], timezone.localdate())
+
+    response = ask(client_for(cast.alpha["analyst"]), PEOPLE)
+
+    assert response.status_code == 200
+    assert response.json()["subjects"] == expected("alpha", {"overdue_90", "identity_theft"})
+    assert [subject["lending"] for subject in response.json()["subjects"]] == [None] * len(PEOPLE)
+    note = response.json()["lending_note"]
+    assert note["code"] == "no_loan_contributions"
+    assert "90" in note["message"]
+
+
+def test_no_figure_reveals_a_lender(cast, analyst_client, gamma):
+    reports_loans(cast.alpha.institution)
+    token = Keyer(peppers())(member_token_of(PEOPLE[0]))
+    make_loan(gamma, [token], timezone.localdate(), reference="GAMMA-LOAN-7")
+
+    text = post(analyst_client, [identified("C-0", ("cnid", PEOPLE[0]))]).content.decode()
+
+    for secret in (gamma.code, "Gamma", "GAMMA-LOAN-7", "AUTH-1", member_token_of(PEOPLE[0])):
+        assert secret not in text
+    assert set(json.loads(text)["subjects"][0]["lending"]) == set(LENDING_FIGURES)
