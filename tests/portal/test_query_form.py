@@ -1,4 +1,5 @@
-"""The plain path of a query's request agrees with ``QueryRequestSerializer``, which defines a valid query."""
+"""The plain path of a query's request agrees with ``QueryRequestSerializer``, which defines a valid query,
+with subjects of one to five identifiers in either form."""
 
 import hashlib
 
@@ -6,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sharing.api.serializers.queries import QueryRequestSerializer, plain_query
+from sharing.flags.identifiers import PAIRS
 
 TOKENS = [hashlib.sha256(bytes([n])).hexdigest() for n in range(3)]
 texts = st.one_of(
@@ -16,12 +18,22 @@ texts = st.one_of(
     st.integers(-5, 5),
     st.none(),
 )
+id_types = st.one_of(st.sampled_from(["cnid", "mobile", "uscc", "passport", "CNID", "ssn", ""]), texts)
+tokens = st.one_of(st.sampled_from([*TOKENS, TOKENS[0].upper(), f" {TOKENS[1]} ", TOKENS[2][:63]]), texts)
+identifier = st.one_of(
+    st.fixed_dictionaries({}, optional={"id_type": id_types, "token": tokens, "raw": texts}),
+    st.fixed_dictionaries({"id_type": st.sampled_from(["cnid", "mobile", "uscc", "passport"]), "token": tokens}),
+    texts,
+)
 subjects = st.fixed_dictionaries(
     {},
     optional={
         "correlation_id": texts,
-        "id_type": st.one_of(st.sampled_from(["cnid", "mobile", "uscc", "passport", "CNID", "ssn", ""]), texts),
-        "token": st.one_of(st.sampled_from([*TOKENS, TOKENS[0].upper(), f" {TOKENS[1]} ", TOKENS[2][:63]]), texts),
+        "id_type": id_types,
+        "token": tokens,
+        "id_type_2": id_types,
+        "token_3": tokens,
+        "identifiers": st.one_of(st.lists(identifier, max_size=6), texts),
         "extra": texts,
     },
 )
@@ -38,17 +50,29 @@ requests = st.fixed_dictionaries(
         "subjects": st.one_of(st.lists(subjects, max_size=4), st.lists(subjects, min_size=100, max_size=101), texts),
     },
 )
+correlation_ids = st.from_regex(r"[A-Za-z0-9-]{1,64}", fullmatch=True)
+# One to four identifiers of distinct types, as pairs.
+pairs = st.lists(st.sampled_from(["cnid", "mobile", "uscc", "passport"]), min_size=1, max_size=4, unique=True).flatmap(
+    lambda types: st.tuples(*(st.tuples(st.just(id_type), st.sampled_from(TOKENS)) for id_type in types))
+)
+
+
+def flat(correlation_id, given):
+    subject = {"correlation_id": correlation_id}
+    for (type_field, token_field), (id_type, token) in zip(PAIRS, given, strict=False):
+        subject[type_field], subject[token_field] = id_type, token
+    return subject
+
+
+def listed(correlation_id, given):
+    return {"correlation_id": correlation_id, "identifiers": [{"id_type": t, "token": k} for t, k in given]}
+
+
 valid_requests = st.fixed_dictionaries(
     {
         "purpose": st.sampled_from(["post_loan_review", "collection", "fraud_investigation"]),
         "subjects": st.lists(
-            st.fixed_dictionaries(
-                {
-                    "correlation_id": st.from_regex(r"[A-Za-z0-9-]{1,64}", fullmatch=True),
-                    "id_type": st.sampled_from(["cnid", "mobile", "uscc", "passport"]),
-                    "token": st.sampled_from(TOKENS),
-                }
-            ),
+            st.tuples(st.sampled_from([flat, listed]), correlation_ids, pairs).map(lambda t: t[0](t[1], t[2])),
             min_size=1,
             max_size=5,
         ),
@@ -62,6 +86,15 @@ def serializer_answer(data):
         return None
     validated = form.validated_data
     return {**validated, "subjects": [dict(subject) for subject in validated["subjects"]]}
+
+
+@given(pairs, correlation_ids)
+def test_both_forms_of_a_subject_give_the_same_identifiers(given_pairs, correlation_id):
+    data = {"purpose": "collection", "subjects": [flat(correlation_id, given_pairs)]}
+    as_list = {"purpose": "collection", "subjects": [listed(correlation_id, given_pairs)]}
+
+    assert plain_query(data) == plain_query(as_list) == serializer_answer(as_list)
+    assert plain_query(data)["subjects"][0]["identifiers"] == list(given_pairs)
 
 
 @settings(max_examples=400)
