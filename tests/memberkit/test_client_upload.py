@@ -84,7 +84,7 @@ class FakePlatform:
     link_origin: str | None = None  # the origin the links name; None: this server's own
     requests: list[Seen] = field(default_factory=list)
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, tuple[tuple[str, int, str], dict[str, Any]]] = field(default_factory=dict)
+    keys: dict[str, tuple[tuple[str, int, str, str], dict[str, Any]]] = field(default_factory=dict)
     script: list[Scripted] = field(default_factory=list)
     polls: dict[int, int] = field(default_factory=dict)
 
