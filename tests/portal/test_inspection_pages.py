@@ -1,12 +1,20 @@
 """An analyst's inspections in the portal: the list and form, one inspection's counts, what is new
 since the portfolio's last inspection, and the downloads; another institution's is 404."""
 
+import csv
+import io
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from django.utils.timezone import localtime
 
 from accounts.choices import AuditAction
 from accounts.models import AuditEvent
-from tests.factories import InspectionFactory
+from memberkit.vocabulary import LENDING_THRESHOLD_FIGURES
+from sharing.keys.tokens import peppers, platform_token
+from sharing.models import ContributedLoans, QueryRecord
+from tests.factories import PEOPLE, InspectionFactory, member_token_of
 from tests.sharing.matching.test_inspections import LOANS, add_flag, inspect, owners, portfolio, run  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -68,9 +76,10 @@ def test_the_results_link_downloads_the_csv(inspected, cast, client):
     response = client.get(f"/api/v1/inspections/{second.pk}/results?format=csv")
 
     assert response.status_code == 200
-    lines = b"".join(response.streaming_content).decode().splitlines()
-    assert lines[0].startswith("correlation_id,category")
-    assert any(line.startswith("L-2,overdue_90,") and line.endswith(",true") for line in lines)
+    lines = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {(line["correlation_id"], line["category"], line["new"]) for line in lines} >= {
+        ("L-2", "overdue_90", "true")
+    }
 
 
 def test_another_institution_gets_404_and_other_roles_403(inspected, cast, client):
@@ -123,3 +132,50 @@ def test_an_empty_inspection_that_succeeded_is_at_100_percent(cast, client):
     page = client.get(f"/inspections/{empty.pk}/")
 
     assert '<span id="job-percent">100%</span>' in page.text
+
+
+def test_the_form_takes_a_threshold_for_each_figure_that_has_one(inspected, cast, client):
+    client.force_login(cast.alpha["analyst"])
+
+    page = client.get("/inspections/", HTTP_ACCEPT_LANGUAGE="en")
+
+    for name in LENDING_THRESHOLD_FIGURES:
+        assert f'name="lending_thresholds.{name}" type="number" min="1"' in page.text
+    assert 'name="lending_thresholds.own_open_loans"' not in page.text
+    assert "Other lenders that queried, 30 days" in page.text
+
+
+def test_an_inspection_without_loan_contributions_says_why_it_has_no_figures(inspected, cast, client):
+    _first, second = inspected
+    client.force_login(cast.alpha["analyst"])
+
+    page = client.get(f"/inspections/{second.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert "Multi-lender figures need loan contributions" in page.text
+    assert 'id="figures"' not in page.text
+
+
+def test_an_inspection_shows_its_subjects_figures_new_first_without_naming_a_lender(cast, client_for, client, owners):  # noqa: F811
+    ContributedLoans.objects.create(institution=cast.alpha.institution, last_contributed_at=timezone.now())
+    api = client_for(cast.alpha["analyst"])
+    run(inspect(api, portfolio(LOANS)).json()["id"])
+    for day in (1, 2):  # two other lenders looked L-1's borrower up for a loan
+        QueryRecord.objects.create(
+            token=platform_token(member_token_of(PEOPLE[1]), peppers()),
+            day=timezone.localdate() - timedelta(days=day),
+            institution=owners["beta" if day == 1 else "gamma"],
+            purpose="loan_application",
+            pepper_version=1,
+        )
+    second = run(inspect(api, portfolio(LOANS), lending_thresholds='{"institutions_queried_7d": 2}').json()["id"])
+    client.force_login(cast.alpha["analyst"])
+
+    page = client.get(f"/inspections/{second.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    rows = page.context["figure_rows"]
+    assert [(row["correlation_id"], row["values"][:4], row["new"]) for row in rows] == [("L-1", [2, 2, 2, 0], True)]
+    assert second.new_hits_count == 1
+    assert f'id="lending_count">{second.lending_count}' in page.text
+    assert "New when a figure rose by at least: Other lenders that queried, 7 days 2" in page.text
+    assert owners["beta"].name_en not in page.text
+    assert owners["gamma"].name_en not in page.text

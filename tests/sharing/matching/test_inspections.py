@@ -10,6 +10,7 @@ from django.db import connection
 
 from accounts.choices import AuditAction, InstitutionKind, Scope
 from accounts.models import AuditEvent
+from memberkit.vocabulary import LENDING_FIGURES
 from sharing.flags import services
 from sharing.matching import inspections
 from sharing.models import Inspection, InspectionHit
@@ -50,6 +51,7 @@ def portfolio(rows):
     return text.getvalue().encode()
 
 
+NO_FIGURES = [""] * (len(LENDING_FIGURES) + 1)  # a member that reports no loans gets no figures
 LOANS = [("L-0", 0), ("L-1", 1), ("L-2", 2), ("L-3", 3), ("L-4", None), ("L-0b", 0)]
 
 
@@ -90,12 +92,24 @@ def test_results_match_the_flags_exactly(analyst, owners, settings, part_rows):
     assert (inspection.rows_total, inspection.rows_done, inspection.rejected_count) == (6, 6, 1)
     assert inspection.parts == inspection.parts_done == -(-6 // part_rows)
     # Alpha contributes overdue_90 only: it sees that and the protective identity_theft, and never its own.
+    # It reports no loans: its subjects' multi-lender figures are left empty (lending_note says why).
     assert list(csv.reader(io.StringIO(results(analyst, inspection)))) == [
-        ["correlation_id", "category", "institutions", "latest_event_month", "disputed", "resolved", "new"],
-        ["L-0", "overdue_90", "2", "2026-05", "false", "true", "false"],
-        ["L-1", "identity_theft", "1", "2026-04", "false", "false", "false"],
-        ["L-0b", "overdue_90", "2", "2026-05", "false", "true", "false"],
+        [
+            "correlation_id",
+            "category",
+            "institutions",
+            "latest_event_month",
+            "disputed",
+            "resolved",
+            "new",
+            *LENDING_FIGURES,
+            "lending_new",
+        ],
+        ["L-0", "overdue_90", "2", "2026-05", "false", "true", "false", *NO_FIGURES],
+        ["L-1", "identity_theft", "1", "2026-04", "false", "false", "false", *NO_FIGURES],
+        ["L-0b", "overdue_90", "2", "2026-05", "false", "true", "false", *NO_FIGURES],
     ]
+    assert (inspection.lending_note, inspection.lending_count) == ("no_loan_contributions", None)
     assert (inspection.hits_count, inspection.counts_by_category) == (3, {"overdue_90": 2, "identity_theft": 1})
 
 
@@ -253,8 +267,8 @@ def test_rows_that_cannot_be_matched_are_reported_by_row_and_field_without_their
         ["3", "correlation_id", "required", "Your id for the row is required."],
         ["3", "token", "bad_token", "A member token is 64 lowercase hexadecimal characters."],
         ["4", "correlation_id", "bad_correlation_id", "Use text of at most 64 characters."],
-        ["4", "id_type", "unknown_id_type", "Use one of: cnid, mobile, uscc, passport."],
         ["4", "token", "required", "The member token is required."],
+        ["4", "id_type", "unknown_id_type", "Use one of: cnid, mobile, uscc, passport."],
         ["5", "", "bad_row", "The row has 2 fields; the header has 3."],
     ]
     assert (inspection.rows_done, inspection.rejected_count, inspection.hits_count) == (5, 3, 2)
