@@ -9,7 +9,7 @@ from accounts.authentication import person_holding
 from accounts.permissions import MATCHERS
 from memberkit import identifiers
 from portal.keying import BROWSER_TYPES, identifier_reasons
-from sharing.choices import CONSENT_PURPOSES, Category, QueryPurpose
+from sharing.choices import CONSENT_PURPOSES, IDENTIFIERS_MAX, AmountBand, Category, QueryPurpose
 
 
 @login_required
@@ -23,8 +23,9 @@ def phone_lengths(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def query(request: HttpRequest) -> HttpResponse:
-    """One borrower, looked up from the browser: the page keys the identifier into its member token
-    (portal/static/portal/query.js) and sends only that to ``POST /api/v1/queries``."""
+    """One borrower, looked up from the browser by one to five identifiers: the page keys each into its
+    member token (portal/static/portal/query.js) and sends only those to ``POST /api/v1/queries``; it
+    shows the flags and the multi-lender figures, or the note saying why there are none."""
     person_holding(request, MATCHERS)
     words = {
         "categories": {str(value): str(label) for value, label in Category.choices},
@@ -34,8 +35,24 @@ def query(request: HttpRequest) -> HttpResponse:
         "no_hit": _("No other member has flagged this borrower."),
         "own": _("Your own flags"),
         "reasons": identifier_reasons(_("The lookup failed; please try again.")),
+        "duplicate_type": _("Give at most one identifier of each type."),
+        "figures": {
+            "institutions_queried_7d": _("Other lenders that looked the borrower up for lending, last 7 days"),
+            "institutions_queried_30d": _("Other lenders that looked the borrower up for lending, last 30 days"),
+            "institutions_queried_90d": _("Other lenders that looked the borrower up for lending, last 90 days"),
+            "institutions_with_open_loans": _("Other lenders with a loan open to the borrower"),
+            "loans_opened_90d": _("Loans other lenders opened to the borrower, last 90 days"),
+            "loans_opened_180d": _("Loans other lenders opened to the borrower, last 180 days"),
+            "open_amount_band": _("Total of other lenders' open loans"),
+            "own_queries_90d": _("Days your institution looked the borrower up for lending, last 90 days"),
+            "own_open_loans": _("Your open loans to the borrower"),
+            "own_loans_opened_180d": _("Your loans opened to the borrower, last 180 days"),
+        },
+        "bands": {str(value): str(label) for value, label in AmountBand.choices},
+        "none": _("None"),
     }
     context = {
+        "identifiers_max": IDENTIFIERS_MAX,
         "id_types": [(value, value.label) for value in BROWSER_TYPES],
         "purposes": QueryPurpose.choices,
         "consent_purposes": sorted(CONSENT_PURPOSES),

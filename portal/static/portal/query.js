@@ -1,6 +1,6 @@
-// The single-borrower query page: the identifier is normalized and keyed into its member token
-// here (identifiers.js, Web Crypto), and only the token goes to POST /api/v1/queries. The key
-// file is read into memory for the request and never leaves the page.
+// The single-borrower query page: each identifier is normalized and keyed into its member token
+// here (identifiers.js, Web Crypto), and only the tokens go to POST /api/v1/queries, as one subject
+// of one to five identifiers. The key file is read into memory for the request and never leaves the page.
 
 import { tokenFromFile } from "./identifiers.js";
 
@@ -8,6 +8,9 @@ const form = document.getElementById("query");
 const words = JSON.parse(document.getElementById("query-words").textContent);
 const error = document.getElementById("query-error");
 const answer = document.getElementById("answer");
+const fieldset = document.getElementById("identifiers");
+const addButton = document.getElementById("add-identifier");
+const most = Number(form.dataset.most);
 
 function show(message) {
   error.textContent = message;
@@ -20,9 +23,65 @@ function cell(text) {
   return td;
 }
 
-function render(subject, token) {
-  const rows = document.getElementById("answer-rows");
-  rows.replaceChildren();
+function rows() {
+  return [...fieldset.querySelectorAll(".identifier-row")];
+}
+
+function refresh() {
+  addButton.disabled = rows().length >= most;
+}
+
+addButton.addEventListener("click", () => {
+  if (rows().length >= most) return;
+  const row = document.getElementById("identifier-template").content.firstElementChild.cloneNode(true);
+  const n = rows().length + 1;
+  const [typeLabel, valueLabel] = row.querySelectorAll("label");
+  const select = row.querySelector(".id-type");
+  const input = row.querySelector(".identifier");
+  select.id = `id-type-${n}`;
+  input.id = `identifier-${n}`;
+  typeLabel.htmlFor = select.id;
+  valueLabel.htmlFor = input.id;
+  // Offer first a type no other row has taken.
+  const taken = new Set(rows().map((other) => other.querySelector(".id-type").value));
+  const free = [...select.options].find((option) => !taken.has(option.value));
+  if (free) select.value = free.value;
+  row.querySelector(".remove-identifier").addEventListener("click", () => {
+    row.remove();
+    refresh();
+  });
+  fieldset.append(row);
+  refresh();
+  input.focus();
+});
+
+function renderLending(subject, note) {
+  const table = document.getElementById("lending");
+  const noteLine = document.getElementById("lending-note");
+  const others = document.getElementById("lending-others");
+  const own = document.getElementById("lending-own");
+  others.replaceChildren();
+  own.replaceChildren();
+  noteLine.hidden = true;
+  table.hidden = true;
+  if (!subject.lending) {
+    noteLine.textContent = note ? note.message : "";
+    noteLine.hidden = !note;
+    return;
+  }
+  for (const [figure, value] of Object.entries(subject.lending)) {
+    const tr = document.createElement("tr");
+    const shown = figure === "open_amount_band" ? words.bands[value] || words.none : String(value);
+    tr.append(cell(words.figures[figure] || figure), cell(shown));
+    (figure.startsWith("own_") ? own : others).append(tr);
+  }
+  table.hidden = false;
+}
+
+function render(body, tokens) {
+  const subject = body.subjects[0];
+  const categories = document.getElementById("answer-rows");
+  categories.replaceChildren();
   for (const hit of subject.categories) {
     const tr = document.createElement("tr");
     tr.append(
@@ -32,12 +91,13 @@ function render(subject, token) {
       cell(hit.disputed ? words.yes : words.no),
       cell(hit.resolved ? words.yes : words.no),
     );
-    rows.append(tr);
+    categories.append(tr);
   }
   document.getElementById("answer-summary").textContent = subject.hit ? words.hit : words.no_hit;
   const own = subject.own.map((flag) => `${words.categories[flag.category] || flag.category} (${flag.flags})`);
   document.getElementById("answer-own").textContent = own.length ? `${words.own}: ${own.join(", ")}` : "";
-  document.getElementById("answer-token").textContent = token;
+  renderLending(subject, body.lending_note);
+  document.getElementById("answer-token").textContent = tokens.join(", ");
   answer.hidden = false;
 }
 
@@ -45,12 +105,20 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   error.hidden = true;
   answer.hidden = true;
-  const idType = document.getElementById("id-type").value;
-  const raw = document.getElementById("identifier").value;
-  let token;
+  const given = rows().map((row) => ({
+    idType: row.querySelector(".id-type").value,
+    raw: row.querySelector(".identifier").value,
+  }));
+  if (new Set(given.map((item) => item.idType)).size !== given.length) {
+    show(words.duplicate_type);
+    return;
+  }
+  const identifiers = [];
   try {
     const [file] = document.getElementById("key-file").files;
-    token = await tokenFromFile(file, idType, raw);
+    for (const { idType, raw } of given) {
+      identifiers.push({ id_type: idType, token: await tokenFromFile(file, idType, raw) });
+    }
   } catch (problem) {
     show(words.reasons[problem.reason] || words.reasons.other);
     return;
@@ -66,7 +134,7 @@ form.addEventListener("submit", async (event) => {
     body: JSON.stringify({
       purpose: document.getElementById("purpose").value,
       consent_reference: document.getElementById("consent").value,
-      subjects: [{ correlation_id: "portal", id_type: idType, token }],
+      subjects: [{ correlation_id: "portal", identifiers }],
     }),
   });
   const body = await response.json();
@@ -74,5 +142,7 @@ form.addEventListener("submit", async (event) => {
     show(body.detail || words.reasons.other);
     return;
   }
-  render(body.subjects[0], token);
+  render(body, identifiers.map((item) => item.token));
 });
+
+refresh();
