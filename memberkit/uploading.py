@@ -11,7 +11,7 @@ harmless since flags and loans are stored by reference.
 The error report lists rejected and superseded rows, and stored rows that share a
 token with another of the member's own records (``shared_token``, a warning). The
 job counts the first two but not the warnings, so a report is fetched for every job
-that succeeded, and kept only if it has a line.
+that succeeded (and for one that failed with rows refused), and kept only if it has a line.
 """
 
 import csv
@@ -140,7 +140,7 @@ def upload(client: api.Client, options: Options, screen: Screen) -> tuple[Job, R
     with accepted("upload", job):
         job = follow(client, job, options.poll_seconds, screen, Job.from_answer, _processing)
         report = Report(None)
-        if job.status == "succeeded":
+        if job.status == "succeeded" or job.rejected or job.superseded:
             client.download(job.errors_url, options.errors_path)
             report = read_report(options.errors_path)
     return job, report
