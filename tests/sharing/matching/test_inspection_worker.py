@@ -1,16 +1,21 @@
-"""An inspection survives a worker killed halfway: every part matched once, the same hits as a clean run."""
+"""An inspection survives a worker killed halfway: every part matched once, the same hits and multi-lender
+figures as a clean run, for subjects known by two identifiers."""
 
 import csv
 import hashlib
 import io
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
+from django.utils import timezone
 
+from accounts.models import Institution
 from sharing.flags import services
-from sharing.models import Inspection, InspectionHit
+from sharing.keys.tokens import Keyer, peppers
+from sharing.models import ContributedLoans, Inspection, InspectionHit, InspectionLending, Loan, LoanToken
 from sharing.tasks import resume_stalled_uploads
 from tests.factories import flag_item
 from tests.workers import hands_on_at_once, kill_worker_when, second_worker, stall, wait_for
@@ -20,23 +25,52 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROWS = 20_000
 
 
-def member_token(n: int) -> str:
-    return hashlib.sha256(f"subject {n}".encode()).hexdigest()
+def member_token(n: int, id_type: str = "cnid") -> str:
+    return hashlib.sha256(f"subject {n} {id_type}".encode()).hexdigest()
 
 
 def portfolio() -> bytes:
+    """Each subject by its resident ID and its mobile number."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["correlation_id", "id_type", "token"])
+    writer.writerow(["correlation_id", "id_type", "token", "id_type_2", "token_2"])
     for n in range(ROWS):
-        writer.writerow([f"L-{n}", "cnid", member_token(n)])
+        writer.writerow([f"L-{n}", "cnid", member_token(n), "mobile", member_token(n, "mobile")])
     return text.getvalue().encode()
+
+
+def lend(lender: Institution, subjects: range) -> None:
+    """An open loan of ``lender`` to each subject, known by its mobile number."""
+    loans = Loan.objects.bulk_create(
+        Loan(
+            institution=lender,
+            reference=f"LN-{n}",
+            product="cash_loan",
+            opened_on=date.today() - timedelta(days=30),
+            amount_band="10k_50k",
+            consent_reference="AUTH-1",
+        )
+        for n in subjects
+    )
+    keyer = Keyer(peppers())
+    LoanToken.objects.bulk_create(
+        LoanToken(loan=loan, id_type="mobile", token=keyer(member_token(n, "mobile")), pepper_version=1)
+        for loan, n in zip(loans, subjects, strict=True)
+    )
 
 
 def test_an_inspection_survives_a_worker_killed_mid_job(empty_test_queue, cast, client_for, tmp_path: Path):
     services.contribute(cast.alpha.institution, [flag_item("ALPHA-OWN")])
-    flagged = range(0, ROWS, 7)
-    items = [flag_item(f"B-{n}", token=member_token(n)) for n in flagged]
+    ContributedLoans.objects.create(institution=cast.alpha.institution, last_contributed_at=timezone.now())
+    flagged = range(0, ROWS, 7)  # by the subject's resident ID on every seventh, by its mobile on every other
+    items = [
+        flag_item(f"B-{n}", token=member_token(n, "mobile"), id_type="mobile")
+        if n % 2
+        else flag_item(f"B-{n}", token=member_token(n))
+        for n in flagged
+    ]
+    borrowing = range(0, ROWS, 5)
+    lend(cast.beta.institution, borrowing)
     for start in range(0, len(items), 1000):
         services.contribute(cast.beta.institution, items[start : start + 1000])
     log = tmp_path / "worker.log"
@@ -69,3 +103,9 @@ def test_an_inspection_survives_a_worker_killed_mid_job(empty_test_queue, cast, 
     assert sorted(hits.values_list("correlation_id", flat=True)) == sorted(f"L-{n}" for n in flagged)
     assert not hits.values("row", "category").annotate(n=Count("id")).filter(n__gt=1).exists()
     assert inspection.hits_count == len(flagged)
+    figures = InspectionLending.objects.filter(inspection_id=inspection_id)
+    assert sorted(figures.values_list("correlation_id", flat=True)) == sorted(f"L-{n}" for n in borrowing)
+    assert set(figures.values_list("institutions_with_open_loans", "loans_opened_90d", "open_amount_band")) == {
+        (1, 1, "10k_50k")
+    }
+    assert inspection.lending_count == len(borrowing)
