@@ -78,7 +78,8 @@ class InspectionViewSet(FileJobViewSet):
         parameters=[IDEMPOTENCY_HEADER],
     )
     def create(self, request: Request) -> Response:
-        """Inspect a portfolio of up to 10 million member tokens against other members' flags."""
+        """Inspect a portfolio of up to 10 million subjects, each with one to five member tokens, against other
+        members' flags, with each subject's multi-lender figures."""
         data = self.accepted_file(request, InspectionCreateSerializer)
         data["consent_reference"] = data.get("consent_reference", "").strip()
         thresholds = data.get("lending_thresholds", {})
@@ -110,14 +111,23 @@ class InspectionViewSet(FileJobViewSet):
 
     @extend_schema(
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="one line per subject and category"),
-            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="one object per subject"),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="one line per subject and category, each with the subject's multi-lender figures and "
+                "lending_new; a subject with figures and no hit has one line with its category columns empty",
+            ),
+            (200, "application/jsonl"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="one object per subject: correlation_id, new, categories, lending (the figures, or null "
+                "when the inspection has none: lending_note) and lending_new",
+            ),
             409: OpenApiResponse(description="`not_finished`: the inspection has not succeeded."),
         }
     )
     @action(detail=True, methods=["get"], renderer_classes=[CsvRenderer, JsonLinesRenderer])
     def results(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
-        """The subjects that other members have flagged: categories and counts, and what is new."""
+        """The subjects that other members have flagged or that have multi-lender figures: categories and
+        counts, the figures, and what is new. Never a contributor."""
         inspection = self.get_object()
         if inspection.status != JobStatus.SUCCEEDED:
             raise NotFinished()

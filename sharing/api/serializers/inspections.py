@@ -3,7 +3,6 @@
 import json
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -20,9 +19,10 @@ from sharing.api.serializers.common import (
     links,
     with_file_format,
 )
-from sharing.api.serializers.queries import check_consent
+from sharing.api.serializers.queries import NoteSerializer, check_consent
 from sharing.choices import CONSENT_MAX, PORTFOLIO_MAX, FileFormat, QueryPurpose
 from sharing.flags.reading import shown
+from sharing.matching import queries as matching
 from sharing.messages import message
 from sharing.models import Inspection
 
@@ -121,13 +121,6 @@ class InspectionCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return with_file_format(attrs)
 
 
-def lending_note(code: str) -> dict[str, str] | None:
-    """Why there are no multi-lender figures, as queries say it (``lending_note``): its code and message; or None."""
-    if not code:
-        return None
-    return {"code": code, "message": message(code, days=settings.MATCH_RECIPROCITY_DAYS)}
-
-
 class InspectionSerializer(JobSerializer):
     lending_thresholds = serializers.DictField(
         child=serializers.IntegerField(),
@@ -166,8 +159,9 @@ class InspectionSerializer(JobSerializer):
                 "new_hits_count": "Subjects new since the previous inspection of the portfolio, by a hit or by a "
                 "multi-lender figure that rose by its threshold; each counted once; null until it succeeded, and "
                 "without a previous inspection.",
-                "lending_count": "Subjects with a multi-lender figure that is not zero; null until it succeeded, and "
-                "when lending_note says why there are no figures.",
+                "lending_count": "Subjects with a figure of other institutions' lending that is not zero (the "
+                "institution's own queries and loans alone do not count); null until it succeeded, and when "
+                "lending_note says why there are no figures.",
                 "counts_by_category": "For each category with hits, how many subjects have a hit in it; {} until "
                 "it succeeded.",
                 "previous": "The previous inspection of the portfolio, or null.",
@@ -175,16 +169,14 @@ class InspectionSerializer(JobSerializer):
         )
 
     @extend_schema_field(
-        {
-            "type": "object",
-            "nullable": True,
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            "description": "Why the subjects have no multi-lender figures: no_loan_contributions (the institution "
-            "had reported no loans within MATCH_RECIPROCITY_DAYS when the file was accepted); null when they have.",
-        }
+        NoteSerializer(
+            allow_null=True,
+            help_text="Why the subjects have no multi-lender figures: no_loan_contributions (the institution had "
+            "reported no loans within MATCH_RECIPROCITY_DAYS when the file was accepted); null when they have.",
+        )
     )
     def get_lending_note(self, inspection: Inspection) -> dict[str, str] | None:
-        return lending_note(inspection.lending_note)
+        return matching.lending_note(loans_reciprocal=not inspection.lending_note)
 
     @extend_schema_field(
         {
