@@ -109,7 +109,7 @@ class Inspection(FileJob):
     counts_by_category: dict[str, int]
     previous: int | None
     results_url: str
-    lending_count: int | None = None  # subjects with a multi-lender figure that is not zero
+    lending_count: int | None = None  # subjects with a figure of other institutions' lending that is not zero
     lending_note: str | None = None  # why the subjects have no multi-lender figures, in words
 
     @classmethod
@@ -187,8 +187,8 @@ def summary(job: Inspection, options: Options, report: Path | None) -> str:
     if job.lending_note:
         lines.append(f"no multi-lender figures: {job.lending_note}")
     elif job.lending_count is not None:
-        with_figures = "1 subject" if job.lending_count == 1 else f"{job.lending_count:,} subjects"
-        lines.append(f"{with_figures} with multi-lender figures (other lenders' queries or loans, or your own)")
+        borrowing = "1 subject" if job.lending_count == 1 else f"{job.lending_count:,} subjects"
+        lines.append(f"{borrowing} looked up for lending or lent to by other institutions")
     lines.append(f"results in {options.output_path}")
     return "\n".join(lines)
 

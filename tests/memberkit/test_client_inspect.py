@@ -212,7 +212,7 @@ def test_a_portfolio_with_several_identifiers_gets_the_flags_and_figures_of_each
     assert (found["institutions"], found["institutions_with_open_loans"], found["loans_opened_90d"]) == ("1", "1", "1")
     assert (found["open_amount_band"], found["own_open_loans"]) == ("50k_200k", "0")
     assert rows["L-2", "overdue_30"]["institutions_with_open_loans"] == "0"
-    assert "1 subject with multi-lender figures" in out
+    assert "1 subject looked up for lending or lent to by other institutions" in out
     assert mobile not in out
 
 
