@@ -16,7 +16,7 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from accounts.choices import AuditAction, InstitutionKind
+from accounts.choices import AuditAction, InstitutionKind, Sector
 from accounts.models import AuditEvent, Institution
 from sharing.choices import LENDING_PURPOSES, FlagStatus, IdType, JobStatus
 from sharing.models import Flag, Inspection, Loan, LoanToken, QueryRecord, Upload
@@ -153,60 +153,58 @@ def gather(period: Period) -> Counts:
     )
 
 
-# One statement over the loans, the same SQL on PostgreSQL and SQLite. ``keyed``: each loan that
-# the period may count, with its sector and its borrower's key (its identifier first in
-# BORROWER_KEY_PRECEDENCE); ``multi``: the borrowers with loans of FEWEST_LENDERS or more members at
-# all in the period, so that only they are followed month by month; ``open_at_end``: their loans
-# open at each month's end. Every count is a GROUP BY: no borrower passes through Python.
+# The statement of ``gather_loans``, the same on PostgreSQL and SQLite. Every count is a GROUP BY or
+# a window over the loans, and no two large sets are joined (only the few months):
+# - keyed: each loan the period may count (open at a month's end, or opened in the period), with
+#   its lender's sector and its borrower, the loan's identifier first in BORROWER_KEY_PRECEDENCE;
+# - followed: the loans, open at some month's end, of borrowers with at least FEWEST_LENDERS
+#   lenders among them (counted by windows), so that only those are followed month by month;
+# - borrowers: a row per month and borrower with FEWEST_LENDERS or more lenders at the month's
+#   end: its band of LENDER_BANDS, and whether each sector lends to it (in_n for SECTORS[n]);
+# - opened: a row per month and borrower of the loans opened in the month, with the sectors that
+#   lent to it (in_n) and its loans from each (loans_n).
 _LOANS_SQL = """
 WITH months (code, first_day, last_day) AS (VALUES {months}),
-lenders AS (
-    SELECT id, CASE WHEN sector = '' THEN %s ELSE sector END AS sector FROM {institution} WHERE kind = %s
-),
-ranked AS (
-    SELECT t.loan_id, t.id_type, t.token,
-           ROW_NUMBER() OVER (PARTITION BY t.loan_id ORDER BY CASE t.id_type {precedence} END) AS n
-    FROM {token} t JOIN {loan} l ON l.id = t.loan_id
-    WHERE l.opened_on <= %s AND (l.closed_on IS NULL OR l.closed_on > %s OR l.opened_on >= %s)
-),
 keyed AS (
-    SELECT l.id, l.institution_id, s.sector, l.opened_on, l.closed_on, r.id_type, r.token
-    FROM {loan} l JOIN lenders s ON s.id = l.institution_id JOIN ranked r ON r.loan_id = l.id AND r.n = 1
+    SELECT id, institution_id, sector, opened_on, closed_on, id_type, token FROM (
+        SELECT l.id, l.institution_id, CASE WHEN i.sector = '' THEN %(unspecified)s ELSE i.sector END AS sector,
+               l.opened_on, l.closed_on, t.id_type, t.token,
+               ROW_NUMBER() OVER (PARTITION BY t.loan_id ORDER BY CASE t.id_type {rank} END) AS n
+        FROM {token} t
+        JOIN {loan} l ON l.id = t.loan_id
+        JOIN {institution} i ON i.id = l.institution_id AND i.kind = %(member)s
+        WHERE l.opened_on <= %(ends_on)s
+          AND (l.closed_on IS NULL OR l.closed_on > %(first_end)s OR l.opened_on >= %(starts_on)s)
+    ) ranked WHERE n = 1
 ),
-multi AS (
-    SELECT id_type, token FROM keyed
-    WHERE opened_on <= %s AND (closed_on IS NULL OR closed_on > %s)
-    GROUP BY id_type, token HAVING COUNT(DISTINCT institution_id) >= %s
+spans AS (
+    SELECT k.*, CASE WHEN ROW_NUMBER() OVER (PARTITION BY id_type, token, institution_id ORDER BY id) = 1
+                     THEN 1 ELSE 0 END AS new_lender
+    FROM keyed k WHERE opened_on <= %(ends_on)s AND (closed_on IS NULL OR closed_on > %(first_end)s)
 ),
-open_at_end AS (
-    SELECT m.code AS month, k.sector, k.institution_id, k.id_type, k.token
-    FROM keyed k
-    JOIN multi b ON b.id_type = k.id_type AND b.token = k.token
-    JOIN months m ON k.opened_on <= m.last_day AND (k.closed_on IS NULL OR k.closed_on > m.last_day)
+followed AS (
+    SELECT * FROM (SELECT s.*, SUM(new_lender) OVER (PARTITION BY id_type, token) AS lenders FROM spans s) f
+    WHERE lenders >= %(fewest)s
 ),
 borrowers AS (
-    SELECT month, id_type, token, CASE {bands} END AS band
-    FROM open_at_end GROUP BY month, id_type, token HAVING COUNT(DISTINCT institution_id) >= %s
+    SELECT m.code AS month, CASE {bands} END AS band, {in_sector}
+    FROM followed f JOIN months m ON f.opened_on <= m.last_day AND (f.closed_on IS NULL OR f.closed_on > m.last_day)
+    GROUP BY m.code, f.id_type, f.token HAVING COUNT(DISTINCT f.institution_id) >= %(fewest)s
 ),
-in_sector AS (SELECT DISTINCT month, sector, id_type, token FROM open_at_end),
 opened AS (
-    SELECT m.code AS month, k.sector, k.id_type, k.token
-    FROM keyed k JOIN months m ON k.opened_on >= m.first_day AND k.opened_on <= m.last_day
+    SELECT m.code AS month, {opened_in_sector}
+    FROM keyed f JOIN months m ON f.opened_on >= m.first_day AND f.opened_on <= m.last_day
+    GROUP BY m.code, f.id_type, f.token
 )
-SELECT 'multi', b.month, s.sector, b.band, COUNT(*)
-FROM borrowers b JOIN in_sector s ON s.month = b.month AND s.id_type = b.id_type AND s.token = b.token
-GROUP BY b.month, s.sector, b.band
-UNION ALL
-SELECT 'multi', month, %s, band, COUNT(*) FROM borrowers GROUP BY month, band
-UNION ALL
-SELECT 'opened', month, sector, 'loans', COUNT(*) FROM opened GROUP BY month, sector
-UNION ALL
-SELECT 'opened', month, sector, 'borrowers', COUNT(*)
-FROM (SELECT DISTINCT month, sector, id_type, token FROM opened) o GROUP BY month, sector
-UNION ALL
-SELECT 'opened', month, %s, 'borrowers', COUNT(*)
-FROM (SELECT DISTINCT month, id_type, token FROM opened) o GROUP BY month
+SELECT 'multi', month, %(all)s, band, COUNT(*) FROM borrowers GROUP BY month, band
+UNION ALL SELECT 'opened', month, %(all)s, 'borrowers', COUNT(*) FROM opened GROUP BY month
+{by_sector}
 """
+_BY_SECTOR_SQL = """
+UNION ALL SELECT 'multi', month, %(sector_{n})s, band, SUM(in_{n}) FROM borrowers GROUP BY month, band
+UNION ALL SELECT 'opened', month, %(sector_{n})s, 'borrowers', SUM(in_{n}) FROM opened GROUP BY month
+UNION ALL SELECT 'opened', month, %(sector_{n})s, 'loans', SUM(loans_{n}) FROM opened GROUP BY month"""
+SECTORS = (*Sector.values, UNSPECIFIED)
 
 
 def gather_loans(
@@ -215,33 +213,48 @@ def gather_loans(
     """Borrowers by distinct lenders at each month's end, and loans opened in each month with their
     borrowers, by sector (ALL: every sector at once); only what is not zero (docs/reports.md).
 
-    A loan erased by retention has no tokens left, hence no borrower, and is not counted.
+    One statement (``_LOANS_SQL``): no borrower passes through Python. A loan erased by retention
+    has no tokens left, hence no borrower, and is not counted.
     """
     months = period.months()
-    first_end = months[0].last
-    precedence = " ".join(f"WHEN '{id_type}' THEN {n}" for n, id_type in enumerate(BORROWER_KEY_PRECEDENCE))
-    bands = " ".join(
-        f"WHEN COUNT(DISTINCT institution_id) >= {fewest} THEN '{band}'" for band, fewest in reversed(LENDER_BANDS)
-    )
+    in_sector = "MAX(CASE WHEN f.sector = %(sector_{n})s THEN 1 ELSE 0 END) AS in_{n}"
+    loans_in_sector = "SUM(CASE WHEN f.sector = %(sector_{n})s THEN 1 ELSE 0 END) AS loans_{n}"
     sql = _LOANS_SQL.format(
-        months=", ".join(["(%s, %s, %s)"] * len(months)),
-        institution=Institution._meta.db_table,
-        loan=Loan._meta.db_table,
+        months=", ".join(f"(%(month_{n})s, %(first_{n})s, %(last_{n})s)" for n in range(len(months))),
         token=LoanToken._meta.db_table,
-        precedence=precedence,
-        bands=bands,
+        loan=Loan._meta.db_table,
+        institution=Institution._meta.db_table,
+        rank=" ".join(f"WHEN %(id_type_{n})s THEN {n}" for n in range(len(BORROWER_KEY_PRECEDENCE))),
+        bands=" ".join(
+            f"WHEN COUNT(DISTINCT f.institution_id) >= %(fewest_{n})s THEN %(band_{n})s"
+            for n in reversed(range(len(LENDER_BANDS)))
+        ),
+        in_sector=", ".join(in_sector.format(n=n) for n in range(len(SECTORS))),
+        opened_in_sector=", ".join(f"{in_sector}, {loans_in_sector}".format(n=n) for n in range(len(SECTORS))),
+        by_sector="".join(_BY_SECTOR_SQL.format(n=n) for n in range(len(SECTORS))),
     )
-    params: list[Any] = [value for month in months for value in (month.code, month.first, month.last)]
-    params += [UNSPECIFIED, InstitutionKind.MEMBER]
-    params += [period.ends_on, first_end, period.starts_on]  # ranked: loans open at a month's end, or opened
-    params += [period.ends_on, first_end, FEWEST_LENDERS]  # multi
-    params += [FEWEST_LENDERS, ALL, ALL]
+    params: dict[str, Any] = {
+        "unspecified": UNSPECIFIED,
+        "member": InstitutionKind.MEMBER,
+        "starts_on": period.starts_on,
+        "ends_on": period.ends_on,
+        "first_end": months[0].last,
+        "fewest": FEWEST_LENDERS,
+        "all": ALL,
+    }
+    for n, month in enumerate(months):
+        params |= {f"month_{n}": month.code, f"first_{n}": month.first, f"last_{n}": month.last}
+    params |= {f"id_type_{n}": id_type for n, id_type in enumerate(BORROWER_KEY_PRECEDENCE)}
+    for n, (band, fewest) in enumerate(LENDER_BANDS):
+        params |= {f"band_{n}": band, f"fewest_{n}": fewest}
+    params |= {f"sector_{n}": sector for n, sector in enumerate(SECTORS)}
     multi: dict[tuple[str, str], dict[str, int]] = {}
     opened: dict[tuple[str, str], dict[str, int]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for table, month, sector, measure, value in cursor.fetchall():
-            (multi if table == "multi" else opened).setdefault((month, sector), {})[measure] = int(value)
+            if value:
+                (multi if table == "multi" else opened).setdefault((month, sector), {})[measure] = int(value)
     return multi, opened
 
 
