@@ -37,6 +37,7 @@ URL = "/api/v1/inspections"
 TYPES = ("cnid", "mobile", "passport")
 PURPOSES = ("loan_application", "credit_review", "post_loan_review", "collection")
 COLUMNS = ["correlation_id", "id_type", "token", "id_type_2", "token_2", "id_type_3", "token_3"]
+Book = dict[str, tuple[int, tuple[str, ...]]]  # correlation id: (borrower, the types of its identifiers given)
 
 
 def member_token(subject: int, id_type: str) -> str:
@@ -47,7 +48,7 @@ def token_of(subject: int, id_type: str) -> bytes:
     return platform_token(member_token(subject, id_type), peppers())
 
 
-def portfolio(subjects: dict[str, tuple[int, tuple[str, ...]]]) -> bytes:
+def portfolio(subjects: Book) -> bytes:
     """A CSV portfolio: per correlation id, a borrower and the types of its identifiers given (1 to 3)."""
     text = io.StringIO()
     writer = csv.writer(text)
@@ -115,7 +116,7 @@ def analyst(cast, client_for):
     return client_for(cast.alpha["analyst"])
 
 
-def generate(lenders: list[Institution], seed: int) -> tuple[dict[str, tuple[int, tuple[str, ...]]], list, list]:
+def generate(lenders: list[Institution], seed: int) -> tuple[Book, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Twelve subjects with one to three identifiers, query records and loans of every lender on their tokens."""
     rng = random.Random(seed)
     subjects = {f"S-{n}": (n, tuple(rng.sample(TYPES, rng.randint(1, 3)))) for n in range(12)}
