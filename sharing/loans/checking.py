@@ -55,13 +55,13 @@ class CheckedLoan(NamedTuple):
     """A valid loan as the platform stores it; ``expires_on`` is None while it is open."""
 
     reference: str
-    identifiers: Identifiers  # (id_type, platform token) of each, in the order given
     product: str
     opened_on: date
     closed_on: date | None
     amount_band: str
     consent_reference: str
     expires_on: date | None
+    identifiers: Identifiers  # (id_type, platform token) of each, in the order given
 
 
 class Checker:
@@ -120,7 +120,7 @@ class Checker:
             return errors
         assert opened_on is not None  # no errors: it was given and valid
         return CheckedLoan(
-            reference, keyed(found, self._keyer), product, opened_on, closed_on, amount_band, consent, expires_on
+            reference, product, opened_on, closed_on, amount_band, consent, expires_on, keyed(found, self._keyer)
         )
 
 

@@ -40,22 +40,22 @@ ORM_BATCH = 500
 
 
 class Staged(NamedTuple):
-    """A loan ready to be written, with the row it came from. The upload machinery reads the row, the
-    reference and the identifiers at [0], [1] and [2] (sharing.flags.uploads.StagedRow); the other
-    fields, with the row and the reference, are the staging table's columns, in its order."""
+    """A loan ready to be written, with the row it came from. The upload machinery reads the row and the
+    reference at [0] and [1], the identifiers last (sharing.flags.uploads.StagedRow); the fields before
+    the identifiers are the staging table's columns, in its order."""
 
     row: int | None
     reference: str
-    identifiers: Identifiers
     product: str
     opened_on: date
     closed_on: date | None
     amount_band: str
     consent_reference: str
     expires_on: date | None
+    identifiers: Identifiers
 
 
-_COPIED = ("row", "reference", *Staged._fields[3:])
+_COPIED = Staged._fields[:-1]
 # A staged loan is its checked loan with the row in front.
 assert Staged._fields == ("row", *CheckedLoan._fields)
 
@@ -197,7 +197,7 @@ def copy_and_merge(institution: Institution, staged: Sequence[Staged], upload: U
             copy.set_types(STAGED_TYPES)
             write = copy.write_row
             for loan in staged:
-                write((loan[0], loan[1], *loan[3:]))
+                write(loan[:-1])
         cursor.execute(EXISTING, {"upload": upload.pk, "institution": institution.pk})
         existing, earlier_rows, later_rows = cursor.fetchone()
         superseded = list(zip(earlier_rows, later_rows, strict=True))

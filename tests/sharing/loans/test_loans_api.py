@@ -224,9 +224,7 @@ def test_sending_a_reference_again_closes_the_loan_and_replaces_its_identifiers(
         URL,
         {
             "loans": [
-                loan_item(
-                    "LN-1", token=member_token_of(PEOPLE[2]), closed_on="2026-06-30", consent_reference="AUTH-2"
-                )
+                loan_item("LN-1", token=member_token_of(PEOPLE[2]), closed_on="2026-06-30", consent_reference="AUTH-2")
             ]
         },
     )
