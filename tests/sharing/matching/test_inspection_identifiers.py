@@ -13,9 +13,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Institution
-from sharing.keys.tokens import peppers, platform_token
+from sharing.flags.reading import Record
+from sharing.keys.tokens import Peppers, peppers, platform_token
 from sharing.matching import inspections, lending
 from sharing.models import ContributedCategory, Flag, FlagToken, Inspection, InspectionError, InspectionHit
 from tests.factories import InstitutionFactory
@@ -266,3 +269,32 @@ def test_a_part_probes_the_token_index_once_per_staged_token_whatever_the_statis
     figures = plan_of(lending.figures_sql(inspections.STAGING), lending.params(inspector.pk, date(2026, 12, 3)))
     for table in ("sharing_loan", "sharing_queryrecord"):  # loans, their tokens and query records: probed
         assert f"Seq Scan on {table}" not in figures, figures
+
+
+HOSTILE_TEXT = st.text(st.characters(exclude_categories=()), max_size=70) | st.sampled_from(
+    ["\x00", "\ud800", "c" * 64]
+)
+HOSTILE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(["id_type", "token", "id_type_2", "token_2", "id_type_5", "token_5", "identifiers", "raw"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(row=st.dictionaries(FIELDS, HOSTILE | st.sampled_from(["cnid", "mobile", BORROWER["cnid"]]), max_size=6))
+def test_a_row_of_any_shape_is_matched_whole_or_refused_field_by_field(row):
+    """What the worker runs on each row: never an error that costs the part, never a value in a message."""
+    row = {"correlation_id": "L-1", **row}
+
+    probes, refusals, rows = inspections._probes([Record(2, row, None)], Peppers({1: bytes(32)}))
+
+    assert rows == 1
+    assert bool(probes) != bool(refusals)
+    assert 1 <= len(probes) <= 5 or refusals
+    for _line, error in refusals:
+        assert error.code != "unprocessable_row", row
+        assert BORROWER["cnid"] not in error.message
+        assert "\x00" not in error.field
+        assert "\ud800" not in error.field
