@@ -2,14 +2,18 @@
 
 ``start`` surveys the file and splits it into parts of ``INSPECTION_PART_ROWS``
 records; workers match the parts in parallel (``match_part``), each committing its
-hits together with its part's "done" mark, so a part cut off by a dying worker is
-simply matched again. The worker that commits the last part enqueues ``finish``,
-which counts the hits and marks those that are new since the portfolio's previous
-inspection. No result backend is needed: the parts coordinate through the database.
+hits and its subjects' multi-lender figures (``inspection_lending``) together with its
+part's "done" mark, so a part cut off by a dying worker is simply matched again. The
+worker that commits the last part enqueues ``finish``, which counts the hits and marks
+what is new since the portfolio's previous inspection. No result backend is needed:
+the parts coordinate through the database.
 
-On PostgreSQL a part is matched set-wise: its tokens are COPYed into a staging
-table and joined with the flags in one INSERT ... SELECT. Elsewhere the same answer
-comes from the ORM (``_match_portable``); the tests hold both to the same result.
+A row is a subject with one to five identifiers (``sharing.flags.identifiers``): it is
+staged as one (row, correlation id, platform token) probe per identifier, and hits a
+flag when any of its tokens is one of the flag's. On PostgreSQL a part is matched
+set-wise: its probes are COPYed into a staging table and joined with the flags' tokens
+in one INSERT ... SELECT. Elsewhere the same answer comes from the ORM
+(``_match_portable``); the tests hold both to the same result.
 """
 
 import logging
