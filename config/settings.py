@@ -401,6 +401,8 @@ SPECTACULAR_SETTINGS = {
         "FlagChangeEnum": "sharing.choices.FLAG_CHANGES",
         "UploadStatusEnum": "sharing.choices.JobStatus",  # its name in the schema since uploads came first
         "FileFormatEnum": "sharing.choices.FileFormat",
+        "IdTypeEnum": "sharing.choices.IdType",  # a subject's, a flag's and a loan's identifiers, flat or listed
+        "AmountBandEnum": "sharing.choices.AmountBand",  # a flag's, a loan's, and a total of open loans
     },
 }
 

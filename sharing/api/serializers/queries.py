@@ -11,6 +11,7 @@ from rest_framework.fields import empty
 from accounts.validators import validate_label
 from memberkit.labels import holds_identifier
 from memberkit.vocabulary import LENDING_FIGURES, NUMBERED_COLUMNS
+from sharing.api.serializers.common import IdentifierSerializer
 from sharing.choices import CONSENT_MAX, CORRELATION_MAX, IDENTIFIERS_MAX, AmountBand, Category, IdType, QueryPurpose
 from sharing.flags.identifiers import member_identifiers
 from sharing.matching import queries as matching
@@ -22,11 +23,6 @@ def check_consent(attrs: dict[str, Any], *, portfolio: bool = False) -> None:
     if matching.consent_missing(attrs["purpose"], attrs.get("consent_reference")):
         said = message("consent_required", "portfolio" if portfolio else "")
         raise serializers.ValidationError({"consent_reference": serializers.ErrorDetail(said, code="consent_required")})
-
-
-class IdentifierSerializer(serializers.Serializer[dict[str, Any]]):
-    id_type = serializers.ChoiceField(choices=IdType.choices)
-    token = serializers.CharField(help_text="The member token: 64 lowercase hex. Never echoed back.")
 
 
 class QuerySubjectSerializer(serializers.Serializer[dict[str, Any]]):
@@ -202,9 +198,7 @@ class LendingSerializer(serializers.Serializer[dict[str, Any]]):
         fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {}
         for figure, said in FIGURE_HELP.items():
             if figure == "open_amount_band":
-                fields[figure] = serializers.ChoiceField(
-                    choices=[("", "none"), *AmountBand.choices], allow_blank=True, help_text=said
-                )
+                fields[figure] = serializers.ChoiceField(choices=AmountBand.choices, allow_blank=True, help_text=said)
             else:
                 fields[figure] = serializers.IntegerField(min_value=0, help_text=said)
         return fields
