@@ -1,7 +1,8 @@
 """The demo consortium, written through the platform's own code paths (``manage.py seed_demo_consortium``).
 
-Five members, eighteen months of their flags (``sharing.management.history``), a month of their
-queries, a portfolio inspected twice and last month's report: so that every page a newcomer
+Five members, eighteen months of their flags (``sharing.management.history``), four years of their
+loans (``sharing.management.demo_loans``), a month of their queries, a portfolio inspected twice and
+last month's report: so that every page a newcomer
 opens has something true to show. Each part runs in this process through the code a request or
 a worker runs: ``services.contribute`` and the upload job store the flags (real tokens, sealed
 details), ``queries.query`` answers the queries and counts them, the inspection's steps match
@@ -36,9 +37,9 @@ from sharing.choices import CONSENT_PURPOSES, FileFormat, JobStatus, QueryPurpos
 from sharing.flags import services, uploads
 from sharing.flags.checking import FIELDS
 from sharing.keys.tokens import Keyer, peppers
-from sharing.management import history
+from sharing.management import demo_loans, history
 from sharing.matching import inspections, queries, quotas
-from sharing.models import Flag, Inspection, Report, Upload
+from sharing.models import Flag, Inspection, Loan, Report, Upload
 from sharing.reports import jobs
 from sharing.reports.gathering import Period
 
@@ -57,6 +58,7 @@ class Seeded:
     inspection: Inspection | None
     report: Report | None
     look_up: tuple[history.Borrower, int]  # a resident, and how many other members flagged them
+    loans: int = 0
 
 
 class Actor:
@@ -89,6 +91,7 @@ def seed(size: int = history.FLAGS, now: datetime | None = None) -> Seeded:
         inspection=Inspection.objects.filter(portfolio=PORTFOLIO, status=JobStatus.SUCCEEDED).order_by("-id").first(),
         report=report,
         look_up=past.most_flagged(by_others_than=0),
+        loans=Loan.objects.filter(reference__startswith=history.LOAN_REFERENCE).count(),
     )
 
 
@@ -113,6 +116,10 @@ def _write(past: history.History, actors: list[Actor], now: datetime) -> None:
     """The history in the order it happened: weekly batches of flags, the first inspection a week
     into last month, a month of queries; then today's inspection of the same portfolio."""
     events: list[AuditEvent] = []
+    # The members' loans first (their own months are in the past): queries and inspections see them.
+    for member, when, count in demo_loans.write(past.loans, [actor.institution for actor in actors], now):
+        actor = actors[member]
+        events.append(_event(AuditAction.LOAN_CONTRIBUTE, when, actor, by=actor.contributor, subjects=count))
     last_month = Period.month_before(past.today)
     first_upload = dict.fromkeys(range(len(actors)), False)
     inspected_on = last_month.starts_on + timedelta(days=7)

@@ -15,7 +15,7 @@ from typing import Any
 from stdnum.cn import ric
 
 from memberkit.identifiers import InvalidIdentifier, member_token
-from sharing.choices import PROTECTIVE_CATEGORIES, AmountBand, Category, NoticeChannel, QueryPurpose
+from sharing.choices import PROTECTIVE_CATEGORIES, AmountBand, Category, NoticeChannel, ProductType, QueryPurpose
 
 # The published test key of docs/identifiers.md (the bytes 0 to 31): the demo's consortium key.
 # Anyone can compute its tokens, which is what a demo needs and why real data must never use it.
@@ -84,6 +84,16 @@ class Query:
 
 
 @dataclass
+class Lending:
+    """One loan as its member reports it (positive information, under the borrower's consent)."""
+
+    member: int
+    reported_on: date  # when the member reported it last: the day it opened, or it closed
+    borrower: Borrower
+    item: dict[str, Any]
+
+
+@dataclass
 class History:
     today: date
     borrowers: list[Borrower]
@@ -91,6 +101,7 @@ class History:
     queries: list[Query]
     book: list[Borrower | str]  # the first member's portfolio: borrowers, or tokens of clean ones
     added: list[Borrower | str] = field(default_factory=list)  # loans new in the book since then
+    loans: list[Lending] = field(default_factory=list)  # the consortium's loans (``lendings``)
 
     def batches(self) -> list[tuple[int, date, list[Filing]]]:
         """The filings as each member sends them: a batch a week, dated by its last filing."""
@@ -133,7 +144,7 @@ def make(today: date, size: int = FLAGS) -> History:
     book += [rng.randbytes(32).hex() for _ in range(len(book) * 4)]
     rng.shuffle(book)
     added: list[Borrower | str] = [*rng.sample(borrowers, max(1, len(book) // 20))]
-    return History(today, borrowers, filings, queries, book, added)
+    return History(today, borrowers, filings, queries, book, added, lendings(today, borrowers, size))
 
 
 def _borrower(rng: random.Random) -> Borrower:
@@ -200,3 +211,82 @@ def _queries(rng: random.Random, member: int, day: date, scale: float, borrowers
         minutes = rng.randint(9 * 60, 18 * 60)
         asked.append(Query(member, day, minutes, purpose.value, subjects, by_person=member < 2 and most <= 3))
     return sorted(asked, key=lambda query: query.minutes)
+
+
+# The consortium's loans, made with a random generator of their own: the flags' history stays as it was.
+LOANS = 4_000  # at FLAGS flags; a smaller history has proportionally fewer
+LOAN_SEED = 17
+LOAN_REFERENCE = "LOAN-"
+LOAN_DAYS = 1_460  # four years of loans opened: none closed past its five years of retention
+# The borrowers borrowing from several lenders at once (multi-lending): how many lenders each has, by weight.
+LENDERS = ((2, 30), (3, 35), (4, 25), (5, 10))
+PRODUCT_SHARES = {
+    ProductType.CASH_LOAN: (45, (55, 35, 8, 2, 0)),  # weight, and the weights of the amount bands
+    ProductType.INSTALMENT: (30, (60, 35, 5, 0, 0)),
+    ProductType.CREDIT_CARD: (20, (50, 45, 5, 0, 0)),
+    ProductType.OTHER: (5, (20, 30, 30, 15, 5)),
+}
+TERMS = (90, 180, 365, 730, 1095)  # days a loan runs before it is repaid
+
+
+def lendings(today: date, borrowers: list[Borrower], size: int = FLAGS) -> list[Lending]:
+    """The consortium's loans, about ``LOANS * size / FLAGS``: the regular borrowers of the flags' history
+    (the first sixth) have loans at two to five members at once, others one; some loans are repaid,
+    some carry a second identifier of the borrower (a mobile number beside a resident ID)."""
+    rng = random.Random(LOAN_SEED)  # noqa: S311 - a made-up history, the same everywhere: no secret
+    wanted = max(10, LOANS * size // FLAGS)
+    regulars = borrowers[: max(1, len(borrowers) // 6)]
+    second: dict[Borrower, Borrower] = {}
+    loans: list[Lending] = []
+    serial = 0
+    while len(loans) < wanted:
+        borrower = rng.choice(regulars) if rng.random() < 0.4 else rng.choice(borrowers)
+        several = borrower in regulars[: len(regulars) // 2]
+        lenders = rng.choices([n for n, _ in LENDERS], [w for _, w in LENDERS])[0] if several else 1
+        for member in rng.sample(range(MEMBERS), lenders):
+            if borrower.id_type == "cnid" and borrower not in second and rng.random() < 0.3:
+                second[borrower] = _mobile(rng)
+            loans.append(_lending(rng, serial, today, member, borrower, second.get(borrower)))
+            serial += 1
+    return loans
+
+
+def _mobile(rng: random.Random) -> Borrower:
+    while True:
+        raw = f"1{rng.choice('358')}{rng.randrange(10**9):09d}"
+        if raw in TEST_VECTORS:
+            continue
+        try:
+            return Borrower("mobile", raw, member_token("mobile", raw, DEMO_CONSORTIUM_KEY))
+        except InvalidIdentifier:
+            continue
+
+
+def _lending(
+    rng: random.Random, serial: int, today: date, member: int, borrower: Borrower, mobile: Borrower | None
+) -> Lending:
+    # More loans opened lately than four years ago, as the consortium grows.
+    while True:
+        back = rng.randrange(LOAN_DAYS)
+        if rng.random() < 1 - 0.6 * back / LOAN_DAYS:
+            break
+    opened = today - timedelta(days=back)
+    product = rng.choices(list(PRODUCT_SHARES), [weight for weight, _ in PRODUCT_SHARES.values()])[0]
+    band = rng.choices(AmountBand.values, PRODUCT_SHARES[product][1])[0]
+    item: dict[str, Any] = {
+        "reference": f"{LOAN_REFERENCE}{serial:06d}",
+        "id_type": borrower.id_type,
+        "token": borrower.token,
+        "product": product.value,
+        "opened_on": opened.isoformat(),
+        "amount_band": band,
+        "consent_reference": f"CONSENT-{opened:%Y%m}-{serial:06d}",
+    }
+    if mobile is not None:
+        item["id_type_2"], item["token_2"] = mobile.id_type, mobile.token
+    closes = opened + timedelta(days=rng.choice(TERMS))
+    reported = opened
+    if product != ProductType.CREDIT_CARD and closes <= today and rng.random() < 0.9:
+        item["closed_on"] = closes.isoformat()
+        reported = closes
+    return Lending(member, reported, borrower, item)

@@ -9,8 +9,9 @@ from sharing.management import demo, history
 
 class Command(DemoCommand):
     help = (
-        "Give the demo (seed_demo) a living consortium: three more members, eighteen months of flags, a month "
-        "of queries, a portfolio inspected twice and last month's report. Safe to run again; refused in production."
+        "Give the demo (seed_demo) a living consortium: three more members, eighteen months of flags, four years "
+        "of loans, a month of queries, a portfolio inspected twice and last month's report. Safe to run again; "
+        "refused in production."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,6 +34,7 @@ class Command(DemoCommand):
         for member in seeded.members:
             write(f"  {member.name_en} ({member.get_sector_display()})")
         write(f"  {seeded.flags:,} flags over eighteen months, {seeded.queries:,} queries in the last month")
+        write(f"  {seeded.loans:,} loans reported over four years, some borrowers at three or more members")
         if seeded.inspection is not None:
             inspection = seeded.inspection
             write(
