@@ -56,8 +56,10 @@ class ReportSerializer(JobSerializer):
 class ReportDetailSerializer(ReportSerializer):
     figures = serializers.SerializerMethodField(
         help_text="Once built: period, institutions, tables (each with name, rows, columns, cells, suppressed, "
-        "by_institution) and notes. A suppressed cell is null with suppressed true; a member sees only its own "
-        "rows of the tables by institution."
+        "by_institution) and notes. A suppressed cell is null with suppressed true. The multi-lending tables "
+        "(multi_lending_by_sector_and_month, loans_opened_by_sector_and_month, lending_queries_by_sector_and_month) "
+        "have a row per month and sector, coded YYYY-MM/sector. A member sees only its own rows of the tables by "
+        "institution, none of the others."
     )
 
     class Meta(ReportSerializer.Meta):
