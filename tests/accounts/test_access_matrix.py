@@ -13,8 +13,10 @@ from accounts.audit import record
 from accounts.choices import SCOPES_BY_KIND, AuditAction, InstitutionKind, Role, Scope
 from accounts.permissions import ActionAllowed, DenyAll
 from sharing.flags import services as sharing_services
-from sharing.models import Flag, Inspection, Report, Upload
+from sharing.loans import services as loans
+from sharing.models import Flag, Inspection, Loan, Report, Upload
 from tests.factories import flag_item
+from tests.sharing.loans.items import loan_item
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +78,10 @@ MATRIX = [
     ("get", "/api/v1/uploads/{alpha_upload}", FLAG_READERS, 200),
     ("get", "/api/v1/uploads/{alpha_upload}/errors", FLAG_READERS, 200),
     ("get", "/api/v1/uploads/{alpha_upload}/summary", FLAG_READERS, 200),
+    # Loans, like flags, are a member's own (sharing.loans); the matrix's loan is alpha's.
+    ("get", "/api/v1/loans", FLAG_READERS, 200),
+    ("post", "/api/v1/loans", FLAG_WRITERS, 400),
+    ("get", "/api/v1/loans/{alpha_loan}", FLAG_READERS, 200),
     ("post", "/api/v1/queries", {"alpha:analyst", "key"}, 400),
     ("get", "/api/v1/inspections", {"alpha:analyst", "key"}, 200),
     ("post", "/api/v1/inspections", {"alpha:analyst", "key"}, 400),
@@ -110,6 +116,8 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
     outcomes = {}
     sharing_services.contribute(cast.alpha.institution, [flag_item("MATRIX-1")])
     alpha_flag = Flag.objects.get(reference="MATRIX-1")
+    loans.contribute(cast.alpha.institution, [loan_item("MATRIX-1")])
+    alpha_loan = Loan.objects.get(reference="MATRIX-1")
     alpha_upload = Upload.objects.create(
         institution=cast.alpha.institution, file_name="flags.csv", file_format="csv", size_bytes=0
     )
@@ -133,6 +141,7 @@ def test_endpoint_admits_exactly_the_roles_and_scopes_in_the_matrix(
             own_key=own_key.pk,
             own_event=own_event.pk,
             alpha_flag=alpha_flag.pk,
+            alpha_loan=alpha_loan.pk,
             alpha_upload=alpha_upload.pk,
             alpha_inspection=alpha_inspection.pk,
             report=report.pk,
