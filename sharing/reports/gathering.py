@@ -89,7 +89,7 @@ class Counts:
 
 
 def gather(period: Period) -> Counts:
-    """The period's counts, from four aggregate statements."""
+    """The period's counts, from six aggregate statements."""
     start, end = period.bounds()
     first, last = period.starts_on, period.ends_on
     created = Q(created_at__gte=start, created_at__lt=end)
