@@ -239,8 +239,11 @@ def _inspect(actor: Actor, book: Iterable[history.Borrower | str], when: datetim
 def _ask(actor: Actor, query: history.Query, when: datetime, keyer: Keyer) -> AuditEvent:
     """A query answered and counted as the API answers it, at its time; its event as the API records it."""
     institution = actor.institution
-    subjects = [(f"Q-{number}", keyer(token)) for number, token in enumerate(query.subjects)]
-    _answers, hits = queries.query(institution, subjects, when, quotas.Charge.of(institution, len(subjects), when))
+    subjects = [(f"Q-{number}", [keyer(token)]) for number, token in enumerate(query.subjects)]
+    charge = quotas.Charge.of(institution, len(subjects), when)
+    answered = queries.query(
+        institution, subjects, when, charge, purpose=query.purpose, pepper_version=peppers().version
+    )
     consent = f"AUTH-{when:%y%m%d%H%M}" if query.purpose in CONSENT_PURPOSES else ""
     return _event(
         AuditAction.QUERY,
@@ -250,7 +253,7 @@ def _ask(actor: Actor, query: history.Query, when: datetime, keyer: Keyer) -> Au
         purpose=query.purpose,
         consent_reference=consent,
         subjects=len(subjects),
-        hits=hits,
+        hits=answered.hits,
     )
 
 
