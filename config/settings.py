@@ -403,6 +403,7 @@ SPECTACULAR_SETTINGS = {
         "FileFormatEnum": "sharing.choices.FileFormat",
         "IdTypeEnum": "sharing.choices.IdType",  # a subject's, a flag's and a loan's identifiers, flat or listed
         "AmountBandEnum": "sharing.choices.AmountBand",  # a flag's, a loan's, and a total of open loans
+        "UploadKindEnum": "sharing.choices.UploadKind",  # an upload's kind, and the kind of file sent
     },
 }
 

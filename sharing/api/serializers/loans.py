@@ -5,17 +5,10 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from sharing.api.serializers.common import help_texts
+from sharing.api.serializers.common import IdentifierSerializer, help_texts
 from sharing.choices import CONSENT_MAX, IDENTIFIERS_MAX, REFERENCE_MAX, AmountBand, IdType, ProductType
 from sharing.messages import english, message
 from sharing.models import Loan
-
-
-class IdentifierSerializer(serializers.Serializer[dict[str, Any]]):
-    """One of the borrower's identifiers, as a member token (docs/identifiers.md)."""
-
-    id_type = serializers.ChoiceField(choices=IdType.choices)
-    token = serializers.CharField(min_length=64, max_length=64, help_text="The member token: 64 lowercase hex.")
 
 
 class LoanInputSerializer(serializers.Serializer[dict[str, Any]]):
