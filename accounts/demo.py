@@ -30,7 +30,14 @@ class DemoInstitution:
     sector: str = ""
 
 
-MEMBER_SCOPES = (Scope.FLAGS_WRITE, Scope.MATCH, Scope.INSPECTIONS, Scope.REPORTS_READ, Scope.AUDIT_READ)
+MEMBER_SCOPES = (
+    Scope.FLAGS_WRITE,
+    Scope.LOANS_WRITE,
+    Scope.MATCH,
+    Scope.INSPECTIONS,
+    Scope.REPORTS_READ,
+    Scope.AUDIT_READ,
+)
 
 CAST = (
     DemoInstitution(
