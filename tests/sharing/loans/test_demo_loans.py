@@ -68,8 +68,8 @@ def test_written_through_the_service_dated_back_and_stamped(past):
         stamped = ContributedLoans.objects.get(institution=institution).last_contributed_at
         assert stamped == max(when for who, when, _count in batches if who == member)
     lenders: dict[bytes, set[int]] = defaultdict(set)
-    for token, institution in LoanToken.objects.filter(loan__closed_on__isnull=True).values_list(
+    for token, lender in LoanToken.objects.filter(loan__closed_on__isnull=True).values_list(
         "token", "loan__institution_id"
     ):
-        lenders[bytes(token)].add(institution)
+        lenders[bytes(token)].add(lender)
     assert max(len(institutions) for institutions in lenders.values()) >= 3
