@@ -23,6 +23,9 @@ NOTES = (
     "disputes: the platform records no disputes yet, so the report has no figures on them.",
     "suppressed: a cell counting 1 to 10 borrowers is suppressed, and so is any cell from which a "
     "suppressed one could be worked out (docs/reports.md). Suppressed values are null.",
+    "multi-lending: a loan's borrower is its first identifier in the order cnid, passport, uscc, mobile; a "
+    "borrower counts under every sector that lends to it and once in all, so sectors need not add up to all; "
+    "a loan is open at a month's end when it opened by then and had not closed by then (docs/reports.md).",
 )
 
 

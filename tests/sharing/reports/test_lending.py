@@ -262,6 +262,7 @@ def test_the_tables_have_a_row_per_month_and_sector_and_their_columns(lenders):
     assert tables[LOANS_OPENED]["columns"] == ["loans", "borrowers"]
     assert tables[LENDING_QUERIES]["columns"] == ["records", "institutions"]
     assert not any(tables[name]["by_institution"] for name in NEW_TABLES)
+    assert any(note.startswith("multi-lending: a loan's borrower is its first identifier") for note in figures["notes"])
 
 
 def test_a_period_without_loans_publishes_zeros(lenders):
