@@ -6,7 +6,7 @@ word on who the borrower is. Two paths do this with the same result. ``upsert_or
 the ORM and runs on every database: JSON batches (1,000 loans at most) and file chunks on SQLite
 use it. ``copy_and_merge`` is PostgreSQL's set-based path for file chunks, as flags have
 (``sharing.flags.storing``): COPY into a temporary staging table, one ``INSERT ... ON CONFLICT DO
-UPDATE``, then the tokens of the loans that existed deleted by id and the new ones COPYed in.
+UPDATE``, then the tokens of the loans it wrote deleted by id and the new ones COPYed in.
 Every stored batch or chunk stamps ``ContributedLoans``: the multi-lender figures need it.
 """
 
@@ -119,13 +119,15 @@ def upsert_orm(
         unique_fields=["institution", "reference"],
         update_fields=list(REPLACED),
     )
-    known = [pk for pk, _upload, _row in before.values()]
-    for start in range(0, len(known), ORM_BATCH):
-        LoanToken.objects.filter(loan_id__in=known[start : start + ORM_BATCH]).delete()
     ids: dict[str, int] = {}
     for start in range(0, len(references), ORM_BATCH):
         written = Loan.objects.filter(institution=institution, reference__in=references[start : start + ORM_BATCH])
         ids.update((str(reference), pk) for reference, pk in written.values_list("reference", "pk"))
+    # The tokens of every loan just written, new ones included: a batch racing this one with a reference new to
+    # both may have written the loan first (the upsert waited for it), and its tokens are replaced too.
+    written_ids = list(ids.values())
+    for start in range(0, len(written_ids), ORM_BATCH):
+        LoanToken.objects.filter(loan_id__in=written_ids[start : start + ORM_BATCH]).delete()
     version = peppers().version
     LoanToken.objects.bulk_create(
         [
@@ -156,10 +158,10 @@ TOKEN_TYPES = ["int8", "varchar", "bytea", "int2"]
 # Built once from constants; every value travels as a parameter. As for flags (sharing.flags.storing,
 # EXISTING), the loans that exist already are found by one probe of the unique (institution_id,
 # reference) index per staged row, in a LATERAL subquery that OFFSET 0 keeps the planner from turning
-# into a join whose plan would depend on statistics: the loans of existing ones, whose tokens are
-# replaced, and this upload's own earlier rows, which a later row supersedes.
+# into a join whose plan would depend on statistics: how many exist, and this upload's own earlier
+# rows, which a later row supersedes.
 EXISTING = (
-    "SELECT coalesce(array_agg(l.id), '{}'),"  # noqa: S608
+    "SELECT count(*),"  # noqa: S608
     " coalesce(array_agg(l.source_row ORDER BY s.row) FILTER (WHERE l.source_upload_id = %(upload)s), '{}'),"
     " coalesce(array_agg(s.row ORDER BY s.row) FILTER (WHERE l.source_upload_id = %(upload)s), '{}')"
     " FROM " + STAGING + " s CROSS JOIN LATERAL (SELECT id, source_upload_id, source_row FROM sharing_loan"
@@ -178,7 +180,10 @@ MERGE = (
     )
     + " RETURNING reference, id"
 )
-# By the unique (loan_id, id_type) index, whose first column is the loan: = ANY of an array probes it per id.
+# The tokens of the loans the merge wrote, found by the unique (loan_id, id_type) index, whose first column
+# is the loan: = ANY of an array probes it once per id, whatever the statistics. Every loan written, new
+# ones too: a chunk racing this one with a reference new to both may have written the loan first (the
+# merge waited for it and then updated it), and its tokens are replaced with this chunk's.
 DELETE_TOKENS = "DELETE FROM sharing_loantoken WHERE loan_id = ANY(%s)"
 
 
@@ -201,11 +206,10 @@ def copy_and_merge(institution: Institution, staged: Sequence[Staged], upload: U
         cursor.execute(EXISTING, {"upload": upload.pk, "institution": institution.pk})
         existing, earlier_rows, later_rows = cursor.fetchone()
         superseded = list(zip(earlier_rows, later_rows, strict=True))
-        if existing:
-            cursor.execute(DELETE_TOKENS, [existing])
         parameters: dict[str, Any] = {"institution": institution.pk, "upload": upload.pk, "now": now}
         cursor.execute(MERGE, parameters)
         ids = dict(cursor.fetchall())
+        cursor.execute(DELETE_TOKENS, [list(ids.values())])
         version = peppers().version
         with cursor.copy(
             "COPY sharing_loantoken (loan_id, id_type, token, pepper_version) FROM STDIN (FORMAT BINARY)"
@@ -217,4 +221,4 @@ def copy_and_merge(institution: Institution, staged: Sequence[Staged], upload: U
                 for id_type, token in loan.identifiers:
                     write((loan_id, id_type, token, version))
     note_contribution(institution, now)
-    return Stored(created=len(staged) - len(existing), updated=len(existing) - len(superseded), superseded=superseded)
+    return Stored(created=len(staged) - existing, updated=existing - len(superseded), superseded=superseded)

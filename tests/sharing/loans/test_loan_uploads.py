@@ -3,11 +3,13 @@
 import csv
 import io
 import json
+import threading
+import time
 from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.choices import AuditAction, Scope
@@ -290,3 +292,47 @@ def test_the_set_based_and_portable_paths_store_the_same(cast):
 
     assert results[cast.alpha.institution.pk] == results[cast.beta.institution.pk]
     assert results[cast.alpha.institution.pk][0] == [(6, 0, []), (1, 0, [(2, 2), (3, 3)])]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row locks make the second writer wait")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["batch", "file"])
+def test_two_writers_of_one_new_reference_leave_the_later_ones_identifiers(cast, path):
+    """The first writer has stored a loan new to both and not yet committed; the second waits for it, then
+    updates the loan and replaces its tokens, instead of failing on the first one's tokens."""
+    institution = cast.alpha.institution
+    first_stored, second_started = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def store(item: dict[str, object], hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                if path == "batch":
+                    services.contribute(institution, [item])
+                else:
+                    upload = Upload.objects.create(
+                        institution=institution, kind="loans", file_name="l.csv", size_bytes=1
+                    )
+                    loan = services.checker().check(item)
+                    assert not isinstance(loan, list)
+                    storing.copy_and_merge(institution, [storing.stage(loan, 2)], upload, timezone.now())
+                if hold:
+                    first_stored.set()
+                    second_started.wait(10)
+                    time.sleep(0.5)  # the second writer is waiting on this one's row by now
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=store, args=(loan_item("LN-1", id_type_2="mobile", token_2=mobile_token()), True))
+    first.start()
+    first_stored.wait(10)
+    second = threading.Thread(target=store, args=(loan_item("LN-1", person=3), False))
+    second.start()
+    second_started.set()
+    first.join(30)
+    second.join(30)
+
+    assert failures == []
+    assert tokens_of(institution, "LN-1") == [("cnid", platform_token(member_token_of(PEOPLE[3]), peppers()))]
