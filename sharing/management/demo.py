@@ -2,11 +2,11 @@
 
 Five members, eighteen months of their flags (``sharing.management.history``), four years of their
 loans (``sharing.management.demo_loans``), a month of their queries, a portfolio inspected twice and
-last month's report: so that every page a newcomer
-opens has something true to show. Each part runs in this process through the code a request or
-a worker runs: ``services.contribute`` and the upload job store the flags (real tokens, sealed
-details), ``queries.query`` answers the queries and counts them, the inspection's steps match
-the portfolio, ``jobs.build`` builds the report. Only time is made up: what those paths stamp
+last month's report: so that every page a newcomer opens has something true to show. Each part
+runs in this process through the code a request or a worker runs: ``services.contribute`` and the
+upload job store the flags (real tokens, sealed details), ``sharing.loans.services.contribute`` the
+loans, ``queries.query`` answers the queries and counts them, the inspection's steps match the
+portfolio, ``jobs.build`` builds the report. Only time is made up: what those paths stamp
 with the present moment is dated back to when it happened in the history, and the audit events
 they would have left are written with those dates.
 
