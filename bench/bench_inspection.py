@@ -4,14 +4,14 @@ records of 5,000,000 tokens, beside the bare SQL computing the same answer.
 Run on demand from the repository root; it is not part of the test suite:
 
     .venv/bin/python bench/bench_inspection.py [--flags 10000000] [--loans 10000000]
-        [--record-tokens 5000000] [--probes 1000000] [--workers 2]
+        [--record-tokens 5000000] [--probes 1000000] [--workers 2] [--keep]
 
 It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication) and RabbitMQ at
 127.0.0.1:5672, or those ``BENCH_POSTGRES_URL`` and ``BENCH_BROKER_URL`` name. It creates the
 database ``riskshare_bench`` and migrates it; the inspecting member contributes a flag of each
 category and a loan through the platform's services (both reciprocity rules), and ``OTHERS`` other
 members are created. The portfolio has ``--probes`` subjects: each has a resident ID, three in ten
-a mobile number too and one in ten of those a passport as well (``identifiers``). Their platform
+a mobile number too, and one in ten a passport as well (``identifiers``). Their platform
 tokens, computed here with the run's own pepper as the platform computes them, are COPYed into a
 scratch table, and the data is generated from it by the database itself (``seed``), straight into
 the platform's tables, with their secondary indexes and unique constraints dropped during the load
@@ -42,7 +42,7 @@ Two measurements, each on warm tables:
 
 The two answers must agree (hits, subjects hit, subjects with figures and every figure's sum).
 The summary prints the inspection's time as a multiple of the bare SQL's (target: within twice).
-The database is dropped at the end.
+The database is dropped at the end, unless ``--keep``.
 """
 
 import argparse
@@ -91,8 +91,8 @@ def platform_token(member: bytes) -> bytes:
 
 
 def identifiers(n: int) -> range:
-    """Subject ``n``'s identifier types (indexes of ``KINDS``): a resident ID; three in ten a mobile too; one
-    in ten of those a passport as well. The SQL of ``seed`` says the same with ``n % 10``."""
+    """Subject ``n``'s identifier types (indexes of ``KINDS``): a resident ID; three in ten a mobile too, one
+    in ten a passport as well. The SQL of ``seed`` says the same with ``n % 10``."""
     return range(3 if n % 10 == 2 else 2 if n % 10 < 3 else 1)
 
 
@@ -103,8 +103,10 @@ def main() -> None:
     parser.add_argument("--record-tokens", type=int, default=5_000_000)
     parser.add_argument("--probes", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="leave the database riskshare_bench, to look into")
     args = parser.parse_args()
     with fresh_platform(
+        keep=args.keep,
         CELERY_BROKER_URL=BROKER_URL,
         CELERY_TASK_DEFAULT_QUEUE=QUEUE,
         PLATFORM_PEPPER=f"1 {PEPPER.hex()}",

@@ -82,10 +82,11 @@ def drop_database(database: str = DATABASE) -> None:
 
 
 @contextmanager
-def fresh_platform(database: str = DATABASE, **environment: str) -> Iterator[Path]:
+def fresh_platform(database: str = DATABASE, *, keep: bool = False, **environment: str) -> Iterator[Path]:
     """The platform pointed at a fresh benchmark database and a work folder of its own (yielded),
     through the environment Django reads at setup; the database is dropped at the end, whatever
-    happens. ``environment`` adds to or overrides the defaults (a broker, a queue, a pepper)."""
+    happens, unless ``keep`` (to look into it afterwards). ``environment`` adds to or overrides the
+    defaults (a broker, a queue, a pepper)."""
     work = Path(tempfile.mkdtemp(prefix="riskshare-bench-"))
     os.environ.update(
         {
@@ -104,7 +105,8 @@ def fresh_platform(database: str = DATABASE, **environment: str) -> Iterator[Pat
         from django.db import connections
 
         connections.close_all()
-        drop_database(database)
+        if not keep:
+            drop_database(database)
 
 
 @contextmanager
