@@ -12,6 +12,7 @@ from accounts import demo
 from accounts.choices import InstitutionKind, Role, Sector
 from accounts.models import Institution, User
 from memberkit.identifiers import member_token
+from memberkit.vocabulary import NUMBERED_COLUMNS
 from sharing.flags import services
 from sharing.management.history import DEMO_CONSORTIUM_KEY
 from sharing.models import Flag, Inspection, Upload
@@ -86,9 +87,23 @@ def member_token_of(raw: str, id_type: str = "cnid") -> str:
 
 
 def stored_token(flag: Flag) -> bytes:
-    """A flag's platform token; an erased flag has none, and fails here."""
-    assert flag.token is not None, f"{flag} has no token"
-    return bytes(flag.token)
+    """A flag's (first) platform token; an erased flag has none, and fails here."""
+    first = flag.tokens.order_by("id").first()
+    assert first is not None, f"{flag} has no token"
+    return bytes(first.token)
+
+
+def stored_tokens(flag: Flag) -> dict[str, bytes]:
+    """A flag's platform tokens by identifier type; empty once retention has erased them."""
+    return {id_type: bytes(token) for id_type, token in flag.tokens.values_list("id_type", "token")}
+
+
+def more_identifiers(*identifiers: tuple[str, str]) -> dict[str, str]:
+    """The flat fields of a second to fifth identifier, each (id_type, raw identifier), as a CSV row has them."""
+    fields: dict[str, str] = {}
+    for (type_field, token_field), (id_type, raw) in zip(NUMBERED_COLUMNS, identifiers, strict=False):
+        fields[type_field], fields[token_field] = id_type, member_token_of(raw, id_type)
+    return fields
 
 
 def flag_item(reference: str = "LOAN-1", **fields: Any) -> dict[str, Any]:
@@ -112,10 +127,23 @@ def flag_item(reference: str = "LOAN-1", **fields: Any) -> dict[str, Any]:
 PEOPLE = ["11010519491231002X", "440524198001010013", "11010119900307803X", "110101198001011232", "440301199003072313"]
 
 
-def person_flag(reference: str, person: int, category: str, event: str, end: str | None = None) -> dict[str, Any]:
-    """A flag on ``PEOPLE[person]`` as a member files it; identity theft is filed without a notice."""
+def person_flag(
+    reference: str,
+    person: int,
+    category: str,
+    event: str,
+    end: str | None = None,
+    more: tuple[tuple[str, str], ...] = (),
+) -> dict[str, Any]:
+    """A flag on ``PEOPLE[person]`` as a member files it; identity theft is filed without a notice. ``more``
+    gives the borrower's other identifiers, each (id_type, raw identifier): a mobile number, say."""
     item = flag_item(
-        reference, token=member_token_of(PEOPLE[person]), category=category, event_date=event, end_date=end
+        reference,
+        token=member_token_of(PEOPLE[person]),
+        category=category,
+        event_date=event,
+        end_date=end,
+        **more_identifiers(*more),
     )
     if category == "identity_theft":
         item.pop("notice_date"), item.pop("notice_channel")

@@ -65,11 +65,15 @@ class FlagViewSet(
 
     def get_queryset(self) -> QuerySet[Flag]:
         queryset: QuerySet[Flag] = super().get_queryset()
+        if self.action == "summary":
+            return queryset
+        # The identifiers' types, in the order given; never their tokens.
+        queryset = queryset.prefetch_related(selectors.IDENTIFIER_TYPES)
         if self.action != "list":
             return queryset.select_related("details_key")
         # A list never decrypts: it says whether details exist without loading the ciphertext.
         has_details = ExpressionWrapper(Q(details__isnull=False), output_field=BooleanField())
-        return queryset.defer("details", "token").annotate(has_details=has_details)
+        return queryset.defer("details").annotate(has_details=has_details)
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return FlagDetailSerializer if self.action == "retrieve" else FlagSerializer

@@ -6,8 +6,10 @@ things, with the same field names and reason codes. It runs once per row of
 files with millions of rows, hence the plain loops and no per-row objects
 beyond the result.
 
-The member token is keyed into the platform token right here, at the edge; it is
-never kept, returned or put into an error message.
+A flag carries one to five identifiers of its borrower, checked by the one rule of
+``sharing.flags.identifiers`` (flat ``id_type``/``token`` ... ``id_type_5``/``token_5``
+fields, or a JSON list ``identifiers``). Their member tokens are keyed into platform
+tokens right here, at the edge; they are never kept, returned or put into an error message.
 """
 
 import json
@@ -29,29 +31,32 @@ from sharing.choices import (
     RETENTION_YEARS,
     AmountBand,
     Category,
-    IdType,
     NoticeChannel,
 )
-from sharing.keys.tokens import MEMBER_TOKEN, Keyer, Peppers
+from sharing.flags import identifiers
+from sharing.flags.identifiers import Identifiers
+from sharing.keys.tokens import Keyer, Peppers
 from sharing.messages import FieldError, english, refusal
 
+# A flag file's columns: the CSV header must name the required ones and may name the optional ones, among
+# them the pairs of a second to fifth identifier (id_type_2, token_2 ... id_type_5, token_5).
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
-OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details")
-FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details", *identifiers.NUMBERED_FIELDS)
+# Every field a flag may have; JSON may give its identifiers as a list instead (``identifiers``).
+FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS, identifiers.LIST)
 REFERENCE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:/#-]{{0,{REFERENCE_MAX - 1}}}")
 UNKNOWN_FIELDS_LISTED = 10  # a row with a million unknown fields gets ten lines in the report
 
 _FIELD_SET = frozenset(FIELDS)
-_ID_TYPES = frozenset(IdType.values)
 _CATEGORIES = frozenset(Category.values)
 _AMOUNT_BANDS = frozenset(AmountBand.values)
 _CHANNELS = frozenset(NoticeChannel.values)
 _REFERENCE_MATCH = REFERENCE.fullmatch
-_TOKEN_MATCH = MEMBER_TOKEN.fullmatch
+_MEMBER_IDENTIFIERS = identifiers.member_identifiers
+_KEYED = identifiers.keyed
 # The messages, in English, from the catalogue (sharing.messages); made once, not per row.
 _NOT_A_FIELD = english("unknown_field")
 _BAD_REFERENCE = english("bad_reference")
-_USE_ID_TYPES = english("unknown_id_type")
 _USE_CATEGORIES = english("unknown_category")
 _USE_AMOUNT_BANDS = english("unknown_amount_band")
 _USE_CHANNELS = english("unknown_notice_channel")
@@ -67,9 +72,6 @@ def _refusal(field: str, code: str) -> FieldError:
 UNPROCESSABLE = _refusal("", "unprocessable_row")
 _IDENTIFIER_IN_REFERENCE = _refusal("reference", labels.REASON)
 _REQUIRED_REFERENCE = _refusal("reference", "required")
-_REQUIRED_ID_TYPE = _refusal("id_type", "required")
-_REQUIRED_TOKEN = _refusal("token", "required")
-_BAD_TOKEN = _refusal("token", "bad_token")
 _REQUIRED_CATEGORY = _refusal("category", "required")
 _END_BEFORE_EVENT = _refusal("end_date", "end_before_event")
 _NOTICE_DATE_REQUIRED = _refusal("notice_date", "notice_required")
@@ -83,8 +85,6 @@ class CheckedFlag(NamedTuple):
     """A valid flag as the platform stores it; ``details`` is still the plain JSON bytes."""
 
     reference: str
-    id_type: str
-    token: bytes
     category: str
     event_date: date
     end_date: date | None
@@ -93,6 +93,7 @@ class CheckedFlag(NamedTuple):
     notice_channel: str
     details: bytes | None
     expires_on: date
+    identifiers: Identifiers  # ((id_type, platform token), ...), one to five, in the order given
 
 
 def _checked(values: tuple[Any, ...]) -> CheckedFlag:
@@ -125,21 +126,10 @@ class Checker:
         elif (refused := reference_refusal(reference)) is not None:
             errors.append(refused)
 
-        id_type = item.get("id_type")
-        if type(id_type) is not str:
-            id_type = _text(id_type)
-        if id_type not in _ID_TYPES:
-            errors.append(_REQUIRED_ID_TYPE if not id_type else FieldError("id_type", "unknown_id_type", _USE_ID_TYPES))
-
-        token = b""
-        member_token = item.get("token")
-        if member_token is None or member_token == "":
-            errors.append(_REQUIRED_TOKEN)
-        elif type(member_token) is not str or not _TOKEN_MATCH(member_token):
-            # Never echo the value: it is a borrower's token, or worse, a raw identifier sent by mistake.
-            errors.append(_BAD_TOKEN)
-        else:
-            token = self._keyer(member_token)
+        # Never echoed: a token is a borrower's, or worse, a raw identifier sent by mistake.
+        member_identifiers, wrong = _MEMBER_IDENTIFIERS(item)
+        if wrong:
+            errors += wrong
 
         category = item.get("category")
         if type(category) is not str:
@@ -196,8 +186,6 @@ class Checker:
         return _checked(
             (
                 reference,
-                id_type,
-                token,
                 category,
                 event_date,
                 end_date,
@@ -206,6 +194,7 @@ class Checker:
                 notice_channel,
                 details,
                 expires_on,
+                _KEYED(member_identifiers, self._keyer),
             )
         )
 

@@ -2,9 +2,23 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from sharing.models import Flag, UploadError
+from sharing.models import Flag, FlagToken, UploadError
+
+# A flag's identifier types, in the order they were given (a flag's tokens are written in that order), without
+# their tokens: what a member's reading of its own flags shows of the borrower (``flag.identifier_types``).
+IDENTIFIER_TYPES = Prefetch(
+    "tokens", queryset=FlagToken.objects.order_by("id").only("id", "flag_id", "id_type"), to_attr="identifier_types"
+)
+
+
+def identifier_types(flag: Flag) -> list[str]:
+    """The flag's identifier types in the order given: from ``IDENTIFIER_TYPES`` if prefetched, else one query."""
+    prefetched: list[FlagToken] | None = getattr(flag, "identifier_types", None)
+    if prefetched is not None:
+        return [token.id_type for token in prefetched]
+    return list(flag.tokens.order_by("id").values_list("id_type", flat=True))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import record
@@ -15,9 +15,9 @@ from accounts.models import Institution
 from sharing.choices import FlagStatus
 from sharing.flags.checking import CheckedFlag, Checker, expiry
 from sharing.flags.storing import Stored, store_flags
-from sharing.keys.tokens import peppers, rekey
+from sharing.keys.tokens import Peppers, peppers, rekey
 from sharing.messages import FieldError, english, message
-from sharing.models import Flag
+from sharing.models import Flag, FlagToken, LoanToken, QueryRecord
 
 REKEY_BATCH = 10_000
 
@@ -116,15 +116,19 @@ class Retention(NamedTuple):
     erased: int
 
 
+ERASE_BATCH = 10_000
+
+
 def apply_retention(today: date | None = None) -> Retention:
     """Retention (art. 16): negative information is kept five years from the end of the event, then deleted.
 
-    Three steps, each one ``UPDATE`` in its own transaction and one audit event per institution
-    with the number of flags: flags past their expiry date expire (``flag.expire``); expired and
+    Three steps, each in its own transactions, with one audit event per institution and transaction
+    giving the number of flags: flags past their expiry date expire (``flag.expire``); expired and
     withdrawn flags lose their details (``flag.shred``); expired flags, and withdrawn ones past
-    their expiry date, lose their platform token, the member's reference and the upload row they
-    came from (``flag.erase``). What remains (institution, category, dates, amount band, notice,
-    status) is what reports count; the platform can no longer tie it to a borrower.
+    their expiry date, lose every one of their platform tokens (their ``FlagToken`` rows), the
+    member's reference and the upload row they came from (``flag.erase``, in batches of
+    ``ERASE_BATCH``). What remains (institution, category, dates, amount band, notice, status) is
+    what reports count; the platform can no longer tie it to a borrower.
     """
     today = today or timezone.localdate()
     open_statuses = [FlagStatus.ACTIVE, FlagStatus.RESOLVED]
@@ -143,15 +147,26 @@ def apply_retention(today: date | None = None) -> Retention:
         details_destroyed_at=now,
     )
     past = Q(status=FlagStatus.EXPIRED) | Q(status=FlagStatus.WITHDRAWN, expires_on__lte=today)
-    erased = _retire(
-        AuditAction.FLAG_ERASE,
-        Flag.objects.filter(past, token__isnull=False),
-        token=None,
-        reference=None,
-        source_upload=None,
-        source_row=None,
-        updated_at=now,
-    )
+    # Erasing takes the reference and the tokens together: a flag with a reference is one not yet erased.
+    due = Flag.objects.filter(past, reference__isnull=False)
+    erased = 0
+    while True:
+        with transaction.atomic():
+            # Locked first, then their tokens deleted: in the order a flag's upsert takes them.
+            batch = list(
+                due.order_by("pk").select_for_update(skip_locked=True).values_list("pk", flat=True)[:ERASE_BATCH]
+            )
+            if not batch:
+                break
+            FlagToken.objects.filter(flag_id__in=batch).delete()
+            erased += _retire(
+                AuditAction.FLAG_ERASE,
+                Flag.objects.filter(pk__in=batch),
+                reference=None,
+                source_upload=None,
+                source_row=None,
+                updated_at=now,
+            )
     return Retention(expired, shredded, erased)
 
 
@@ -169,30 +184,40 @@ def _retire(action: AuditAction, flags: QuerySet[Flag], **changes: Any) -> int:
 def rekey_tokens(batch: int = REKEY_BATCH) -> tuple[int, int]:
     """Move every stored token on to the current pepper by chaining; member tokens are not needed.
 
-    Works in short batches on locked rows, so it runs beside the live platform. A
-    token at version v is keyed with peppers v+1 ... current in turn; erased flags have none. Rows locked by
-    a request at that moment are skipped; returns (moved, still on an older pepper).
+    Every table that keeps platform tokens: flags' and loans' identifiers (``FlagToken``,
+    ``LoanToken``) and query records. Works in short batches on locked rows, so it runs beside the
+    live platform. A token at version v is keyed with peppers v+1 ... current in turn; erased flags
+    and loans have none. Rows locked by a request at that moment are skipped; returns (moved, still
+    on an older pepper).
     """
     chain = peppers()
+    tables: tuple[type[Model], ...] = (FlagToken, LoanToken, QueryRecord)
+    moved = sum(_rekey_table(model, chain, batch) for model in tables)
+    if moved:
+        record(AuditAction.TOKEN_REKEY, subjects=moved)
+    left = sum(model._default_manager.filter(pepper_version__lt=chain.version).count() for model in tables)
+    return moved, left
+
+
+def _rekey_table(model: type[Model], chain: Peppers, batch: int) -> int:
+    """Re-key one table's stale tokens, a batch of locked rows per transaction; how many moved."""
+    stale = model._default_manager.filter(pepper_version__lt=chain.version)
     moved = 0
     while True:
         with transaction.atomic():
-            stale = list(
-                Flag.objects.select_for_update(skip_locked=True)
-                .filter(pepper_version__lt=chain.version, token__isnull=False)
-                .order_by("pk")
-                .only("pk", "token", "pepper_version")[:batch]
-            )
-            if not stale:
-                break
-            for flag in stale:
-                assert flag.token is not None  # erased flags are not selected
-                token = bytes(flag.token)
-                for version in range(flag.pepper_version + 1, chain.version + 1):
+            rows: list[Any] = list(stale.select_for_update(skip_locked=True).order_by("pk")[:batch])
+            if not rows:
+                return moved
+            for row in rows:
+                token = bytes(row.token)
+                for version in range(row.pepper_version + 1, chain.version + 1):
                     token = rekey(token, chain.by_version[version])
-                flag.token, flag.pepper_version = token, chain.version
-            Flag.objects.bulk_update(stale, ["token", "pepper_version"], batch_size=1000)
-            moved += len(stale)
-    if moved:
-        record(AuditAction.TOKEN_REKEY, subjects=moved)
-    return moved, Flag.objects.filter(pepper_version__lt=chain.version, token__isnull=False).count()
+                row.token, row.pepper_version = token, chain.version
+            if model is QueryRecord:
+                # The day's record under the new pepper may exist already (the borrower was queried again
+                # after the rotation): one record of the two is kept, as a second query adds none.
+                model._default_manager.filter(pk__in=[row.pk for row in rows]).delete()
+                model._default_manager.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+            else:
+                model._default_manager.bulk_update(rows, ["token", "pepper_version"], batch_size=1000)
+            moved += len(rows)

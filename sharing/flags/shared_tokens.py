@@ -18,15 +18,19 @@ from django.db import connection, models
 from sharing.models.identifiers import BorrowerToken
 
 BATCH = 5_000  # tokens per look-up on the ORM's path (SQLite's limit on parameters is far above)
+# The member's other records compared with a row, per token of the row. A borrower on whom a member has
+# filed thousands of records would otherwise make every row of a file read all of them.
+MEETING_MOST = 32
 
-# The records of the institution, other than the row's own (by reference), that hold one of the row's
-# tokens: one probe of the token index per token and of the record's primary key per hit, whatever
-# the statistics say (as sharing.flags.storing's statements; OFFSET 0 keeps each probe a probe).
+# The member's records other than the row's own (by reference) that hold one of the row's tokens, at most
+# MEETING_MOST per token: one probe of the token index per token and of the record's primary key per hit,
+# whatever the statistics say (the LIMIT keeps each probe a probe, as OFFSET 0 does in sharing.flags.storing).
 _MEETING = (
-    "SELECT c.i, t.owner FROM unnest(%(tokens)s::bytea[], %(rows)s::int[]) AS c(token, i)"
-    " CROSS JOIN LATERAL (SELECT {owner} AS owner FROM {tokens} WHERE token = c.token OFFSET 0) t"
-    " CROSS JOIN LATERAL (SELECT 1 FROM {records} WHERE id = t.owner AND institution_id = %(institution)s"
-    " AND reference IS DISTINCT FROM (%(references)s::text[])[c.i + 1] OFFSET 0) r"
+    "SELECT c.i, m.owner FROM unnest(%(tokens)s::bytea[], %(rows)s::int[], %(references)s::text[])"
+    " AS c(token, i, reference)"
+    " CROSS JOIN LATERAL (SELECT t.{owner} AS owner FROM {tokens} t JOIN {records} r ON r.id = t.{owner}"
+    " WHERE t.token = c.token AND r.institution_id = %(institution)s AND r.reference IS DISTINCT FROM c.reference"
+    " LIMIT %(most)s) m"
 )
 
 
@@ -35,11 +39,13 @@ def shared_tokens(
 ) -> list[int]:
     """The rows (lines) of ``staged`` that share a token with another record of the institution and differ
     from it on an identifier type both have. ``staged`` rows hold their line at [0], reference at [1] and
-    identifiers, ((id_type, platform token), ...), at [2]; ``owner`` is the tokens' key to their record."""
+    identifiers, ((id_type, platform token), ...), last; ``owner`` is the tokens' key to their record."""
     given: list[bytes] = []
     at: list[int] = []  # the index in ``staged`` of each token in ``given``
     for index, row in enumerate(staged):
-        for _id_type, token in row[2]:
+        if len(row[-1]) < 2:
+            continue  # a single identifier differs from no other record's: there is no other type to differ on
+        for _id_type, token in row[-1]:
             given.append(token)
             at.append(index)
     if not given:
@@ -58,7 +64,7 @@ def shared_tokens(
         theirs = held.get(record_id, {})
         for index in indexes:
             row = staged[index]
-            if any(theirs.get(id_type, token) != token for id_type, token in row[2]):
+            if any(theirs.get(id_type, token) != token for id_type, token in row[-1]):
                 lines.add(row[0])
     return sorted(lines)
 
@@ -85,7 +91,8 @@ def _meeting(
             "tokens": given,
             "rows": at,
             "institution": institution_id,
-            "references": [row[1] for row in staged],
+            "references": [staged[index][1] for index in at],
+            "most": MEETING_MOST,
         }
         with connection.cursor() as cursor:
             cursor.execute(statement, parameters)
@@ -96,12 +103,15 @@ def _meeting(
     for token, index in zip(given, at, strict=True):
         wanted.setdefault(token, []).append(index)
     keys = list(wanted)
+    seen: dict[tuple[int, bytes], int] = {}  # records met by each token of each row, up to MEETING_MOST
     for start in range(0, len(keys), BATCH):
         found = tokens._default_manager.filter(
             token__in=keys[start : start + BATCH], **{f"{owner}__institution_id": institution_id}
         ).values_list(f"{owner}_id", f"{owner}__reference", "token")
         for record_id, reference, token in found:
-            for index in wanted[bytes(token)]:
-                if staged[index][1] != reference:
+            token = bytes(token)
+            for index in wanted[token]:
+                if staged[index][1] != reference and seen.get((index, token), 0) < MEETING_MOST:
+                    seen[index, token] = seen.get((index, token), 0) + 1
                     meeting.setdefault(record_id, set()).add(index)
     return meeting

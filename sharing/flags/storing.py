@@ -1,4 +1,4 @@
-"""Storing checked flags: an upsert by the member's reference, with sealed details.
+"""Storing checked flags: an upsert by the member's reference, with sealed details and the flag's tokens.
 
 A checked flag is first *staged*: its details sealed under the institution's
 data key and its status settled, as one tuple in the column order of the COPY.
@@ -7,6 +7,11 @@ through the ORM and runs on every database: JSON batches (1,000 flags at most)
 and file chunks on SQLite use it. ``copy_and_merge`` is PostgreSQL's set-based
 path for file chunks: COPY into a temporary staging table, then one
 ``INSERT ... ON CONFLICT DO UPDATE``.
+
+A flag's identifiers are its ``FlagToken`` rows. Sending a reference again replaces the
+flag's whole token set with the one just sent (the member's latest word on who the
+borrower is): the tokens of the flags it updated are deleted, then every staged flag's
+tokens are written.
 """
 
 from collections.abc import Sequence
@@ -14,17 +19,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from accounts.models import Institution
 from sharing.choices import FlagStatus
 from sharing.flags.checking import CheckedFlag
+from sharing.flags.identifiers import Identifiers
 from sharing.keys.datakeys import data_key_for, details_context
 from sharing.keys.envelope import Sealer
 from sharing.keys.tokens import peppers
-from sharing.models import ContributedCategory, DataKey, Flag, Upload
+from sharing.models import ContributedCategory, DataKey, Flag, FlagToken, Upload
 
 # What an upsert replaces. Never created_at, and never the disputed marker, which belongs to the
 # dispute process, not to the contributor.
@@ -51,12 +57,11 @@ _new = tuple.__new__
 
 
 class Staged(NamedTuple):
-    """A flag ready to be written: its details sealed. The field order is the staging table's."""
+    """A flag ready to be written: its details sealed. The field order is the staging table's, the
+    identifiers being written as two arrays (their types, their tokens)."""
 
     row: int | None
     reference: str
-    id_type: str
-    token: bytes
     category: str
     event_date: date
     end_date: date | None
@@ -66,12 +71,15 @@ class Staged(NamedTuple):
     notice_channel: str
     details: bytes | None
     expires_on: date
+    identifiers: Identifiers
 
 
-# A staged flag is its checked flag with the row in front and the status after the amount band (at 7);
-# Stager.stage takes the reference (0), end date (5) and details (9) of a checked flag by position.
-assert Staged._fields == ("row", *CheckedFlag._fields[:7], "status", *CheckedFlag._fields[7:])
-assert (CheckedFlag._fields[0], CheckedFlag._fields[5], CheckedFlag._fields[9]) == ("reference", "end_date", "details")
+# A staged flag is its checked flag with the row in front and the status after the amount band (at 5); the
+# upload machinery reads the row at 0, the reference at 1 and the identifiers last. Stager.stage takes the
+# reference (0), end date (3) and details (7) of a checked flag by position.
+assert Staged._fields == ("row", *CheckedFlag._fields[:5], "status", *CheckedFlag._fields[5:])
+assert (CheckedFlag._fields[0], CheckedFlag._fields[3], CheckedFlag._fields[7]) == ("reference", "end_date", "details")
+assert Staged._fields[-1] == "identifiers"
 
 
 @dataclass
@@ -93,11 +101,11 @@ class Stager:
 
     def stage(self, flag: CheckedFlag, row: int | None = None) -> Staged:
         # Sliced by position: a NamedTuple's attribute access and its own __new__ cost every row.
-        details = flag[9]
+        details = flag[7]
         if details is not None:
             details = self._seal(details, self._prefix + flag[0].encode())
-        status = _RESOLVED if flag[5] else _ACTIVE
-        return _new(Staged, (row, *flag[:7], status, *flag[7:9], details, flag[10]))
+        status = _RESOLVED if flag[3] else _ACTIVE
+        return _new(Staged, (row, *flag[:5], status, *flag[5:7], details, *flag[8:]))
 
 
 def store_flags(institution: Institution, flags: Sequence[CheckedFlag]) -> Stored:
@@ -110,7 +118,8 @@ def store_flags(institution: Institution, flags: Sequence[CheckedFlag]) -> Store
 def upsert_orm(
     institution: Institution, staged: Sequence[Staged], key_record: DataKey, upload: Upload | None = None
 ) -> Stored:
-    """Upsert staged flags through the ORM, counting what was created, updated and superseded."""
+    """Upsert staged flags and replace their tokens through the ORM, counting what was created, updated and
+    superseded (an earlier row of the same upload)."""
     now = timezone.now()
     references = [flag.reference for flag in staged]
     before: dict[str | None, tuple[int | None, int | None]] = {}
@@ -120,7 +129,6 @@ def upsert_orm(
             (reference, (upload_id, row))
             for reference, upload_id, row in existing.values_list("reference", "source_upload_id", "source_row")
         )
-    pepper_version = peppers().version
     stored = Stored()
     objects = []
     for flag in staged:
@@ -128,9 +136,6 @@ def upsert_orm(
             Flag(
                 institution=institution,
                 reference=flag.reference,
-                id_type=flag.id_type,
-                token=flag.token,
-                pepper_version=pepper_version,
                 category=flag.category,
                 event_date=flag.event_date,
                 end_date=flag.end_date,
@@ -156,14 +161,29 @@ def upsert_orm(
             stored.superseded.append((previous[1], flag.row))
         else:
             stored.updated += 1
-    Flag.objects.bulk_create(
-        objects,
-        batch_size=ORM_BATCH,
-        update_conflicts=True,
-        unique_fields=["institution", "reference"],
-        update_fields=list(REPLACED),
-    )
-    note_contributions(institution, staged, now)
+    version = peppers().version
+    with transaction.atomic():
+        # Every database Django runs on here returns the ids of an upsert's rows, new or updated.
+        Flag.objects.bulk_create(
+            objects,
+            batch_size=ORM_BATCH,
+            update_conflicts=True,
+            unique_fields=["institution", "reference"],
+            update_fields=list(REPLACED),
+        )
+        ids = [written.pk for written in objects]
+        assert None not in ids
+        for start in range(0, len(ids), ORM_BATCH):  # a flag sent again: its token set is replaced
+            FlagToken.objects.filter(flag_id__in=ids[start : start + ORM_BATCH]).delete()
+        FlagToken.objects.bulk_create(
+            [
+                FlagToken(flag_id=flag_id, id_type=id_type, token=token, pepper_version=version)
+                for flag_id, flag in zip(ids, staged, strict=True)
+                for id_type, token in flag.identifiers
+            ],
+            batch_size=ORM_BATCH,
+        )
+        note_contributions(institution, staged, now)
     return stored
 
 
@@ -186,8 +206,6 @@ STAGED_TYPES = [  # the staging table's column types, for binary COPY
     "int4",
     "varchar",
     "varchar",
-    "bytea",
-    "varchar",
     "date",
     "date",
     "varchar",
@@ -196,7 +214,10 @@ STAGED_TYPES = [  # the staging table's column types, for binary COPY
     "varchar",
     "bytea",
     "date",
+    "varchar[]",  # the identifiers' types
+    "bytea[]",  # and their platform tokens, in the same order
 ]
+_COPIED = (*Staged._fields[:-1], "id_types", "tokens")
 
 
 # The statements are built once from constants; every value travels as a parameter.
@@ -217,12 +238,15 @@ EXISTING = (
     " WHERE institution_id = %(institution)s AND reference = s.reference OFFSET 0) f"
 )
 # No join to plan: INSERT ... ON CONFLICT probes the arbiter index (the unique one) once per staged row.
+# It answers the ids of the flags it updated (a new row version has no xmax; an updated one carries the
+# lock that ON CONFLICT took), whose old tokens are then deleted: decided by the statement that wrote
+# them, so a flag another request created meanwhile is not missed.
 MERGE = (
-    "INSERT INTO sharing_flag (institution_id, reference, id_type, token, pepper_version, category,"  # noqa: S608
+    "WITH merged AS (INSERT INTO sharing_flag (institution_id, reference, category,"  # noqa: S608
     " event_date, end_date, amount_band, status, disputed, notice_date, notice_channel, details,"
     " details_key_id, details_destroyed_at, withdrawal_reason, expires_on, source_upload_id, source_row,"
     " created_at, updated_at)"
-    " SELECT %(institution)s, reference, id_type, token, %(pepper)s, category, event_date, end_date,"
+    " SELECT %(institution)s, reference, category, event_date, end_date,"
     " amount_band, status, false, notice_date, notice_channel, details,"
     " CASE WHEN details IS NULL THEN NULL ELSE %(key)s::bigint END, NULL, '', expires_on, %(upload)s, row,"
     " %(now)s, %(now)s FROM "
@@ -232,6 +256,24 @@ MERGE = (
         f"{column} = EXCLUDED.{column}"
         for column in (Flag._meta.get_field(name).column for name in REPLACED)  # type: ignore[union-attr]
     )
+    + " RETURNING id, xmax <> 0 AS updated)"
+    " SELECT coalesce(array_agg(id) FILTER (WHERE updated), '{}') FROM merged"
+)
+# The old tokens of the flags updated: one probe of the unique (flag_id, id_type) index per flag, locking
+# what it finds, then a delete of exactly those row versions. A plain "flag_id = ANY(...)" lets the planner
+# read the whole table when the array is long next to what the statistics say the table holds.
+DELETE_TOKENS = (
+    "DELETE FROM sharing_flagtoken WHERE ctid = ANY(ARRAY(SELECT t.ctid FROM unnest(%(updated)s::bigint[])"
+    " AS u(id) CROSS JOIN LATERAL (SELECT ctid FROM sharing_flagtoken WHERE flag_id = u.id FOR UPDATE) t))"
+)
+# Every staged flag's tokens: one probe of the unique (institution_id, reference) index per staged row, as
+# in EXISTING, for the flag's id, then its identifiers from the two arrays of the staged row.
+INSERT_TOKENS = (
+    "INSERT INTO sharing_flagtoken (flag_id, id_type, token, pepper_version)"  # noqa: S608
+    " SELECT f.id, t.id_type, t.token, %(pepper)s FROM "
+    + STAGING
+    + " s CROSS JOIN LATERAL (SELECT id FROM sharing_flag WHERE institution_id = %(institution)s"
+    " AND reference = s.reference OFFSET 0) f CROSS JOIN LATERAL unnest(s.id_types, s.tokens) AS t(id_type, token)"
 )
 
 
@@ -239,18 +281,20 @@ def copy_to_staging(cursor: CursorWrapper, staged: Sequence[Staged]) -> None:
     """COPY staged flags into the connection's staging table, created if need be and emptied first."""
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ("
-        "row integer, reference varchar(64), id_type varchar(16), token bytea, category varchar(32),"
+        "row integer, reference varchar(64), category varchar(32),"
         " event_date date, end_date date, amount_band varchar(16), status varchar(16), notice_date date,"
-        " notice_channel varchar(16), details bytea, expires_on date) ON COMMIT DELETE ROWS"
+        " notice_channel varchar(16), details bytea, expires_on date, id_types varchar(16)[], tokens bytea[])"
+        " ON COMMIT DELETE ROWS"
     )
     # Empty even when the caller's transaction spans several chunks (a savepoint each).
     cursor.execute(f"TRUNCATE {STAGING}")
     # Binary COPY: PostgreSQL takes tokens and sealed details as raw bytes, not as hex text to decode.
-    with cursor.copy(f"COPY {STAGING} ({', '.join(Staged._fields)}) FROM STDIN (FORMAT BINARY)") as copy:
+    with cursor.copy(f"COPY {STAGING} ({', '.join(_COPIED)}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(STAGED_TYPES)
         write = copy.write_row
         for flag in staged:
-            write(flag)
+            identifiers = flag[-1]
+            write((*flag[:-1], [pair[0] for pair in identifiers], [pair[1] for pair in identifiers]))
 
 
 def store_chunk(upload: Upload, staged: Sequence[Staged], now: datetime) -> Stored:
@@ -264,7 +308,8 @@ def store_chunk(upload: Upload, staged: Sequence[Staged], now: datetime) -> Stor
 def copy_and_merge(
     institution: Institution, staged: Sequence[Staged], key_record: DataKey, upload: Upload, now: datetime
 ) -> Stored:
-    """PostgreSQL: COPY a chunk into a staging table and merge it into the flags in one statement.
+    """PostgreSQL: COPY a chunk into a staging table, merge it into the flags in one statement, and replace
+    the tokens of the flags it wrote.
 
     Runs inside the caller's transaction; the staging table is private to the connection.
     """
@@ -281,5 +326,9 @@ def copy_and_merge(
             "now": now,
         }
         cursor.execute(MERGE, parameters)
+        (updated,) = cursor.fetchone()
+        if updated:
+            cursor.execute(DELETE_TOKENS, {"updated": updated})
+        cursor.execute(INSERT_TOKENS, parameters)
     note_contributions(institution, staged, now)
     return Stored(created=len(staged) - existing, updated=existing - len(superseded), superseded=superseded)

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # A row checked and ready to store, as a kind's stager makes it: a tuple with the row's line at [0], its
 # reference at [1] (the last row of a reference wins) and its identifiers, ((id_type, platform token), ...),
-# at [2] (the shared-token warnings read them). The rest is the kind's own.
+# last (the shared-token warnings read them). The rest is the kind's own.
 StagedRow = tuple[Any, ...]
 
 

@@ -7,11 +7,18 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from sharing import heartbeat
-from sharing.choices import FileFormat
+from sharing.choices import FileFormat, IdType
 from sharing.messages import english
 
 # A JSON object, or null (details destroyed or never sent; figures not built yet).
 OBJECT_OR_NULL = {"type": "object", "additionalProperties": {}, "nullable": True}
+
+
+class IdentifierSerializer(serializers.Serializer[dict[str, Any]]):
+    """One of the borrower's identifiers, as a member token (docs/identifiers.md)."""
+
+    id_type = serializers.ChoiceField(choices=IdType.choices)
+    token = serializers.CharField(min_length=64, max_length=64, help_text="The member token: 64 lowercase hex.")
 
 
 def links(context: Mapping[str, Any], routes: dict[str, str], pk: int) -> dict[str, str]:

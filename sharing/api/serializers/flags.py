@@ -7,22 +7,48 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_label
-from sharing.api.serializers.common import OBJECT_OR_NULL, help_texts
-from sharing.choices import FLAG_CHANGES, REFERENCE_MAX, AmountBand, Category, FlagStatus, IdType, NoticeChannel
-from sharing.flags.selectors import FlagCounts
+from sharing.api.serializers.common import OBJECT_OR_NULL, IdentifierSerializer, help_texts
+from sharing.choices import (
+    FLAG_CHANGES,
+    IDENTIFIERS_MAX,
+    REFERENCE_MAX,
+    AmountBand,
+    Category,
+    FlagStatus,
+    IdType,
+    NoticeChannel,
+)
+from sharing.flags.selectors import FlagCounts, identifier_types
 from sharing.keys import datakeys as keys
 from sharing.messages import english, message
 from sharing.models import Flag
 
 
 class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
-    """One flag as a member sends it. ``sharing.flags.checking`` checks it; these fields document it."""
+    """One flag as a member sends it. ``sharing.flags.checking`` checks it; these fields document it.
+
+    The borrower's identifiers come in one of two forms: ``id_type`` and ``token`` (with
+    ``id_type_2`` and ``token_2`` up to ``id_type_5`` and ``token_5`` for more), or a list
+    ``identifiers``; one to five, at most one of each type.
+    """
 
     reference = serializers.CharField(
         max_length=REFERENCE_MAX, help_text="The member's own id for the case; unique per member."
     )
-    id_type = serializers.ChoiceField(choices=IdType.choices)
-    token = serializers.CharField(min_length=64, max_length=64, help_text="The member token: 64 lowercase hex.")
+    id_type = serializers.ChoiceField(
+        choices=IdType.choices, required=False, help_text="The first identifier's type (or give identifiers)."
+    )
+    token = serializers.CharField(
+        min_length=64,
+        max_length=64,
+        required=False,
+        help_text="The first identifier's member token; id_type_2/token_2 ... id_type_5/token_5 add others.",
+    )
+    identifiers = IdentifierSerializer(
+        many=True,
+        required=False,
+        help_text=f"Instead of id_type and token: 1 to {IDENTIFIERS_MAX} identifiers, at most one of each type.",
+    )
     category = serializers.ChoiceField(choices=Category.choices)
     event_date = serializers.DateField()
     end_date = serializers.DateField(required=False, allow_null=True, help_text="When the event ended; resolves it.")
@@ -69,8 +95,14 @@ class BatchResultSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class FlagSerializer(serializers.ModelSerializer[Flag]):
-    """A flag as its own institution sees it. The token is never returned."""
+    """A flag as its own institution sees it. Its identifiers' types are shown, their tokens never."""
 
+    id_types = serializers.SerializerMethodField(
+        help_text="The types of the flag's identifiers, in the order sent; empty once retention has erased them."
+    )
+    id_type = serializers.SerializerMethodField(
+        help_text="The first identifier's type (id_types[0]); null once retention has erased the identifiers."
+    )
     has_details = serializers.SerializerMethodField(help_text="Whether the flag has details; a list never opens them.")
 
     class Meta:
@@ -78,6 +110,7 @@ class FlagSerializer(serializers.ModelSerializer[Flag]):
         fields = [
             "id",
             "reference",
+            "id_types",
             "id_type",
             "category",
             "event_date",
@@ -107,6 +140,15 @@ class FlagSerializer(serializers.ModelSerializer[Flag]):
                 "source_upload": "The upload that last wrote the flag; null for a batch.",
             }
         )
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=IdType.choices)))
+    def get_id_types(self, flag: Flag) -> list[str]:
+        return identifier_types(flag)
+
+    @extend_schema_field(serializers.ChoiceField(choices=IdType.choices, allow_null=True))
+    def get_id_type(self, flag: Flag) -> str | None:
+        types = identifier_types(flag)
+        return types[0] if types else None
 
     def get_has_details(self, flag: Flag) -> bool:
         annotated = getattr(flag, "has_details", None)

@@ -8,7 +8,8 @@ from sharing.keys.tokens import peppers
 
 class Command(BaseCommand):
     help = (
-        "Move every stored platform token on to the newest PLATFORM_PEPPER version by chaining. "
+        "Move every stored platform token (flags' and loans' identifiers, query records) on to the newest "
+        "PLATFORM_PEPPER version by chaining. "
         "Run it after adding the new pepper and restarting; the platform keeps running (docs/identifiers.md)."
     )
 
@@ -17,6 +18,6 @@ class Command(BaseCommand):
         version = peppers().version
         if left:
             raise CommandError(
-                f"re-keyed {moved} flags; {left} were busy and are still on an older pepper: run it again"
+                f"re-keyed {moved} tokens; {left} were busy and are still on an older pepper: run it again"
             )
-        self.stdout.write(f"re-keyed {moved} flags; every stored token is now under pepper version {version}")
+        self.stdout.write(f"re-keyed {moved} tokens; every stored token is now under pepper version {version}")

@@ -33,7 +33,7 @@ def test_contributes_a_batch_and_stores_the_platform_token_not_the_member_token(
     assert flag.institution == cast.alpha.institution
     member = member_token_of("11010519491231002X")
     assert stored_token(flag) == platform_token(member, peppers())
-    assert flag.pepper_version == settings.PLATFORM_PEPPERS.version
+    assert list(flag.tokens.values_list("id_type", "pepper_version")) == [("cnid", settings.PLATFORM_PEPPERS.version)]
     assert str(flag.expires_on) == "2031-03-01"
     assert flag.status == "active"
 

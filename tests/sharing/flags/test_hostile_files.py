@@ -128,8 +128,8 @@ def second_merge_raises(monkeypatch: pytest.MonkeyPatch) -> Callable[[Exception]
                 raise error
             return merge(*args, **kwargs)
 
-        monkeypatch.setattr("sharing.flags.uploads.copy_and_merge", merge_or_raise)
-        monkeypatch.setattr("sharing.flags.uploads.upsert_orm", merge_or_raise)
+        monkeypatch.setattr("sharing.flags.storing.copy_and_merge", merge_or_raise)
+        monkeypatch.setattr("sharing.flags.storing.upsert_orm", merge_or_raise)
 
     return arm
 

@@ -42,13 +42,17 @@ STATISTICS = {
     "analyzed after everything was stored": "all",
 }
 INSERT_FLAGS = """
-INSERT INTO sharing_flag (institution_id, reference, id_type, token, pepper_version, category, event_date,
+WITH flags AS (
+INSERT INTO sharing_flag (institution_id, reference, category, event_date,
   amount_band, status, disputed, notice_channel, withdrawal_reason, expires_on, source_upload_id, source_row,
   created_at, updated_at)
-SELECT (%(institutions)s::bigint[])[1 + n %% cardinality(%(institutions)s::bigint[])], %(prefix)s || n, 'cnid',
-  decode(md5(n::text) || md5((-n)::text), 'hex'), 1, 'overdue_90', date '2026-03-01', '', 'active', false, 'sms',
+SELECT (%(institutions)s::bigint[])[1 + n %% cardinality(%(institutions)s::bigint[])], %(prefix)s || n,
+  'overdue_90', date '2026-03-01', '', 'active', false, 'sms',
   '', date '2031-03-01', %(upload)s, n, now(), now()
 FROM generate_series(%(first)s, %(last)s) AS n
+RETURNING id, source_row AS n)
+INSERT INTO sharing_flagtoken (flag_id, id_type, token, pepper_version)
+SELECT id, 'cnid', decode(md5(n::text) || md5((-n)::text), 'hex'), 1 FROM flags
 """
 
 
@@ -74,6 +78,7 @@ def store(institutions: list[Institution], prefix: str, first: int, last: int, u
 def analyze() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE sharing_flag")
+        cursor.execute("ANALYZE sharing_flagtoken")
 
 
 def load(member: Institution, others: list[Institution], statistics: str) -> None:
@@ -148,8 +153,6 @@ def staged_chunk() -> list[Staged]:
         Staged(
             row,
             f"LOAN-{n}",
-            "cnid",
-            token(n),
             "overdue_90",
             date(2026, 3, 1),
             None,
@@ -159,6 +162,7 @@ def staged_chunk() -> list[Staged]:
             "sms",
             None,
             date(2031, 3, 1),
+            (("cnid", token(n)), ("mobile", token(-n))),
         )
         for row, n in enumerate(range(start, start + STAGED), start=1)
     ]
@@ -191,10 +195,65 @@ def test_the_merge_resolves_conflicts_through_the_unique_index_without_reading_t
     load_and_stage(member, others, statistics)
     parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
     plan = plan_of(storing.MERGE, parameters)
-    assert plan["Node Type"] == "ModifyTable", plan
+    plan = next(node for node in nodes(plan) if node["Node Type"] == "ModifyTable")  # the CTE answers the updated
     assert plan["Conflict Arbiter Indexes"] == ["one_flag_per_reference"], plan
     assert [scan["Node Type"] for scan in nodes(plan) if "Relation Name" in scan] == ["ModifyTable", "Seq Scan"]
     assert scans_of(plan, storing.STAGING)[0]["Node Type"] == "Seq Scan"
+
+
+@pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())
+def test_the_merge_answers_the_ids_of_the_flags_it_updated(
+    member: Institution, others: list[Institution], statistics: str
+) -> None:
+    load_and_stage(member, others, statistics)
+    parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
+    with connection.cursor() as cursor:
+        cursor.execute(storing.MERGE, parameters)
+        (updated,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT id FROM sharing_flag WHERE institution_id = %s AND source_row <= %s",
+            [member.pk, OTHERS_FLAGS + MEMBER_FLAGS],
+        )
+        existed = {pk for (pk,) in cursor.fetchall()}
+    staged_existing = {pk for pk in existed if pk in set(updated)}
+    assert len(updated) == STAGED // 2
+    assert staged_existing == set(updated)
+
+
+@pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())
+def test_the_tokens_of_updated_flags_are_deleted_through_the_flag_index(
+    member: Institution, others: list[Institution], statistics: str
+) -> None:
+    load(member, others, statistics)
+    updated = list(range(1, STAGED // 2 + 1))
+    plan = plan_of(storing.DELETE_TOKENS, {"updated": updated})
+    pretty = json.dumps(plan, indent=1)
+    scans = sorted(scan["Node Type"] for scan in scans_of(plan, "sharing_flagtoken"))
+    assert scans == ["Index Scan", "ModifyTable", "Tid Scan"], pretty
+    used = {node.get("Index Name") for node in nodes(plan)} - {None}
+    assert used == {"one_flag_token_per_type"}, pretty
+
+
+@pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())
+def test_every_staged_flags_tokens_are_written_by_one_unique_index_probe_per_staged_row(
+    member: Institution, others: list[Institution], statistics: str
+) -> None:
+    load_and_stage(member, others, statistics)
+    parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
+    with connection.cursor() as cursor:
+        cursor.execute(storing.MERGE, parameters)
+        (updated,) = cursor.fetchone()
+        cursor.execute(storing.DELETE_TOKENS, {"updated": updated})
+    plan = plan_of(storing.INSERT_TOKENS, parameters)
+    assert_probes_per_staged_row(plan["Plans"][0], storing.STAGING, "one_flag_per_reference")
+    with connection.cursor() as cursor:
+        cursor.execute(storing.INSERT_TOKENS, parameters)
+        cursor.execute(
+            "SELECT count(*), count(DISTINCT flag_id) FROM sharing_flagtoken t JOIN sharing_flag f ON f.id = t.flag_id"
+            " WHERE f.institution_id = %s AND f.reference = ANY(%s)",
+            [member.pk, [flag.reference for flag in staged_chunk()]],
+        )
+        assert cursor.fetchone() == (2 * STAGED, STAGED)
 
 
 @pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())

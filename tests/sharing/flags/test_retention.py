@@ -10,9 +10,9 @@ from accounts.models import AuditEvent
 from sharing.flags import services
 from sharing.flags.checking import expiry
 from sharing.keys.tokens import Peppers
-from sharing.models import Flag
+from sharing.models import Flag, FlagToken
 from sharing.tasks import apply_retention
-from tests.factories import UploadFactory, flag_item
+from tests.factories import UploadFactory, flag_item, more_identifiers, stored_tokens
 from tests.workers import run_on_worker
 
 pytestmark = pytest.mark.django_db
@@ -87,20 +87,35 @@ def test_expired_flags_are_no_longer_tied_to_a_borrower(cast, flags):
 
     assert erased == 4
     gone = Flag.objects.filter(status="expired")
-    linked = Q(token__isnull=False) | Q(reference__isnull=False) | Q(source_upload__isnull=False)
+    linked = Q(tokens__isnull=False) | Q(reference__isnull=False) | Q(source_upload__isnull=False)
     assert gone.count() == 4
     assert not gone.filter(linked | Q(source_row__isnull=False)).exists()
     after = Flag.objects.get(pk=before.pk)
-    kept = ("institution_id", "id_type", "category", "event_date", "end_date", "amount_band", "notice_date")
+    kept = ("institution_id", "category", "event_date", "end_date", "amount_band", "notice_date")
     assert [getattr(after, name) for name in kept] == [getattr(before, name) for name in kept]
     live = Flag.objects.exclude(status="expired")
     assert set(live.values_list("reference", flat=True)) == {"RECENT-END", "YOUNG"}
-    assert not live.filter(token__isnull=True).exists()
+    assert not live.filter(tokens__isnull=True).exists()
     erase = AuditEvent.objects.filter(action=AuditAction.FLAG_ERASE).order_by("institution_id")
     assert [(event.institution_id, event.subjects_count) for event in erase] == [
         (cast.alpha.institution.pk, 3),
         (cast.beta.institution.pk, 1),
     ]
+
+
+def test_retention_erases_every_token_of_an_expired_flag_and_none_of_a_live_one(cast):
+    three = more_identifiers(("mobile", "+8613800138000"), ("passport", "CHN:E12345678"))
+    file_in_the_past(cast.alpha.institution, "OLD-THREE", date(2021, 12, 1), **three)
+    file_in_the_past(cast.alpha.institution, "YOUNG-THREE", date(2026, 1, 10), **three)
+    old, young = Flag.objects.get(reference="OLD-THREE"), Flag.objects.get(reference="YOUNG-THREE")
+    assert set(stored_tokens(old)) == set(stored_tokens(young)) == {"cnid", "mobile", "passport"}
+
+    assert services.apply_retention(today=date(2027, 1, 10)).erased == 1
+
+    assert not FlagToken.objects.filter(flag=old).exists()
+    assert Flag.objects.get(pk=old.pk).reference is None
+    assert set(stored_tokens(young)) == {"cnid", "mobile", "passport"}
+    assert FlagToken.objects.count() == 3
 
 
 def test_an_erased_reference_may_be_used_again(cast, flags):
@@ -127,9 +142,9 @@ def test_withdrawn_flags_are_erased_when_their_retention_ends(flags):
     services.apply_retention(today=date(2027, 1, 10))
 
     old, young = Flag.objects.get(pk=flags["OLD-OPEN"].pk), Flag.objects.get(pk=flags["YOUNG"].pk)
-    assert (old.status, old.reference, old.token) == ("withdrawn", None, None)
+    assert (old.status, old.reference, stored_tokens(old)) == ("withdrawn", None, {})
     assert (young.status, young.reference) == ("withdrawn", "YOUNG")
-    assert young.token is not None
+    assert stored_tokens(young)
 
 
 def test_running_retention_again_does_nothing_more(flags):
@@ -162,7 +177,7 @@ def test_a_real_worker_applies_retention(celery_worker, cast, settings, client_f
     assert tuple(run_on_worker(apply_retention)) == (1, 1, 1)  # expired, shredded, erased
 
     flag = Flag.objects.get()
-    assert (flag.status, flag.details, flag.token, flag.reference) == ("expired", None, None, None)
+    assert (flag.status, flag.details, stored_tokens(flag), flag.reference) == ("expired", None, {}, None)
 
 
 def test_the_api_shows_an_erased_flag_without_its_reference(cast, flags, client_for):

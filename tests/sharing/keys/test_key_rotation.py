@@ -11,7 +11,7 @@ from sharing.flags import services
 from sharing.keys import datakeys as keys
 from sharing.keys.envelope import MasterKeys
 from sharing.keys.tokens import Peppers, platform_token
-from sharing.models import DataKey, Flag
+from sharing.models import DataKey, Flag, FlagToken
 from tests.factories import flag_item, member_token_of, stored_token
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +60,8 @@ def test_rekeying_chains_stored_tokens_to_what_new_arrivals_get(cast, settings):
 
     expected = platform_token(member_token_of("11010519491231002X"), settings.PLATFORM_PEPPERS)
     assert {stored_token(flag) for flag in Flag.objects.all()} == {expected}
-    assert set(Flag.objects.values_list("pepper_version", flat=True)) == {settings.PLATFORM_PEPPERS.version}
-    assert "re-keyed 2 flags" in out.getvalue()
+    assert set(FlagToken.objects.values_list("pepper_version", flat=True)) == {settings.PLATFORM_PEPPERS.version}
+    assert "re-keyed 2 tokens" in out.getvalue()
     # A flag contributed now, under the new pepper, carries the same token for the same person.
     services.contribute(cast.alpha.institution, [flag_item("A-3")])
     assert stored_token(Flag.objects.get(reference="A-3")) == expected
