@@ -1,6 +1,7 @@
 """Rotating the master key (re-wrap data keys) and the pepper (re-key tokens), with nothing else needed."""
 
 import io
+from datetime import date
 
 import pytest
 from django.core.management import call_command
@@ -11,8 +12,8 @@ from sharing.flags import services
 from sharing.keys import datakeys as keys
 from sharing.keys.envelope import MasterKeys
 from sharing.keys.tokens import Peppers, platform_token
-from sharing.models import DataKey, Flag, FlagToken
-from tests.factories import flag_item, member_token_of, stored_token
+from sharing.models import DataKey, Flag, FlagToken, Loan, LoanToken, QueryRecord
+from tests.factories import flag_item, member_token_of, stored_token, stored_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +67,55 @@ def test_rekeying_chains_stored_tokens_to_what_new_arrivals_get(cast, settings):
     services.contribute(cast.alpha.institution, [flag_item("A-3")])
     assert stored_token(Flag.objects.get(reference="A-3")) == expected
     assert AuditEvent.objects.get(action=AuditAction.TOKEN_REKEY).subjects_count == 2
+
+
+def test_rekeying_moves_every_table_of_tokens_flags_loans_and_query_records(cast, settings):
+    """A flag with two identifiers, a loan and query records, all on pepper v: each moves to v+1 as a new
+    arrival would key it; a record whose new-pepper twin was written after the rotation is merged into it."""
+    mobile = member_token_of("+8613800138000", "mobile")
+    services.contribute(cast.alpha.institution, [flag_item("A-1", id_type_2="mobile", token_2=mobile)])
+    old = settings.PLATFORM_PEPPERS
+    resident = member_token_of("11010519491231002X")
+    loan = Loan.objects.create(
+        institution=cast.beta.institution,
+        reference="L-1",
+        product="cash_loan",
+        opened_on=date(2026, 1, 5),
+        amount_band="10k_50k",
+        consent_reference="AUTH-1",
+    )
+    LoanToken.objects.create(loan=loan, id_type="cnid", token=platform_token(resident, old), pepper_version=old.version)
+    for day in (date(2026, 11, 1), date(2026, 11, 2)):
+        QueryRecord.objects.create(
+            token=platform_token(resident, old),
+            day=day,
+            institution=cast.beta.institution,
+            purpose="loan_application",
+            pepper_version=old.version,
+        )
+    settings.PLATFORM_PEPPERS = new = with_new_version(old, Peppers)
+    # The borrower queried again on 2 November after the rotation: that day's record is already under v+1.
+    QueryRecord.objects.create(
+        token=platform_token(resident, new),
+        day=date(2026, 11, 2),
+        institution=cast.beta.institution,
+        purpose="loan_application",
+        pepper_version=new.version,
+    )
+
+    moved, left = services.rekey_tokens(batch=1)
+
+    assert (moved, left) == (2 + 1 + 2, 0)
+    assert stored_tokens(Flag.objects.get()) == {
+        "cnid": platform_token(resident, new),
+        "mobile": platform_token(mobile, new),
+    }
+    assert [(bytes(t), v) for t, v in LoanToken.objects.values_list("token", "pepper_version")] == [
+        (platform_token(resident, new), new.version)
+    ]
+    records = QueryRecord.objects.order_by("day").values_list("token", "day", "pepper_version")
+    assert [(bytes(t), day, v) for t, day, v in records] == [
+        (platform_token(resident, new), date(2026, 11, 1), new.version),
+        (platform_token(resident, new), date(2026, 11, 2), new.version),
+    ]
+    assert AuditEvent.objects.get(action=AuditAction.TOKEN_REKEY).subjects_count == 5
