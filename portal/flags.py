@@ -1,8 +1,8 @@
 """The institution's own flags (contributors and auditors): the list with the API's filters, one
 flag with its details, and for contributors filing, resolving and withdrawing one.
 
-Filing: the page keys the borrower's identifier into its member token in the browser
-(portal/static/portal/flag_form.js), as the look-up does; the form carries only the token. The
+Filing: the page keys each of the borrower's one to five identifiers into its member token in the
+browser (portal/static/portal/flag_form.js), as the look-up does; the form carries only the tokens. The
 flag then goes through ``services.contribute``, the API's own service, so it is checked, keyed,
 sealed and stored exactly as a flag sent by a member's system, and recorded as the same audit event.
 """
@@ -24,9 +24,9 @@ from portal import forms
 from portal.auditing import audit, audited
 from portal.keying import identifier_reasons
 from sharing import messages
-from sharing.choices import FlagStatus
+from sharing.choices import IDENTIFIERS_MAX, FlagStatus
 from sharing.filters import FlagFilter
-from sharing.flags import services
+from sharing.flags import identifiers, selectors, services
 from sharing.keys import datakeys as keys
 from sharing.models import Flag
 
@@ -39,7 +39,8 @@ def flags(request: HttpRequest) -> HttpResponse:
     """The institution's own flags, newest first, with the API's filters; never their details."""
     person = person_holding(request, FLAG_READERS)
     found = FlagFilter(request.GET, queryset=Flag.objects.filter(institution=person.institution).order_by("-id"))
-    page = newest_first_page(request, found.qs.defer("details", "token"), FLAGS_PAGE_SIZE)
+    rows = found.qs.defer("details").prefetch_related(selectors.IDENTIFIER_TYPES)
+    page = newest_first_page(request, rows, FLAGS_PAGE_SIZE)
     context = {
         "filters": found.form,
         "flags": page.rows,
@@ -55,7 +56,8 @@ def flags(request: HttpRequest) -> HttpResponse:
 def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One of the institution's flags with its details; contributors resolve or withdraw it here."""
     person = person_holding(request, FLAG_READERS)
-    flag = get_object_or_404(Flag.objects.select_related("details_key"), pk=pk, institution=person.institution)
+    flags = Flag.objects.select_related("details_key").prefetch_related(selectors.IDENTIFIER_TYPES)
+    flag = get_object_or_404(flags, pk=pk, institution=person.institution)
     audit(request, target=flag)
     can_change = admits(person, FLAG_WRITERS)
     shown = {name: form() for name, form in forms.FLAG_FORMS.items()}
@@ -86,7 +88,8 @@ def flag_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @audited()
 def new_flag(request: HttpRequest) -> HttpResponse:
-    """A form for one new flag; the identifier never leaves the browser, only its member token."""
+    """A form for one new flag of one to five identifiers; an identifier never leaves the browser, only its
+    member token."""
     person = person_holding(request, FLAG_WRITERS)
     data = request.POST if request.method == "POST" else None
     borrower, flag = forms.BorrowerForm(data), forms.FlagForm(data)
@@ -100,8 +103,13 @@ def new_flag(request: HttpRequest) -> HttpResponse:
                 audit(request, action=AuditAction.FLAG_CONTRIBUTE, target=filed, subjects=1)
         if filed is not None:
             return redirect("portal:flag_detail", pk=filed.pk)
-    words = {"reasons": identifier_reasons(_("The identifier could not be keyed; please try again."))}
-    return render(request, "portal/flag_new.html", {"borrower": borrower, "form": flag, "words": words})
+    words = {
+        "reasons": identifier_reasons(_("The identifier could not be keyed; please try again.")),
+        "duplicate_type": messages.message("duplicate_id_type"),
+        "type_required": messages.message("required", "id_type"),
+    }
+    context = {"borrower": borrower, "form": flag, "words": words, "identifiers_max": IDENTIFIERS_MAX}
+    return render(request, "portal/flag_new.html", context)
 
 
 def _file(institution: Institution, borrower: forms.BorrowerForm, flag: forms.FlagForm) -> Flag | None:
@@ -129,7 +137,7 @@ def _show(invalid: services.BatchInvalid, borrower: forms.BorrowerForm, flag: fo
                 message = messages.message(error.code, error.field)
             except KeyError:  # a code the catalogue cannot word alone: the check's own (English) words
                 message = error.message
-        if error.field == "token":
+        if error.field in identifiers.FIELDS:  # an identifier's type or token: said of the whole borrower
             borrower.add_error(None, message)
         else:
             field = "note" if error.field == "details" else error.field

@@ -10,6 +10,7 @@ from accounts.validators import validate_label
 from portal.keying import BROWSER_TYPES
 from sharing.choices import AmountBand, Category, NoticeChannel
 from sharing.flags import checking as rows
+from sharing.flags import identifiers
 from sharing.keys.tokens import MEMBER_TOKEN
 from sharing.reports.jobs import check_period
 
@@ -28,26 +29,57 @@ class TokenInput(forms.HiddenInput):
 
 
 class BorrowerForm(forms.Form):
-    """Who a flag is about: the type, and the member token the page computed from the identifier.
+    """Who a flag is about: one to five identifiers, each its type and the member token the page computed
+    from it, in the flat fields of a flag (``id_type``/``token``, ``id_type_2``/``token_2`` ...).
 
-    The identifier itself is typed into an input without a name (flag_form.js), so no field of
-    this form, or any other, can carry it to the platform.
+    Each identifier itself is typed into an input without a name (flag_form.js), so no field of
+    this form, or any other, can carry it to the platform. The rule on several identifiers (one of
+    each type at most) is the flags' own, ``sharing.flags.identifiers``: the page's refusals come from it.
     """
 
-    id_type = forms.ChoiceField(
-        label=_("Identifier type"), choices=[(str(value), value.label) for value in BROWSER_TYPES]
-    )
-    token = forms.CharField(widget=TokenInput, required=False)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        types = [(str(value), value.label) for value in BROWSER_TYPES]
+        for number, (type_field, token_field) in enumerate(identifiers.PAIRS, start=1):
+            first = number == 1
+            self.fields[type_field] = forms.ChoiceField(
+                label=_("Identifier type"), choices=types if first else [("", "—"), *types], required=first
+            )
+            self.fields[token_field] = forms.CharField(widget=TokenInput, required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if not MEMBER_TOKEN.fullmatch(cleaned.get("token", "")):
-            # Not on the hidden field itself: the person sees what is said on top of the form.
-            message = _(
-                "The identifier was not keyed into a member token: this page needs JavaScript and the key file."
-            )
-            self.add_error(None, ValidationError(message, code="bad_token"))
+        for type_field, token_field in identifiers.PAIRS:
+            if cleaned.get(type_field) and not MEMBER_TOKEN.fullmatch(cleaned.get(token_field, "")):
+                # Not on the hidden field itself: the person sees what is said on top of the form.
+                message = _(
+                    "The identifier was not keyed into a member token: this page needs JavaScript and the key file."
+                )
+                self.add_error(None, ValidationError(message, code="bad_token"))
+                break
         return cleaned
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Each identifier's row of the page: its number, type field and token field, and whether it is
+        shown (the first always; another once the person added it)."""
+        return [
+            {
+                "number": number,
+                "id_type": self[type_field],
+                "token": self[token_field],
+                "shown": number == 1 or bool(self.data.get(type_field)),
+            }
+            for number, (type_field, token_field) in enumerate(identifiers.PAIRS, start=1)
+        ]
+
+    def given(self) -> dict[str, str]:
+        """The identifiers given, as a flag's flat fields; a row left without a type is no identifier."""
+        data = self.cleaned_data
+        fields: dict[str, str] = {}
+        for type_field, token_field in identifiers.PAIRS:
+            if data.get(type_field):
+                fields[type_field], fields[token_field] = data[type_field], data.get(token_field, "")
+        return fields
 
 
 class FlagForm(forms.Form):
@@ -92,8 +124,7 @@ class FlagForm(forms.Form):
         data = self.cleaned_data
         item: dict[str, Any] = {
             "reference": data["reference"],
-            "id_type": borrower.cleaned_data["id_type"],
-            "token": borrower.cleaned_data["token"],
+            **borrower.given(),
             "category": data["category"],
             "amount_band": data["amount_band"],
             "notice_channel": data["notice_channel"],

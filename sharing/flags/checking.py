@@ -42,8 +42,9 @@ from sharing.messages import FieldError, english, refusal
 # them the pairs of a second to fifth identifier (id_type_2, token_2 ... id_type_5, token_5).
 REQUIRED_FIELDS = ("reference", "id_type", "token", "category", "event_date")
 OPTIONAL_FIELDS = ("end_date", "amount_band", "notice_date", "notice_channel", "details", *identifiers.NUMBERED_FIELDS)
+COLUMNS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)  # every column of a flag file, in order
 # Every field a flag may have; JSON may give its identifiers as a list instead (``identifiers``).
-FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS, identifiers.LIST)
+FIELDS = (*COLUMNS, identifiers.LIST)
 REFERENCE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:/#-]{{0,{REFERENCE_MAX - 1}}}")
 UNKNOWN_FIELDS_LISTED = 10  # a row with a million unknown fields gets ten lines in the report
 

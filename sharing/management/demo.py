@@ -35,7 +35,7 @@ from accounts.choices import AuditAction, Role
 from accounts.models import ApiKey, AuditEvent, Institution, User
 from sharing.choices import CONSENT_PURPOSES, FileFormat, JobStatus, QueryPurpose, ReportTrigger
 from sharing.flags import services, uploads
-from sharing.flags.checking import FIELDS
+from sharing.flags.checking import COLUMNS
 from sharing.keys.tokens import Keyer, peppers
 from sharing.management import demo_loans, history
 from sharing.matching import inspections, queries, quotas
@@ -181,7 +181,7 @@ def _upload(actor: Actor, items: list[dict[str, Any]], when: datetime) -> Upload
     rows.append({**first, "reference": f"{first['reference']}-X", "event_date": "2025-02-30", "details": ""})
     rows.append({**first, "reference": f"{first['reference']}-Y", "category": "overdue_120", "details": ""})
     text = io.StringIO()
-    writer = csv.DictWriter(text, FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     content = text.getvalue().encode()

@@ -13,7 +13,7 @@ from accounts.models import AuditEvent, Institution
 from sharing.flags import services
 from sharing.keys import datakeys as keys
 from sharing.models import Flag
-from tests.factories import flag_item, member_token_of, stored_token
+from tests.factories import flag_item, member_token_of, stored_token, stored_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +178,53 @@ def test_a_filing_waits_for_one_in_progress_and_never_overwrites_it(cast, client
 
     assert "Your institution already has a flag with this reference." in page.text
     assert list(Flag.objects.values_list("category", flat=True)) == ["overdue_90"]
+
+
+def test_a_flag_is_filed_with_several_identifiers_each_keyed_in_the_browser(cast, client):
+    client.force_login(cast.alpha["contributor"])
+    mobile = member_token_of("+8613800138000", "mobile")
+
+    answer = client.post(URL, filled(id_type_2="mobile", token_2=mobile, id_type_3="", token_3=""))
+
+    assert answer.status_code == 302
+    flag = Flag.objects.get(reference="CASE-2026-77")
+    # The same borrower, sent by a system.
+    services.contribute(cast.alpha.institution, [flag_item("BY-API", id_type_2="mobile", token_2=mobile)])
+    assert stored_tokens(flag) == stored_tokens(Flag.objects.get(reference="BY-API"))
+    assert sorted(stored_tokens(flag)) == ["cnid", "mobile"]
+
+
+def test_two_identifiers_of_one_type_are_refused_on_the_form_and_nothing_is_stored(cast, client):
+    client.force_login(cast.alpha["contributor"])
+
+    page = client.post(URL, filled(id_type_2="cnid", token_2=member_token_of("440524198001010013")))
+
+    assert page.status_code == 200
+    assert "每种类型的标识至多提供一个。" in page.text
+    assert re.search(r'<div class="identifier-row">\s*<label for="id_id_type_2"', page.text)  # the row stays shown
+    assert not Flag.objects.exists()
+
+
+def test_an_added_identifier_that_was_not_keyed_is_refused(cast, client):
+    client.force_login(cast.alpha["contributor"])
+
+    page = client.post(URL, filled(id_type_2="mobile", token_2="+8613800138000"))
+
+    assert page.status_code == 200
+    assert "标识未能转换为成员令牌" in page.text
+    assert "+8613800138000" not in page.text
+    assert not Flag.objects.exists()
+
+
+def test_the_page_offers_five_identifier_rows_none_of_which_can_carry_an_identifier(cast, client):
+    client.force_login(cast.alpha["contributor"])
+
+    page = client.get(URL).text
+
+    inputs = re.findall(r'<input id="identifier(?:-\d)?"[^>]*>', page)
+    assert len(inputs) == 5
+    assert not [tag for tag in inputs if "name=" in tag]
+    for name in ("token", "token_2", "token_3", "token_4", "token_5"):
+        assert re.search(rf'<input type="hidden" name="{name}"', page)
+    assert len(re.findall(r'<div class="identifier-row" hidden>', page)) == 4
+    assert 'id="add-identifier"' in page

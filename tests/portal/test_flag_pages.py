@@ -1,5 +1,6 @@
 """A member's flags in the portal: its own only, with details; contributors resolve and withdraw."""
 
+import re
 from datetime import date
 
 import pytest
@@ -8,7 +9,7 @@ from accounts.choices import AuditAction
 from accounts.models import AuditEvent
 from sharing.flags import services
 from sharing.models import Flag
-from tests.factories import flag_item
+from tests.factories import flag_item, member_token_of, stored_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +146,40 @@ def test_an_upload_id_no_column_can_hold_is_a_field_error(flags, cast, client_fo
 
     assert response.status_code == 400
     assert [error["field"] for error in response.json()["errors"]] == ["upload"]
+
+
+def test_the_pages_show_each_flags_identifier_types_never_their_tokens(cast, client, django_assert_max_num_queries):
+    mobile = member_token_of("+8613800138000", "mobile")
+    services.contribute(
+        cast.alpha.institution,
+        [flag_item(f"MANY-{n}", id_type_2="mobile", token_2=mobile) for n in range(10)] + [flag_item("ONE")],
+    )
+    flag = Flag.objects.get(reference="MANY-0")
+    client.force_login(cast.alpha["auditor"])
+
+    with django_assert_max_num_queries(15):  # one query for every flag's types, not one per flag
+        listed = client.get("/flags/", HTTP_ACCEPT_LANGUAGE="en").text
+    page = client.get(f"/flags/{flag.pk}/", HTTP_ACCEPT_LANGUAGE="en").text
+
+    assert listed.count("<td>Resident identity number, Mobile number</td>") == 10
+    assert listed.count("<td>Resident identity number</td>") == 1
+    assert re.search(r'id="flag-id-types">Resident identity number, Mobile number</dd>', page)
+    for text in (listed, page):
+        assert mobile not in text
+        assert stored_tokens(flag)["mobile"].hex() not in text
+
+
+def test_the_list_filters_by_any_of_a_flags_identifier_types(flags, cast, client):
+    services.contribute(
+        cast.alpha.institution,
+        [flag_item("WITH-MOBILE", id_type_2="mobile", token_2=member_token_of("+8613800138000", "mobile"))],
+    )
+    client.force_login(cast.alpha["auditor"])
+
+    mobiles = client.get("/flags/", {"id_type": "mobile"}).text
+    residents = client.get("/flags/", {"id_type": "cnid"}).text
+
+    assert "WITH-MOBILE" in mobiles
+    assert "ALPHA-1" not in mobiles
+    assert "WITH-MOBILE" in residents
+    assert "ALPHA-1" in residents
