@@ -450,3 +450,20 @@ def test_the_file_is_deleted_once_its_job_has_ended(contributor, django_capture_
 
     assert upload.file.name == ""
     assert not storage.exists(name), "the file holds member tokens"
+
+
+def test_an_upload_holds_flags_unless_it_says_otherwise(contributor):
+    flags = contributor.post(
+        URL, {"file": SimpleUploadedFile("flags.csv", csv_bytes([row("A-1")]))}, format="multipart"
+    )
+    unknown = contributor.post(
+        URL,
+        {"file": SimpleUploadedFile("flags.csv", csv_bytes([row("A-1")])), "kind": "portfolio"},
+        format="multipart",
+    )
+
+    assert flags.status_code == 202
+    assert flags.json()["kind"] == "flags"
+    assert Upload.objects.get().kind == "flags"
+    assert unknown.status_code == 400
+    assert [(error["field"], error["code"]) for error in unknown.json()["errors"]] == [("kind", "invalid_choice")]
