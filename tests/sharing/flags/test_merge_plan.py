@@ -257,7 +257,7 @@ def test_every_staged_flags_tokens_are_written_by_one_unique_index_probe_per_sta
 
 
 @pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())
-def test_an_inspection_looks_up_flags_by_one_token_index_probe_per_staged_token(
+def test_an_inspection_looks_up_flags_by_one_token_index_probe_per_staged_token_and_one_flag_probe_per_hit(
     member: Institution, others: list[Institution], statistics: str
 ) -> None:
     load(member, others, statistics)
@@ -282,5 +282,14 @@ def test_an_inspection_looks_up_flags_by_one_token_index_probe_per_staged_token(
         "visible": [],
     }
     plan = plan_of(inspections.MATCH, parameters)
-    assert_probes_per_staged_row(plan, inspections.STAGING, "flag_token")
+    pretty = json.dumps(plan, indent=1)
+    # The staging table is read once, on the outer side of the loops; each staged token probes the token
+    # index, each token found the flags' primary key; neither table is read any other way.
+    assert [scan["Node Type"] for scan in scans_of(plan, inspections.STAGING)] == ["Seq Scan"], pretty
+    for relation, index in (("sharing_flagtoken", "flagtoken_token"), ("sharing_flag", "sharing_flag_pkey")):
+        scans = scans_of(plan, relation)
+        assert len(scans) == 1, pretty
+        assert scans[0]["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), pretty
+        assert {node.get("Index Name") for node in nodes(scans[0])} - {None} == {index}, pretty
+    assert not [node for node in nodes(plan) if node["Node Type"] in ("Hash Join", "Merge Join")], pretty
     assert inspection.hits.count() == (OTHERS_FLAGS + MEMBER_FLAGS) // 5
