@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sharing', '0012_several_identifiers_loans_query_records'),
+        ("sharing", "0012_several_identifiers_loans_query_records"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inspection',
-            name='lending_note',
-            field=models.CharField(blank=True, max_length=32, verbose_name='multi-lender note'),
+            model_name="inspection",
+            name="lending_note",
+            field=models.CharField(blank=True, max_length=32, verbose_name="multi-lender note"),
         ),
     ]
