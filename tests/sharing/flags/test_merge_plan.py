@@ -193,7 +193,13 @@ def test_the_merge_resolves_conflicts_through_the_unique_index_without_reading_t
     member: Institution, others: list[Institution], statistics: str
 ) -> None:
     load_and_stage(member, others, statistics)
-    parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
+    parameters: dict[str, Any] = {
+        "institution": member.pk,
+        "pepper": 1,
+        "key": 1,
+        "upload": UPLOAD,
+        "now": "2026-03-02T00:00Z",
+    }
     plan = plan_of(storing.MERGE, parameters)
     plan = next(node for node in nodes(plan) if node["Node Type"] == "ModifyTable")  # the CTE answers the updated
     assert plan["Conflict Arbiter Indexes"] == ["one_flag_per_reference"], plan
@@ -206,7 +212,13 @@ def test_the_merge_answers_the_ids_of_the_flags_it_updated(
     member: Institution, others: list[Institution], statistics: str
 ) -> None:
     load_and_stage(member, others, statistics)
-    parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
+    parameters: dict[str, Any] = {
+        "institution": member.pk,
+        "pepper": 1,
+        "key": 1,
+        "upload": UPLOAD,
+        "now": "2026-03-02T00:00Z",
+    }
     with connection.cursor() as cursor:
         cursor.execute(storing.MERGE, parameters)
         (updated,) = cursor.fetchone()
@@ -239,7 +251,13 @@ def test_every_staged_flags_tokens_are_written_by_one_unique_index_probe_per_sta
     member: Institution, others: list[Institution], statistics: str
 ) -> None:
     load_and_stage(member, others, statistics)
-    parameters = {"institution": member.pk, "pepper": 1, "key": 1, "upload": UPLOAD, "now": "2026-03-02T00:00Z"}
+    parameters: dict[str, Any] = {
+        "institution": member.pk,
+        "pepper": 1,
+        "key": 1,
+        "upload": UPLOAD,
+        "now": "2026-03-02T00:00Z",
+    }
     with connection.cursor() as cursor:
         cursor.execute(storing.MERGE, parameters)
         (updated,) = cursor.fetchone()

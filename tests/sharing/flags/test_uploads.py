@@ -69,7 +69,7 @@ def run(response):
 def tokens_by_reference(institution):
     """{reference: {id_type: platform token}} of the institution's flags."""
     tokens = FlagToken.objects.filter(flag__institution=institution)
-    found: dict = {}
+    found: dict[str | None, dict[str, bytes]] = {}
     for reference, id_type, token in tokens.values_list("flag__reference", "id_type", "token"):
         found.setdefault(reference, {})[id_type] = bytes(token)
     return found
