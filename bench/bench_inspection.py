@@ -217,6 +217,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         return steps[-1] - started, tuple(answer), f"COPY {copied:.1f} s, hits {hit:.1f} s, figures {figured:.1f} s"
 
     bare()  # warms the tables and their indexes, for both measurements alike
+    print(f"load average {load()} before the bare SQL's measured run")
     bare_seconds, expected, split = bare()
     print(
         f"bare SQL     {bare_seconds:8.1f} s  ({split}: COPY of the probes, the hits and the figures, each into a"
@@ -249,6 +250,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     connection.close()
     try:
         time.sleep(6)  # the workers are up and waiting before the clock starts
+        print(f"load average {load()} before the inspection")
         client = Client(HTTP_HOST="localhost")
         client.force_login(analyst)
         started = time.perf_counter()
@@ -288,6 +290,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
     )
     print()
     print(f"inspection: {seconds / bare_seconds:.2f} x the bare SQL's time (target: within 2 x)")
+
+
+def load() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes: other work disturbs the figures."""
+    return ", ".join(f"{average:.2f}" for average in os.getloadavg())
 
 
 def seed(url: str, args: argparse.Namespace, member: int, others: list[int], today: Any) -> None:
