@@ -119,6 +119,10 @@ TECHNICAL = {
     "correlation_id",
     "id_type",
     "token",
+    "id_type_2",
+    "token_2",
+    "id_type_5",
+    "token_5",
     "CIDR",
     "IP",
 }

@@ -19,7 +19,7 @@ from memberkit import cli
 from memberkit.vocabulary import LENDING_FIGURES
 from sharing.flags import services as flag_services
 from sharing.loans import services as loan_services
-from sharing.models import ContributedLoans, Loan, QueryRecord
+from sharing.models import ContributedLoans, Loan, QueryRecord, Upload
 from tests.factories import CONSORTIUM_KEY, PEOPLE, flag_item, member_token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -190,7 +190,8 @@ def test_a_raw_file_of_loans_is_hashed_uploaded_and_stored_with_every_identifier
     assert upload(tokens) == 0
 
     out, err = capsys.readouterr()
-    assert "upload of loans 1 succeeded: 2 rows: 2 created, 0 updated, 0 superseded, 0 rejected\n" in out, err
+    job = Upload.objects.get(institution=alpha, kind="loans")
+    assert f"upload of loans {job.pk} succeeded: 2 rows: 2 created, 0 updated, 0 superseded, 0 rejected\n" in out, err
     stored = {
         loan.reference: sorted(loan.tokens.values_list("id_type", flat=True))
         for loan in Loan.objects.filter(institution=alpha)
