@@ -3,6 +3,7 @@
 Run on demand from the repository root; it is not part of the test suite:
 
     .venv/bin/python bench/bench_query.py [--seconds 15] [--connections 8] [--rounds 3] [--tokens 1,3]
+        [--patience 60]
 
 It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication) and RabbitMQ at
 127.0.0.1:5672 (guest/guest), or those ``BENCH_POSTGRES_URL`` and ``BENCH_BROKER_URL`` name. It
@@ -45,9 +46,10 @@ each mode give the query endpoint's rate as a share of the bare view's, for each
 the target is at least 60%. The audit rows written during each measured window are counted: one
 per query, none for the bare view. The database is dropped at the end.
 
-Each run's line shows how busy the whole machine was ("CPU busy"), how much of it the load
-generator took ("client") and how busy it was in the second before the run ("before"):
-anything there is someone else's work, which disturbs the figures, and a warning says so.
+Each run waits up to ``--patience`` seconds for a second in which the machine is idle (others'
+work: anything else disturbs the figures). Its line shows how busy the whole machine was ("CPU
+busy"), how much of it the load generator took ("client") and how busy it was in the second
+before the run ("before"): anything there is someone else's work, and a warning says so.
 The load generator shares the cores with gunicorn and PostgreSQL and takes more of them in
 the faster mode (bare), so the share printed is, if anything, slightly overstated.
 """
@@ -81,8 +83,8 @@ from bench.serving import (
     drive,
     drop_database,
     gunicorn,
-    machine_busy_share,
     print_run,
+    quiet_machine,
     recreate_database,
     send,
 )
@@ -133,6 +135,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="concurrent client connections (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="query/bare pairs, order reversed each round (default 3)")
     parser.add_argument("--tokens", default="1,3", help="tokens per subject, comma-separated: 1, 3 or both (default)")
+    parser.add_argument(
+        "--patience",
+        type=float,
+        default=120.0,
+        help="seconds to wait for an idle machine before each run (default 120)",
+    )
     args = parser.parse_args()
     try:
         sizes = sorted({int(size) for size in args.tokens.split(",")})
@@ -162,7 +170,7 @@ def main() -> None:
             for round_number in range(args.rounds):
                 for size in sizes:
                     for mode in MODES if round_number % 2 == 0 else tuple(reversed(MODES)):
-                        background = machine_busy_share(1.0)
+                        background = quiet_machine(args.patience)
                         run, figures[mode, size] = measure(
                             mode, env, Path(var_dir), requests[mode, size], args.seconds, args.connections
                         )

@@ -152,6 +152,15 @@ def machine_busy_share(seconds: float) -> float:
     return (busy_after - busy_before) / max(total_after - total_before, 1)
 
 
+def quiet_machine(patience: float) -> float:
+    """Wait up to ``patience`` seconds for a second in which the machine is less than
+    ``BACKGROUND_WARNING`` busy with other people's work; how busy the last second was."""
+    deadline = time.monotonic() + patience
+    while (busy := machine_busy_share(1.0)) > BACKGROUND_WARNING and time.monotonic() < deadline:
+        pass
+    return busy
+
+
 def machine_jiffies() -> tuple[int, int]:
     """Busy and total CPU time of the whole machine so far (Linux /proc/stat), in clock ticks."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
