@@ -3,7 +3,7 @@
 Run on demand from the repository root; it is not part of the test suite:
 
     .venv/bin/python bench/bench_query.py [--seconds 15] [--connections 8] [--rounds 3] [--tokens 1,3]
-        [--patience 60]
+        [--patience 120]
 
 It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication) and RabbitMQ at
 127.0.0.1:5672 (guest/guest), or those ``BENCH_POSTGRES_URL`` and ``BENCH_BROKER_URL`` name. It
