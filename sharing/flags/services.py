@@ -1,8 +1,8 @@
 """Contributing, resolving, withdrawing and retiring flags: every write to flags goes through here."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,7 +16,7 @@ from sharing.choices import FlagStatus
 from sharing.flags.checking import CheckedFlag, Checker, expiry
 from sharing.flags.storing import Stored, store_flags
 from sharing.keys.tokens import Peppers, peppers, rekey
-from sharing.messages import FieldError, english, message
+from sharing.messages import FieldError, message, refusal
 from sharing.models import Flag, FlagToken, LoanToken, QueryRecord
 
 REKEY_BATCH = 10_000
@@ -34,11 +34,25 @@ def checker() -> Checker:
     return Checker(peppers(), timezone.localdate())
 
 
-def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> tuple[list[CheckedFlag], Stored]:
-    """Check and upsert a batch of flags, all or nothing; ``BatchInvalid`` says what is wrong with which item."""
-    check = checker().check
+class Referenced(Protocol):
+    """A checked item of a batch: what tells two items apart is the member's reference."""
+
+    @property
+    def reference(self) -> str: ...
+
+
+Checked = TypeVar("Checked", bound=Referenced)
+
+
+def checked_batch(
+    check: Callable[[Mapping[str, Any]], Checked | list[FieldError]],
+    items: Sequence[Mapping[str, Any]],
+    said_of: str = "",
+) -> list[Checked]:
+    """Every item of a batch checked, all or nothing: ``BatchInvalid`` if any is invalid or repeats an earlier
+    item's reference (``duplicate_reference``, worded as for ``said_of``, naming the first such item)."""
     errors: dict[int, list[FieldError]] = {}
-    flags: list[CheckedFlag] = []
+    checked: list[Checked] = []
     first_index: dict[str, int] = {}
     for index, item in enumerate(items):
         result = check(item)
@@ -46,13 +60,18 @@ def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> 
             errors[index] = result
             continue
         if result.reference in first_index:
-            message = english("duplicate_reference", item=first_index[result.reference])
-            errors[index] = [FieldError("reference", "duplicate_reference", message)]
+            errors[index] = [refusal("reference", "duplicate_reference", said_of, item=first_index[result.reference])]
             continue
         first_index[result.reference] = index
-        flags.append(result)
+        checked.append(result)
     if errors:
         raise BatchInvalid(errors)
+    return checked
+
+
+def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> tuple[list[CheckedFlag], Stored]:
+    """Check and upsert a batch of flags, all or nothing; ``BatchInvalid`` says what is wrong with which item."""
+    flags = checked_batch(checker().check, items)
     return flags, store_flags(institution, flags)
 
 

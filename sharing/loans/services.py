@@ -11,12 +11,11 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction
 from accounts.models import Institution
-from sharing.flags.services import BatchInvalid
+from sharing.flags.services import checked_batch
 from sharing.flags.storing import Stored
 from sharing.keys.tokens import peppers
 from sharing.loans.checking import CheckedLoan, Checker
 from sharing.loans.storing import store_loans
-from sharing.messages import FieldError, refusal
 from sharing.models import Loan, LoanToken
 
 ERASE_BATCH = 10_000
@@ -28,22 +27,7 @@ def checker() -> Checker:
 
 def contribute(institution: Institution, items: Sequence[Mapping[str, Any]]) -> tuple[list[CheckedLoan], Stored]:
     """Check and upsert a batch of loans, all or nothing; ``BatchInvalid`` says what is wrong with which item."""
-    check = checker().check
-    errors: dict[int, list[FieldError]] = {}
-    loans: list[CheckedLoan] = []
-    first_index: dict[str, int] = {}
-    for index, item in enumerate(items):
-        result = check(item)
-        if isinstance(result, list):
-            errors[index] = result
-            continue
-        if result.reference in first_index:
-            errors[index] = [refusal("reference", "duplicate_reference", "loan", item=first_index[result.reference])]
-            continue
-        first_index[result.reference] = index
-        loans.append(result)
-    if errors:
-        raise BatchInvalid(errors)
+    loans = checked_batch(checker().check, items, "loan")
     return loans, store_loans(institution, loans)
 
 
