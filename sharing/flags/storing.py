@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Institution
@@ -82,6 +83,10 @@ assert (CheckedFlag._fields[0], CheckedFlag._fields[3], CheckedFlag._fields[7]) 
 assert Staged._fields[-1] == "identifiers"
 
 
+# Where a stored flag or loan came from: its upload and row, None for each when it was sent as JSON.
+Source = tuple[int | None, int | None]
+
+
 @dataclass
 class Stored:
     """What an upsert did: flags created and updated, and earlier rows of the same upload it replaced."""
@@ -90,6 +95,28 @@ class Stored:
     updated: int = 0
     # (earlier row, later row): a reference that an earlier chunk of the same upload had already written.
     superseded: list[tuple[int, int]] = field(default_factory=list)
+
+    def count(self, previous: Source | None, upload: Upload | None, row: int | None) -> None:
+        """Count one staged item by where its reference's stored row came from (``previous``, None if new):
+        created, superseded (an earlier row of this same upload) or updated."""
+        if previous is None:
+            self.created += 1
+        elif upload is not None and previous[0] == upload.pk and previous[1] is not None and row is not None:
+            self.superseded.append((previous[1], row))
+        else:
+            self.updated += 1
+
+
+def sources(rows: QuerySet[Any], references: Sequence[str]) -> dict[str, Source]:
+    """Where each of ``references`` that ``rows`` hold already came from, looked up ORM_BATCH at a time."""
+    found: dict[str, Source] = {}
+    for start in range(0, len(references), ORM_BATCH):
+        existing = rows.filter(reference__in=references[start : start + ORM_BATCH])
+        found.update(
+            (str(reference), (upload_id, row))
+            for reference, upload_id, row in existing.values_list("reference", "source_upload_id", "source_row")
+        )
+    return found
 
 
 class Stager:
@@ -121,14 +148,7 @@ def upsert_orm(
     """Upsert staged flags and replace their tokens through the ORM, counting what was created, updated and
     superseded (an earlier row of the same upload)."""
     now = timezone.now()
-    references = [flag.reference for flag in staged]
-    before: dict[str | None, tuple[int | None, int | None]] = {}
-    for start in range(0, len(references), ORM_BATCH):
-        existing = Flag.objects.filter(institution=institution, reference__in=references[start : start + ORM_BATCH])
-        before.update(
-            (reference, (upload_id, row))
-            for reference, upload_id, row in existing.values_list("reference", "source_upload_id", "source_row")
-        )
+    before = sources(Flag.objects.filter(institution=institution), [flag.reference for flag in staged])
     stored = Stored()
     objects = []
     for flag in staged:
@@ -154,13 +174,7 @@ def upsert_orm(
                 updated_at=now,
             )
         )
-        previous = before.get(flag.reference)
-        if previous is None:
-            stored.created += 1
-        elif upload is not None and previous[0] == upload.pk and previous[1] is not None and flag.row is not None:
-            stored.superseded.append((previous[1], flag.row))
-        else:
-            stored.updated += 1
+        stored.count(before.get(flag.reference), upload, flag.row)
     version = peppers().version
     with transaction.atomic():
         # Every database Django runs on here returns the ids of an upsert's rows, new or updated.

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Institution
 from sharing.flags.identifiers import Identifiers
-from sharing.flags.storing import Stored
+from sharing.flags.storing import Stored, sources
 from sharing.keys.tokens import peppers
 from sharing.loans.checking import CheckedLoan
 from sharing.models import ContributedLoans, Loan, LoanToken, Upload
@@ -77,15 +77,7 @@ def upsert_orm(
     updated and superseded (an earlier row of the same upload)."""
     now = now or timezone.now()
     references = [loan.reference for loan in staged]
-    before: dict[str, tuple[int, int | None, int | None]] = {}
-    for start in range(0, len(references), ORM_BATCH):
-        existing = Loan.objects.filter(institution=institution, reference__in=references[start : start + ORM_BATCH])
-        before.update(
-            (str(reference), (pk, upload_id, row))
-            for reference, pk, upload_id, row in existing.values_list(
-                "reference", "pk", "source_upload_id", "source_row"
-            )
-        )
+    before = sources(Loan.objects.filter(institution=institution), references)
     stored = Stored()
     objects = []
     for loan in staged:
@@ -105,13 +97,7 @@ def upsert_orm(
                 updated_at=now,
             )
         )
-        previous = before.get(loan.reference)
-        if previous is None:
-            stored.created += 1
-        elif upload is not None and previous[1] == upload.pk and previous[2] is not None and loan.row is not None:
-            stored.superseded.append((previous[2], loan.row))
-        else:
-            stored.updated += 1
+        stored.count(before.get(loan.reference), upload, loan.row)
     Loan.objects.bulk_create(
         objects,
         batch_size=ORM_BATCH,
