@@ -1,14 +1,16 @@
-"""What the API's serializers share: links, the waiting-for-a-worker flag, a posted file's format."""
+"""What the API's serializers share: links, the waiting-for-a-worker flag, a posted file's format, a batch's items
+and the borrower's identifier fields."""
 
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
 from sharing import heartbeat
-from sharing.choices import FileFormat, IdType
-from sharing.messages import english
+from sharing.choices import IDENTIFIERS_MAX, FileFormat, IdType
+from sharing.messages import english, message
 
 # A JSON object, or null (details destroyed or never sent; figures not built yet).
 OBJECT_OR_NULL = {"type": "object", "additionalProperties": {}, "nullable": True}
@@ -19,6 +21,43 @@ class IdentifierSerializer(serializers.Serializer[dict[str, Any]]):
 
     id_type = serializers.ChoiceField(choices=IdType.choices)
     token = serializers.CharField(min_length=64, max_length=64, help_text="The member token: 64 lowercase hex.")
+
+
+def identifier_fields() -> tuple[serializers.ChoiceField, serializers.CharField, IdentifierSerializer]:
+    """The borrower's identifiers in either form (sharing.flags.identifiers), as a flag's and a loan's input
+    declare them: ``id_type, token, identifiers = identifier_fields()`` where they stand among its fields."""
+    return (
+        serializers.ChoiceField(
+            choices=IdType.choices, required=False, help_text="The first identifier's type (or give identifiers)."
+        ),
+        serializers.CharField(
+            min_length=64,
+            max_length=64,
+            required=False,
+            help_text="The first identifier's member token; id_type_2/token_2 ... id_type_5/token_5 add others.",
+        ),
+        IdentifierSerializer(
+            many=True,
+            required=False,
+            help_text=f"Instead of id_type and token: 1 to {IDENTIFIERS_MAX} identifiers, at most one of each type.",
+        ),
+    )
+
+
+def batch_items(data: Any, name: str) -> list[Any]:
+    """The items of a batch as a member sends it, ``{name: [...]}``: 1 to FLAG_BATCH_MAX JSON objects, each
+    checked by the service, not here."""
+    if not isinstance(data, dict) or not isinstance(data.get(name), list):
+        raise serializers.ValidationError({name: [serializers.ErrorDetail(english("required", name), code="required")]})
+    items: list[Any] = data[name]
+    if not 1 <= len(items) <= settings.FLAG_BATCH_MAX:
+        said = message("batch_size", name, most=f"{settings.FLAG_BATCH_MAX:,}", sent=f"{len(items):,}")
+        raise serializers.ValidationError({name: [serializers.ErrorDetail(said, code="batch_size")]})
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(message("invalid", name), code="invalid")]}
+            raise serializers.ValidationError({name: by_index})
+    return items
 
 
 def links(context: Mapping[str, Any], routes: dict[str, str], pk: int) -> dict[str, str]:

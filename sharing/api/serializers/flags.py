@@ -2,15 +2,13 @@
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.validators import validate_label
-from sharing.api.serializers.common import OBJECT_OR_NULL, IdentifierSerializer, help_texts
+from sharing.api.serializers.common import OBJECT_OR_NULL, batch_items, help_texts, identifier_fields
 from sharing.choices import (
     FLAG_CHANGES,
-    IDENTIFIERS_MAX,
     REFERENCE_MAX,
     AmountBand,
     Category,
@@ -20,7 +18,7 @@ from sharing.choices import (
 )
 from sharing.flags.selectors import FlagCounts, identifier_types
 from sharing.keys import datakeys as keys
-from sharing.messages import english, message
+from sharing.messages import message
 from sharing.models import Flag
 
 
@@ -35,20 +33,7 @@ class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
     reference = serializers.CharField(
         max_length=REFERENCE_MAX, help_text="The member's own id for the case; unique per member."
     )
-    id_type = serializers.ChoiceField(
-        choices=IdType.choices, required=False, help_text="The first identifier's type (or give identifiers)."
-    )
-    token = serializers.CharField(
-        min_length=64,
-        max_length=64,
-        required=False,
-        help_text="The first identifier's member token; id_type_2/token_2 ... id_type_5/token_5 add others.",
-    )
-    identifiers = IdentifierSerializer(
-        many=True,
-        required=False,
-        help_text=f"Instead of id_type and token: 1 to {IDENTIFIERS_MAX} identifiers, at most one of each type.",
-    )
+    id_type, token, identifiers = identifier_fields()
     category = serializers.ChoiceField(choices=Category.choices)
     event_date = serializers.DateField()
     end_date = serializers.DateField(required=False, allow_null=True, help_text="When the event ended; resolves it.")
@@ -64,20 +49,7 @@ class FlagBatchSerializer(serializers.Serializer[dict[str, Any]]):
     flags = FlagInputSerializer(many=True, help_text="1 to 1,000 flags.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict) or not isinstance(data.get("flags"), list):
-            raise serializers.ValidationError(
-                {"flags": [serializers.ErrorDetail(english("required", "flags"), code="required")]}
-            )
-        flags = data["flags"]
-        if not 1 <= len(flags) <= settings.FLAG_BATCH_MAX:
-            said = message("batch_size", most=f"{settings.FLAG_BATCH_MAX:,}", sent=f"{len(flags):,}")
-            raise serializers.ValidationError({"flags": [serializers.ErrorDetail(said, code="batch_size")]})
-        for index, item in enumerate(flags):
-            if not isinstance(item, dict):
-                said = message("invalid", "flags")
-                by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(said, code="invalid")]}
-                raise serializers.ValidationError({"flags": by_index})
-        return {"flags": flags}
+        return {"flags": batch_items(data, "flags")}
 
 
 class StoredFlagSerializer(serializers.Serializer[dict[str, Any]]):

@@ -2,12 +2,10 @@
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
-from sharing.api.serializers.common import IdentifierSerializer, help_texts
-from sharing.choices import CONSENT_MAX, IDENTIFIERS_MAX, REFERENCE_MAX, AmountBand, IdType, ProductType
-from sharing.messages import english, message
+from sharing.api.serializers.common import batch_items, help_texts, identifier_fields
+from sharing.choices import CONSENT_MAX, REFERENCE_MAX, AmountBand, ProductType
 from sharing.models import Loan
 
 
@@ -23,20 +21,7 @@ class LoanInputSerializer(serializers.Serializer[dict[str, Any]]):
         max_length=REFERENCE_MAX,
         help_text="The member's own id for the loan; unique per member. Sent again, it updates.",
     )
-    id_type = serializers.ChoiceField(
-        choices=IdType.choices, required=False, help_text="The first identifier's type (or give identifiers)."
-    )
-    token = serializers.CharField(
-        min_length=64,
-        max_length=64,
-        required=False,
-        help_text="The first identifier's member token; id_type_2/token_2 ... id_type_5/token_5 add others.",
-    )
-    identifiers = IdentifierSerializer(
-        many=True,
-        required=False,
-        help_text=f"Instead of id_type and token: 1 to {IDENTIFIERS_MAX} identifiers, at most one of each type.",
-    )
+    id_type, token, identifiers = identifier_fields()
     product = serializers.ChoiceField(choices=ProductType.choices)
     opened_on = serializers.DateField(help_text="When the loan was opened; not in the future.")
     closed_on = serializers.DateField(
@@ -56,19 +41,7 @@ class LoanBatchSerializer(serializers.Serializer[dict[str, Any]]):
     loans = LoanInputSerializer(many=True, help_text="1 to 1,000 loans.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict) or not isinstance(data.get("loans"), list):
-            raise serializers.ValidationError(
-                {"loans": [serializers.ErrorDetail(english("required", "loans"), code="required")]}
-            )
-        loans = data["loans"]
-        if not 1 <= len(loans) <= settings.FLAG_BATCH_MAX:  # the same limit as a batch of flags
-            said = message("batch_size", "loans", most=f"{settings.FLAG_BATCH_MAX:,}", sent=f"{len(loans):,}")
-            raise serializers.ValidationError({"loans": [serializers.ErrorDetail(said, code="batch_size")]})
-        for index, item in enumerate(loans):
-            if not isinstance(item, dict):
-                by_index: dict[Any, Any] = {index: [serializers.ErrorDetail(message("invalid", "loans"), "invalid")]}
-                raise serializers.ValidationError({"loans": by_index})
-        return {"loans": loans}
+        return {"loans": batch_items(data, "loans")}
 
 
 class StoredLoanSerializer(serializers.Serializer[dict[str, Any]]):
