@@ -83,10 +83,12 @@ from bench.serving import (
     drive,
     drop_database,
     gunicorn,
+    postmaster_pid,
     print_run,
     quiet_machine,
     recreate_database,
     send,
+    server_cpu_seconds,
 )
 
 SETTINGS_MODULE = "bench.settings_bare_query"
@@ -401,14 +403,19 @@ def measure(
 ) -> tuple[Run, object]:
     """A run of one mode, and the figures its first answer gave."""
     log = var_dir / f"gunicorn-{mode}.log"
-    with gunicorn(env, log) as port:
+    servers = [pid for pid in [postmaster_pid()] if pid is not None]
+    with gunicorn(env, log, servers) as port:
         figures = check_answers(mode, port, requests)
         drive(port, requests, connections, WARMUP_SECONDS)
         before = audit_event_count()
+        cpu = server_cpu_seconds(servers)
         load = drive(port, requests, connections, seconds)
+        cpu = server_cpu_seconds(servers) - cpu
         events = audit_event_count() - before
     boots = log.read_text().count("Booting worker")
-    return Run(mode, load, events, boots - WORKERS), figures
+    run = Run(mode, load, events, boots - WORKERS)
+    run.server_cpu = cpu / load.requests if len(servers) == 2 else None
+    return run, figures
 
 
 def check_answers(mode: str, port: int, requests: list[Request]) -> object:
@@ -452,6 +459,14 @@ def report(size: int, runs: list[Run]) -> None:
     share = rates["query"] / rates["bare"] * 100
     tokens = f"{size} token{'s' if size > 1 else ''}"
     print(f"query endpoint, {tokens}: {share:.0f}% of the bare view's rate (target: at least 60%)")
+    cpu = {mode: [run.server_cpu for run in by_mode[mode] if run.server_cpu is not None] for mode in MODES}
+    if all(cpu.values()):
+        costs = {mode: statistics.median(cpu[mode]) * 1000 for mode in MODES}
+        print(
+            f"server CPU per request (median): query {costs['query']:.2f} ms, bare {costs['bare']:.2f} ms;"
+            f" the bare view's as a share of the query's: {costs['bare'] / costs['query'] * 100:.0f}%"
+            " (the rate share an idle machine would give, if CPU bound)"
+        )
     wrong = [run for run in by_mode["query"] if run.events != run.load.requests] + [
         run for run in by_mode["bare"] if run.events != 0
     ]

@@ -68,6 +68,8 @@ class Run:
     load: Load
     events: int
     worker_boots: int
+    # CPU seconds the web server's workers and the database server spent per request, where measured.
+    server_cpu: float | None = None
 
 
 def recreate_database(database: str = DATABASE) -> None:
@@ -161,6 +163,40 @@ def quiet_machine(patience: float) -> float:
     return busy
 
 
+def postmaster_pid() -> int | None:
+    """The benchmark server's postmaster, if it runs on this machine and its data directory can be read."""
+    try:
+        with psycopg.connect(DATABASE_URL) as connection:
+            row = connection.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        return int((Path(row[0]) / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (psycopg.Error, OSError, ValueError):
+        return None
+
+
+def server_cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user and system) of the processes ``roots`` and all their descendants so far, in seconds
+    (Linux /proc): the web server's workers and the database's backends, whatever else the machine runs."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])  # utime, stime
+    tree = {pid for pid in roots if pid in ticks}
+    grown = True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grown = bool(children)
+    return sum(ticks[pid] for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_jiffies() -> tuple[int, int]:
     """Busy and total CPU time of the whole machine so far (Linux /proc/stat), in clock ticks."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -181,10 +217,11 @@ def send(port: int, request: Request) -> tuple[int, bytes]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log: Path) -> Iterator[int]:
+def gunicorn(env: dict[str, str], log: Path, pids: list[int] | None = None) -> Iterator[int]:
     """Gunicorn as platform/Procfile starts it, on a free loopback port; stopped with SIGTERM on exit.
 
-    ``env`` names the settings module (DJANGO_SETTINGS_MODULE) along with the rest.
+    ``env`` names the settings module (DJANGO_SETTINGS_MODULE) along with the rest; the master's
+    process id is added to ``pids`` if given (``server_cpu_seconds`` counts its workers).
     """
     port = free_port()
     command = [str(BIN / "gunicorn"), "--config", "platform/gunicorn.conf.py", "config.wsgi:application"]
@@ -193,6 +230,8 @@ def gunicorn(env: dict[str, str], log: Path) -> Iterator[int]:
         server = subprocess.Popen(  # noqa: S603  (our own gunicorn and arguments)
             command, cwd=REPO, env=server_env, stdout=output, stderr=subprocess.STDOUT
         )
+    if pids is not None:
+        pids.append(server.pid)
     try:
         wait_until_serving(server, port, log)
         yield port
@@ -283,6 +322,7 @@ def print_run(label: str, run: Run, cores: int, background: float) -> None:
         f"p50 {load.percentile(50):5.1f} ms  p95 {load.percentile(95):5.1f} ms  "
         f"CPU busy {load.machine_busy:4.0%} (client {load.client_cpu / cores:3.0%}, before {background:3.0%})  "
         f"audit events +{run.events}  worker restarts {run.worker_boots}"
+        + (f"  server CPU {run.server_cpu * 1000:4.1f} ms/request" if run.server_cpu is not None else "")
     )
     if background > BACKGROUND_WARNING:
         print(f"    the machine was {background:.0%} busy before this run: other work disturbs its figures")
