@@ -49,9 +49,12 @@ per query, none for the bare view. The database is dropped at the end.
 Each run waits up to ``--patience`` seconds for a second in which the machine is idle (others'
 work: anything else disturbs the figures). Its line shows how busy the whole machine was ("CPU
 busy"), how much of it the load generator took ("client") and how busy it was in the second
-before the run ("before"): anything there is someone else's work, and a warning says so.
-The load generator shares the cores with gunicorn and PostgreSQL and takes more of them in
-the faster mode (bare), so the share printed is, if anything, slightly overstated.
+before the run ("before"): anything there is someone else's work, and a warning says so. It
+also shows the CPU time gunicorn's workers and the database server spent per request ("server
+CPU", from /proc, when the server runs on this machine); the summary compares the modes' medians,
+a figure that others' work disturbs much less than the rate. The load generator shares the
+cores with gunicorn and PostgreSQL and takes more of them in the faster mode (bare), so the rate
+share printed is, if anything, slightly overstated.
 """
 
 import argparse
