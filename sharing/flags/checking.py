@@ -239,12 +239,17 @@ def _date(value: Any, name: str, errors: list[FieldError], today: date, required
     return parsed
 
 
+def years_after(day: date, years: int) -> date:
+    """The same day ``years`` calendar years on; 29 February's is 1 March when that year has none."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 3, 1)
+
+
 def expiry(ended: date) -> date:
     """Retention ends five years after the event ended (art. 16); 29 February ends on 1 March."""
-    try:
-        return ended.replace(year=ended.year + RETENTION_YEARS)
-    except ValueError:
-        return date(ended.year + RETENTION_YEARS, 3, 1)
+    return years_after(ended, RETENTION_YEARS)
 
 
 def _text(value: Any) -> str:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.audit import record
 from accounts.choices import AuditAction
 from sharing.choices import LENDING_PURPOSES, QUERY_RECORD_YEARS
+from sharing.flags.checking import years_after
 from sharing.models import QueryRecord
 
 TABLE = QueryRecord._meta.db_table
@@ -71,10 +72,7 @@ def write(institution_id: int, tokens: Iterable[bytes], day: date, purpose: str,
 
 def expires_on(day: date) -> date:
     """The day a record of ``day`` is deleted: two calendar years on; 29 February's on 1 March, as flags'."""
-    try:
-        return day.replace(year=day.year + QUERY_RECORD_YEARS)
-    except ValueError:
-        return date(day.year + QUERY_RECORD_YEARS, 3, 1)
+    return years_after(day, QUERY_RECORD_YEARS)
 
 
 def last_expired(today: date) -> date:
