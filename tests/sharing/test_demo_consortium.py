@@ -224,3 +224,11 @@ def test_the_test_vectors_answer_as_the_readme_says_with_the_consortium_there(se
         ("fraud_suspected", 1),
         ("overdue_90", 1),
     ]
+    # The consortium's loans are on other borrowers: the test vectors' figures are the two demo members' loans.
+    assert answer.json()["lending_note"] is None
+    lending = found["lending"]
+    assert (lending["institutions_with_open_loans"], lending["open_amount_band"], lending["own_open_loans"]) == (
+        1,
+        "lt_10k",
+        1,
+    )
