@@ -19,6 +19,7 @@ from django.db import connection, models
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import prepared
 from accounts.authentication import ApiKeyCaller
 from accounts.choices import ActorType, AuditAction, AuditOutcome
 from accounts.models import AuditEvent, Institution, User
@@ -93,7 +94,7 @@ def record(action: AuditAction, *, durable: bool = True, **fields: Unpack[EventF
     values[0] = ops.adapt_datetimefield_value(event.occurred_at)
     values[-1] = ops.adapt_ipaddressfield_value(event.source_address)
     returning = connection.features.can_return_columns_from_insert
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor, durable, returning), values)
         event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     return event

@@ -15,6 +15,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from accounts import prepared
 from accounts.models import ApiKey, Institution, User
 from accounts.network import address_allowed, client_ip
 from accounts.permissions import Allow, admits
@@ -138,7 +139,7 @@ def key_by_prefix(prefix: str) -> ApiKey | None:
     values go through each field's own database converters, as the ORM's would.
     """
     sql, converters = _key_query()
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, [prefix])
         row = cursor.fetchone()
     if row is None:

@@ -146,6 +146,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run on a file too, not Django's shared in-memory database: a real worker thread and
     # the test then share the embedded default's WAL behaviour instead of shared-cache table locks.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-riskshare.sqlite3")}
+# PostgreSQL prepares the few statements every API request runs and plans each once, generically
+# (accounts/prepared.py); off for a pooler that cannot keep a session's prepared statements.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Django disables psycopg's preparing; its client-side cursors never prepare whatever this says,
+    # so only accounts.prepared's cursors do, on a statement's first execution.
+    _options["prepare_threshold"] = 0
+    _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 # Every request is one transaction: an action and what it records commit or roll back together.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

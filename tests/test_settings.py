@@ -125,6 +125,32 @@ def test_embedded_default_needs_no_configuration(tmp_path):
     assert oct(secret.stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.parametrize(
+    ("url", "switch", "expected"),
+    [
+        # PostgreSQL's connections plan prepared statements once, beside what the URL asks for.
+        (
+            "postgres://riskshare@127.0.0.1:5432/riskshare?options=-c%20statement_timeout%3D5000",
+            "true",
+            "0 '-c statement_timeout=5000 -c plan_cache_mode=force_generic_plan'",
+        ),
+        # Behind a pooler that cannot keep them: nothing prepared, nothing added to the connection.
+        ("postgres://riskshare@127.0.0.1:5432/riskshare", "false", "None None"),
+        ("sqlite:///riskshare.sqlite3", "true", "None None"),
+    ],
+)
+def test_prepared_statements_are_set_on_postgresql_connections_only(url, switch, expected, tmp_path):
+    code = (
+        "from django.conf import settings as s; o = s.DATABASES['default'].get('OPTIONS', {});"
+        " print(o.get('prepare_threshold'), repr(o.get('options')) if 'options' in o else None)"
+    )
+    env = {"DATABASE_URL": url, "DATABASE_PREPARED_STATEMENTS": switch}
+    result = run(["manage.py", "shell", "--no-imports", "-c", code], env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
 @pytest.mark.parametrize("name", ["PLATFORM_PEPPER", "DETAILS_MASTER_KEY"])
 def test_a_keyring_with_a_bad_line_stops_the_start(name, tmp_path):
     result = run(["manage.py", "check"], {name: "1 " + "ab" * 31}, tmp_path)

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from accounts import prepared
 from accounts.models import Institution
 from memberkit.vocabulary import CONSENT_REQUIRED, LENDING_FIGURES, consent_refusal
 from sharing.choices import PROTECTIVE_CATEGORIES, FlagStatus
@@ -210,7 +211,7 @@ def _lookup(
         sql = _portable_sql(len(tokens))
         values |= {f"t{n}": token for n, token in enumerate(tokens)}
         values |= {f"s{n}": status for n, status in enumerate(statuses)}
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(sql, values)
         rows = cursor.fetchall()
     contributed: set[str] = set()
