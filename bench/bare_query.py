@@ -10,6 +10,11 @@ runs, in one statement as the platform's query does on PostgreSQL (``sharing.mat
   unconditional: the bare view counts nothing, so every query is "answered");
 - the multi-lender figures (``sharing.matching.lending.figures_sql`` over the subject's tokens).
 
+``GET /bench/bare-query-prepared`` is the same view with its statement prepared once per
+connection and planned once, as the platform prepares its own (``accounts.prepared``): the bare
+view at its best, beside the plain Django view (``connection.cursor()``, as Django runs any
+statement, parsed and planned every time).
+
 It answers a small JSON of what it found. What the platform's statement does besides, and the
 bare view does not: the caller's contributed categories (flag reciprocity), the usage counters
 (quota and rate), whether it has reported loans lately (loan reciprocity); and around it, no
@@ -20,10 +25,12 @@ names this URLconf.
 from functools import cache
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils import timezone
 
+from accounts import prepared
 from config.urls import handler400, handler403, handler404, handler500
 from memberkit.vocabulary import IDENTIFIERS_MAX, LENDING_FIGURES
 from sharing.choices import FlagStatus
@@ -56,6 +63,16 @@ def statement() -> str:
 
 
 def bare_query(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        return answer(request, cursor)
+
+
+def bare_query_prepared(request: HttpRequest) -> HttpResponse:
+    with prepared.cursor() as cursor:
+        return answer(request, cursor)
+
+
+def answer(request: HttpRequest, cursor: CursorWrapper) -> HttpResponse:
     try:
         institution = int(request.GET.get("institution", ""))
         tokens = [bytes.fromhex(token) for token in request.GET.getlist("token")]
@@ -71,9 +88,8 @@ def bare_query(request: HttpRequest) -> HttpResponse:
         "tokens": tokens,
         "statuses": STATUSES,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(statement(), values)
-        rows = cursor.fetchall()
+    cursor.execute(statement(), values)
+    rows = cursor.fetchall()
     flags: dict[int, dict[str, object]] = {}
     figures: dict[str, object] | None = None
     for token, institution_id, category, event, disputed, _status, flag_id, band, counts in rows:
@@ -92,5 +108,6 @@ def bare_query(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("bench/bare-query", bare_query, name="bench-bare-query"),
+    path("bench/bare-query-prepared", bare_query_prepared, name="bench-bare-query-prepared"),
     path("", include("config.urls")),
 ]
