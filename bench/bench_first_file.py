@@ -2,24 +2,27 @@
 
 Run on demand from the repository root; it is not part of the test suite:
 
-    .venv/bin/python bench/bench_first_file.py [--flags 10000000] [--rows 1000000] [--give-up-after S]
+    .venv/bin/python bench/bench_first_file.py [--flags 10000000] [--rows 1000000] [--second 0]
+        [--give-up-after S]
 
-It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication); the worker's broker is
-the filesystem transport in the run's own work folder. It creates a fresh database
-``riskshare_bench_first``, migrates it, turns autovacuum off for the flag table (so that nothing
-gathers statistics behind the run's back, whatever the server's setting), and stores ``--flags``
-flags of 20 other members with one INSERT ... SELECT over generate_series (the report benchmark's
-generator; the table's two indexes are dropped for the insert and built again after it). Then
-``VACUUM ANALYZE``: the statistics are gathered once, before the new member has a single flag,
-and never again before its first file. Two uploads of ``--rows`` rows each (the upload
-benchmark's generator: a distinct reference and member token per row) go through the platform's
-real path, POST /api/v1/uploads as the new member's contributor, then a Celery worker process
-(solo pool, ``UPLOAD_CHUNK_ROWS`` at its default), timed from the POST until the job reads
-``succeeded``:
+It needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust authentication), or the server
+``BENCH_POSTGRES_URL`` names; the worker's broker is the filesystem transport in the run's own work
+folder. It creates a fresh database ``riskshare_bench_first``, migrates it, turns autovacuum off
+for the flag and flag-token tables (so that nothing gathers statistics behind the run's back,
+whatever the server's setting), and stores ``--flags`` flags of 20 other members with one INSERT
+... SELECT over generate_series (the report benchmark's generator), then one identifier for each
+(a ``sharing_flagtoken`` row, from another INSERT ... SELECT); the indexes of both tables that the
+migrations make are dropped for the inserts and built again after them. Then ``VACUUM ANALYZE``:
+the statistics are gathered once, before the new member has a single flag, and never again before
+its first file. Two uploads of ``--rows`` rows each (the upload benchmark's generator: a distinct
+reference and member token per row, ``--second`` rows in ten with a mobile token too, for the
+shared-token check) go through the platform's real path, POST /api/v1/uploads as the new member's
+contributor, then a Celery worker process (solo pool, ``UPLOAD_CHUNK_ROWS`` at its default), timed
+from the POST until the job reads ``succeeded``:
 
 - ``first file``: the new member's first file, with statistics that say it has no flags: the case
   of a member loading its back book;
-- ``next file`` (the baseline): after ``ANALYZE``, the same member's next file, as many new
+- ``next file`` (the baseline): after ``ANALYZE`` of both tables, the same member's next file, as many new
   references: the steady state, a member that the statistics know, adding flags to the same table.
 
 Each line prints rows per second and each chunk's time (a load that slows down chunk after chunk
@@ -39,7 +42,7 @@ from typing import TYPE_CHECKING
 
 # Run as a script from the repository root: bench/ is on the path, the root is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.bench_report import SEED_FLAGS, create_members
+from bench.bench_report import SEED_FLAG_TOKENS, SEED_FLAGS, create_members
 from bench.bench_upload import generate
 from bench.serving import celery_worker, fresh_platform, machine_busy_share
 
@@ -49,13 +52,19 @@ if TYPE_CHECKING:
 DATABASE = "riskshare_bench_first"
 QUEUE = "riskshare-bench-first"
 OTHER_MEMBERS = 20
-# The flag table's indexes as the migrations make them: dropped while the other members' flags are
-# inserted, built again after (a sorted build instead of ten million random insertions).
-DROP_INDEXES = "ALTER TABLE sharing_flag DROP CONSTRAINT one_flag_per_reference; DROP INDEX flag_token"
+# The flag and flag-token tables' secondary indexes as the migrations make them: dropped while the other
+# members' flags and their tokens are inserted, built again after (a sorted build instead of ten million
+# random insertions).
+DROP_INDEXES = (
+    "ALTER TABLE sharing_flag DROP CONSTRAINT one_flag_per_reference;"
+    " ALTER TABLE sharing_flagtoken DROP CONSTRAINT one_flag_token_per_type; DROP INDEX flagtoken_token"
+)
 BUILD_INDEXES = (
     "ALTER TABLE sharing_flag ADD CONSTRAINT one_flag_per_reference UNIQUE (institution_id, reference);"
-    " CREATE INDEX flag_token ON sharing_flag (token)"
+    " ALTER TABLE sharing_flagtoken ADD CONSTRAINT one_flag_token_per_type UNIQUE (flag_id, id_type);"
+    " CREATE INDEX flagtoken_token ON sharing_flagtoken (token)"
 )
+TABLES = ("sharing_flag", "sharing_flagtoken")
 
 
 class GaveUp(Exception):
@@ -66,6 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flags", type=int, default=10_000_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--second", type=int, default=0, choices=range(11), metavar="TENTHS", help="rows in ten with a mobile too"
+    )
     parser.add_argument("--give-up-after", type=float, default=None, metavar="SECONDS")
     args = parser.parse_args()
     with fresh_platform(
@@ -95,21 +107,25 @@ def run(args: argparse.Namespace, work: Path) -> None:
     )
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE sharing_flag SET (autovacuum_enabled = false)")
+        for table in TABLES:
+            cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
         cursor.execute("SET maintenance_work_mem = '1GB'")
         cursor.execute(DROP_INDEXES)
         cursor.execute(SEED_FLAGS, {"members": others, "count": args.flags})
+        cursor.execute(SEED_FLAG_TOKENS)
         cursor.execute(BUILD_INDEXES)
-        cursor.execute("VACUUM ANALYZE sharing_flag")
+        for table in TABLES:
+            cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"stored {args.flags:,} flags of {OTHER_MEMBERS} other members in {time.perf_counter() - started:.0f} s")
     first, following = work / "first.csv", work / "next.csv"
-    generate(first, args.rows)
-    generate(following, args.rows, first=args.rows)
+    generate(first, args.rows, second=args.second)
+    generate(following, args.rows, first=args.rows, second=args.second)
     connection.close()
 
     def analyze() -> None:
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE sharing_flag")
+            for table in TABLES:
+                cursor.execute(f"ANALYZE {table}")
         connection.close()
 
     with celery_worker(QUEUE):
