@@ -34,6 +34,8 @@ from django.db.backends.utils import CursorWrapper
 
 # Seconds a connection keeps its prepared statements and their plans before it makes them again.
 MAX_AGE = 60.0
+# The clock that ages them.
+clock = time.monotonic
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
@@ -76,7 +78,7 @@ def cursor() -> Iterator[CursorWrapper]:
         return
     connection.ensure_connection()
     raw = connection.connection
-    now = time.monotonic()
+    now = clock()
     made = getattr(raw, "riskshare_prepared_at", None)
     if made is None or now - made > MAX_AGE:
         if made is not None:

@@ -47,8 +47,9 @@ up, then driven for ``--seconds`` by ``--connections`` client threads as fast as
 back. Any answer but 200 aborts with its body; before each run the first answers are checked (a
 hit and its figures, a miss), and the query's figures must equal the bare view's. The medians of
 each mode give the query endpoint's rate as a share of each bare view's, for each number of
-tokens; the target is at least 60% of the bare view's. The audit rows written during each measured window are counted: one
-per query, none for the bare views. The database is dropped at the end.
+tokens; the target is at least 60% of the bare view's. The audit rows written during each
+measured window are counted: one per query, none for the bare views. The database is dropped at
+the end.
 
 Each run waits up to ``--patience`` seconds for a second in which the machine is idle (others'
 work: anything else disturbs the figures). Its line shows how busy the whole machine was ("CPU

@@ -67,7 +67,7 @@ def test_a_connection_makes_its_statements_again_once_they_are_old(asker, monkey
     assert prepared_statements()["lookup"] == (1, 0)
 
     made = connection.connection.riskshare_prepared_at
-    monkeypatch.setattr(prepared.time, "monotonic", lambda: made + prepared.MAX_AGE + 1)
+    monkeypatch.setattr(prepared, "clock", lambda: made + prepared.MAX_AGE + 1)
     query(asker)
 
     # Dropped and prepared again: the plans made before are gone, one new plan each.
