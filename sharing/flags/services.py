@@ -146,7 +146,8 @@ def apply_retention(today: date | None = None) -> Retention:
     withdrawn flags lose their details (``flag.shred``); expired flags, and withdrawn ones past
     their expiry date, lose every one of their platform tokens (their ``FlagToken`` rows), the
     member's reference and the upload row they came from (``flag.erase``, in batches of
-    ``ERASE_BATCH``). What remains (institution, category, dates, amount band, notice, status) is
+    ``ERASE_BATCH`` in the order of their ids; a flag its member is rewriting at that moment is
+    skipped, and erased by the next run). What remains (institution, category, dates, amount band, notice, status) is
     what reports count; the platform can no longer tie it to a borrower.
     """
     today = today or timezone.localdate()
@@ -169,14 +170,15 @@ def apply_retention(today: date | None = None) -> Retention:
     # Erasing takes the reference and the tokens together: a flag with a reference is one not yet erased.
     due = Flag.objects.filter(past, reference__isnull=False)
     erased = 0
+    after = 0  # each batch reads on from the last one's end, so the run reads the flags once
     while True:
         with transaction.atomic():
             # Locked first, then their tokens deleted: in the order a flag's upsert takes them.
-            batch = list(
-                due.order_by("pk").select_for_update(skip_locked=True).values_list("pk", flat=True)[:ERASE_BATCH]
-            )
+            locked = due.filter(pk__gt=after).order_by("pk").select_for_update(skip_locked=True)
+            batch = list(locked.values_list("pk", flat=True)[:ERASE_BATCH])
             if not batch:
                 break
+            after = batch[-1]
             FlagToken.objects.filter(flag_id__in=batch).delete()
             erased += _retire(
                 AuditAction.FLAG_ERASE,

@@ -37,18 +37,21 @@ def apply_retention(today: date | None = None) -> int:
     A loan whose ``expires_on`` has come loses its tokens, the member's reference and consent
     reference, and the upload row it came from; what remains (institution, product, dates, band)
     is only counted and can no longer be tied to a borrower. Done in batches of ``ERASE_BATCH``
-    loans, each in its own transaction with one audit event (``loan.erase``) per institution
+    loans in the order of their ids (a loan its member is rewriting at that moment is skipped, and
+    erased by the next run), each in its own transaction with one audit event (``loan.erase``) per institution
     giving the number erased. Returns how many loans were erased.
     """
     today = today or timezone.localdate()
     erased = 0
     due = Loan.objects.filter(expires_on__lte=today, reference__isnull=False)
+    after = 0  # each batch reads on from the last one's end, so the run reads the loans once
     while True:
         with transaction.atomic():
-            locked = due.order_by("pk").select_for_update(skip_locked=True)
+            locked = due.filter(pk__gt=after).order_by("pk").select_for_update(skip_locked=True)
             batch = list(locked.values_list("pk", flat=True)[:ERASE_BATCH])
             if not batch:
                 return erased
+            after = batch[-1]
             loans = Loan.objects.filter(pk__in=batch)
             per_institution = list(loans.values("institution").annotate(n=Count("id")).order_by("institution"))
             LoanToken.objects.filter(loan_id__in=batch).delete()

@@ -188,3 +188,18 @@ def test_the_api_shows_an_erased_flag_without_its_reference(cast, flags, client_
     body = answer.json()
     assert (body["reference"], body["status"], body["details"], body["source_upload"]) == (None, "expired", None, None)
     assert body["category"] == "overdue_90"
+
+
+def test_a_run_erases_every_flag_due_whatever_the_batches(cast, flags, monkeypatch):
+    """Batches read on from the previous one's last id: three flags due, batches of one, all erased once."""
+    monkeypatch.setattr(services, "ERASE_BATCH", 1)
+
+    _expired, _shredded, erased = services.apply_retention(today=date(2027, 1, 10))
+
+    assert erased == 3
+    assert not Flag.objects.filter(status="expired", reference__isnull=False).exists()
+    assert not FlagToken.objects.filter(flag__status="expired").exists()
+    events = AuditEvent.objects.filter(action=AuditAction.FLAG_ERASE)
+    assert sorted(event.subjects_count for event in events) == [1, 1, 1]
+    # A second run finds nothing left to erase.
+    assert services.apply_retention(today=date(2027, 1, 10)).erased == 0

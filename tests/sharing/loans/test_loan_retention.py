@@ -115,3 +115,13 @@ def test_retention_ends_five_calendar_years_after_the_close():
     assert [(error.field, error.code) for error in past] == [("closed_on", "past_loan_retention")]
     assert not isinstance(last, list)
     assert last.expires_on == date(2026, 12, 4)
+
+
+def test_a_run_erases_every_loan_due_whatever_the_batches(loans, monkeypatch):
+    """Batches read on from the previous one's last id: three loans due, batches of one, all erased once."""
+    monkeypatch.setattr(services, "ERASE_BATCH", 1)
+
+    assert services.apply_retention(today=date(2027, 1, 10)) == 3
+    assert set(Loan.objects.filter(reference__isnull=False).values_list("reference", flat=True)) == {"OPEN"}
+    assert LoanToken.objects.count() == 2  # the open loan's two
+    assert services.apply_retention(today=date(2027, 1, 10)) == 0
