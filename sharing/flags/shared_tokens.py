@@ -24,14 +24,27 @@ MEETING_MOST = 32
 
 # The member's records other than the row's own (by reference) that hold one of the row's tokens, at most
 # MEETING_MOST per token: one probe of the token index per token and of the record's primary key per hit,
-# whatever the statistics say (the LIMIT keeps each probe a probe, as OFFSET 0 does in sharing.flags.storing).
+# whatever the statistics say. The LIMIT keeps each token's probe a probe, and the record is read in a
+# scalar subquery, which PostgreSQL never turns into a join: as a join, statistics gathered while the
+# tables were empty (a new member's first file) made it hash the member's every record once per token.
 _MEETING = (
     "SELECT c.i, m.owner FROM unnest(%(tokens)s::bytea[], %(rows)s::int[], %(references)s::text[])"
     " AS c(token, i, reference)"
-    " CROSS JOIN LATERAL (SELECT t.{owner} AS owner FROM {tokens} t JOIN {records} r ON r.id = t.{owner}"
-    " WHERE t.token = c.token AND r.institution_id = %(institution)s AND r.reference IS DISTINCT FROM c.reference"
-    " LIMIT %(most)s) m"
+    " CROSS JOIN LATERAL (SELECT t.{owner} AS owner FROM {tokens} t WHERE t.token = c.token"
+    " AND (SELECT r.institution_id = %(institution)s AND r.reference IS DISTINCT FROM c.reference"
+    " FROM {records} r WHERE r.id = t.{owner}) LIMIT %(most)s) m"
 )
+
+
+def meeting_sql(tokens: type[BorrowerToken], owner: str) -> str:
+    """PostgreSQL's statement of ``_meeting`` for the token table ``tokens`` and its key ``owner``."""
+    field = tokens._meta.get_field(owner)
+    assert isinstance(field, models.ForeignKey)
+    return _MEETING.format(
+        owner=connection.ops.quote_name(field.column),
+        tokens=connection.ops.quote_name(tokens._meta.db_table),
+        records=connection.ops.quote_name(field.remote_field.model._meta.db_table),
+    )
 
 
 def shared_tokens(
@@ -80,13 +93,7 @@ def _meeting(
     """Other records of the institution holding one of ``given``: record id -> indexes of the rows meeting it."""
     meeting: dict[int, set[int]] = {}
     if connection.vendor == "postgresql":
-        field = tokens._meta.get_field(owner)
-        assert isinstance(field, models.ForeignKey)
-        statement = _MEETING.format(
-            owner=connection.ops.quote_name(field.column),
-            tokens=connection.ops.quote_name(tokens._meta.db_table),
-            records=connection.ops.quote_name(field.remote_field.model._meta.db_table),
-        )
+        statement = meeting_sql(tokens, owner)
         parameters: dict[str, Any] = {
             "tokens": given,
             "rows": at,

@@ -19,11 +19,11 @@ import pytest
 from django.db import connection
 
 from accounts.models import Institution
-from sharing.flags import storing
+from sharing.flags import shared_tokens, storing
 from sharing.flags.storing import Staged
 from sharing.matching import inspections
 from sharing.matching.queries import SHARED_STATUSES
-from sharing.models import Inspection
+from sharing.models import FlagToken, Inspection
 from tests.factories import InstitutionFactory
 
 pytestmark = [
@@ -311,3 +311,33 @@ def test_an_inspection_looks_up_flags_by_one_token_index_probe_per_staged_token_
         assert {node.get("Index Name") for node in nodes(scans[0])} - {None} == {index}, pretty
     assert not [node for node in nodes(plan) if node["Node Type"] in ("Hash Join", "Merge Join")], pretty
     assert inspection.hits.count() == (OTHERS_FLAGS + MEMBER_FLAGS) // 5
+
+
+@pytest.mark.parametrize("statistics", STATISTICS.values(), ids=STATISTICS.keys())
+def test_the_shared_token_check_probes_the_token_index_per_token_and_each_flag_met_by_its_key(
+    member: Institution, others: list[Institution], statistics: str
+) -> None:
+    """A new member's first file with two identifiers a row: planned as a join under empty-table statistics,
+    the check hashed the member's every flag once per token (minutes for a chunk)."""
+    load(member, others, statistics)
+    chunk = staged_chunk()
+    given = [token for row in chunk for _, token in row.identifiers]
+    at = [index for index, row in enumerate(chunk) for _ in row.identifiers]
+    parameters: dict[str, Any] = {
+        "tokens": given,
+        "rows": at,
+        "references": [chunk[index].reference for index in at],
+        "institution": member.pk,
+        "most": shared_tokens.MEETING_MOST,
+    }
+    statement = shared_tokens.meeting_sql(FlagToken, "flag")
+    plan = plan_of(statement, parameters)
+    pretty = json.dumps(plan, indent=1)
+    assert not [node for node in nodes(plan) if node["Node Type"] in ("Hash Join", "Merge Join", "Hash")], pretty
+    for relation in ("sharing_flagtoken", "sharing_flag"):
+        scans = scans_of(plan, relation)
+        assert scans, pretty
+        assert all(scan["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan") for scan in scans), pretty
+    with connection.cursor() as cursor:  # the staged rows meet their own earlier flags only by reference: none
+        cursor.execute(statement, parameters)
+        assert cursor.fetchall() == []
