@@ -200,6 +200,6 @@ def test_a_run_erases_every_flag_due_whatever_the_batches(cast, flags, monkeypat
     assert not Flag.objects.filter(status="expired", reference__isnull=False).exists()
     assert not FlagToken.objects.filter(flag__status="expired").exists()
     events = AuditEvent.objects.filter(action=AuditAction.FLAG_ERASE)
-    assert sorted(event.subjects_count for event in events) == [1, 1, 1]
+    assert [event.subjects_count for event in events] == [1, 1, 1]
     # A second run finds nothing left to erase.
     assert services.apply_retention(today=date(2027, 1, 10)).erased == 0
