@@ -11,6 +11,7 @@ from accounts.management.demo import DemoCommand
 from accounts.models import Institution
 from memberkit.identifiers import member_token
 from sharing.flags import services as flags
+from sharing.flags.identifiers import PAIRS
 from sharing.loans import services as loans
 from sharing.management.history import DEMO_CONSORTIUM_KEY
 from sharing.models import Flag, Loan
@@ -80,12 +81,11 @@ def _missing(model: type[Model], member: Institution, items: Sequence[dict[str, 
 
 
 def _identifiers(identifiers: Identifiers) -> dict[str, str]:
-    """The identifiers in the flat form: id_type and token, then id_type_2 and token_2, ..."""
+    """The identifiers in the flat form (``PAIRS``: id_type and token, then id_type_2 and token_2, ...)."""
     fields: dict[str, str] = {}
-    for number, (id_type, raw) in enumerate(identifiers, start=1):
-        suffix = "" if number == 1 else f"_{number}"
-        fields[f"id_type{suffix}"] = id_type
-        fields[f"token{suffix}"] = member_token(id_type, raw, DEMO_CONSORTIUM_KEY)
+    for (type_field, token_field), (id_type, raw) in zip(PAIRS, identifiers, strict=False):
+        fields[type_field] = id_type
+        fields[token_field] = member_token(id_type, raw, DEMO_CONSORTIUM_KEY)
     return fields
 
 
